@@ -1,0 +1,22 @@
+"""Accuracy of every variant against the stored baseline, two-sided (see compbench.baselines)."""
+
+from __future__ import annotations
+
+import pytest
+
+from compbench.baselines import Baselines
+from compbench.pipeline import VariantPipeline
+from compbench.results import Ledger
+from compbench.variants import Variant
+
+
+def test_accuracy(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,
+                  ledger: Ledger, updating_baselines: bool) -> None:
+    metrics = pipeline.validate()
+    result = ledger[variant]
+    result.metrics = metrics
+    checks = [baselines.check(variant.id, metric, value) for metric, value in metrics.items()]
+    result.baseline_deltas = {c.metric: c.delta for c in checks if c.delta is not None}
+    problems = [c.problem for c in checks if c.problem]
+    if problems and not updating_baselines:
+        pytest.fail("\n".join(problems), pytrace=False)

@@ -1,0 +1,122 @@
+"""``compbench`` command line: list the matrix, predict and evaluate WIDER FACE, check assets.
+
+Heavy libraries are imported inside each subcommand so that ``compbench eval-wider`` starts in
+a fraction of a second and ``compbench variants`` works without any engine installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from compbench.errors import CompbenchError
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    from compbench.variants import select
+    from engines.registry import engine_config, missing_packages
+
+    for variant in select(args.filter):
+        if args.ids:
+            print(variant.id)
+            continue
+        missing = missing_packages(engine_config(variant.engine))
+        state = f"  [needs {', '.join(missing)}]" if missing else ""
+        print(f"{variant.id:48s} {variant.description}{state}")
+    return 0
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    from compbench.assets import Assets
+
+    assets = Assets(args.assets)
+    print(f"assets folder: {assets.root}")
+    status = assets.check_all()
+    for relpath, state in status.items():
+        print(f"  {'ok ' if state == 'ok' else 'BAD'} {relpath}" + ("" if state == "ok" else f"\n      {state}"))
+    return 0 if all(s == "ok" for s in status.values()) else 2
+
+
+def cmd_predict_wider(args: argparse.Namespace) -> int:
+    from compbench.variants import get_variant
+
+    variant = get_variant(args.variant)  # an unknown id fails before any heavy import
+    from compbench.assets import Assets
+    from compbench.cache import ArtifactCache
+    from compbench.pipeline import VariantPipeline
+    from compbench.tasks.widerface import WiderFaceTask
+    from evaluation.widerface import write_predictions
+
+    if variant.model.task != "widerface":
+        raise CompbenchError(f"{variant.id} is not a WIDER FACE detector variant")
+    assets = Assets(args.assets)
+    task = WiderFaceTask(assets, images_root=Path(args.images) if args.images else None)
+    pipeline = VariantPipeline(variant, assets, ArtifactCache(args.cache_dir), task)
+    pipeline.prepare()
+    predictions = task.predict(pipeline.session.run, variant.id)
+    write_predictions(Path(args.out), predictions)
+    total = sum(len(p) for p in predictions.values())
+    print(f"wrote {len(predictions)} prediction files ({total} detections) to {args.out}")
+    return 0
+
+
+def cmd_eval_wider(argv: list[str]) -> int:
+    from evaluation.widerface.cli import main
+
+    return main(argv)
+
+
+def cmd_bench(argv: list[str]) -> int:
+    import pytest
+
+    from compbench.settings import REPO_ROOT
+
+    return int(pytest.main([str(REPO_ROOT / "bench"), *argv]))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="compbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    variants = sub.add_parser("variants", help="list variant ids <model>/<compression>/<engine>")
+    variants.add_argument("filter", nargs="*", help="substrings of ids to keep")
+    variants.add_argument("--ids", action="store_true", help="ids only, one per line")
+    variants.set_defaults(func=cmd_variants)
+
+    assets = sub.add_parser("assets", help="verify the assets folder (existence, checksums)")
+    assets.add_argument("--assets", default=None, metavar="DIR")
+    assets.set_defaults(func=cmd_assets)
+
+    predict = sub.add_parser("predict-wider",
+                             help="run a detector variant over WIDER images, write official files")
+    predict.add_argument("--variant", required=True)
+    predict.add_argument("--images", default=None,
+                         help="WIDER_val/images folder (default: the assets' mini set)")
+    predict.add_argument("--out", required=True, help="output folder for <event>/<name>.txt")
+    predict.add_argument("--assets", default=None, metavar="DIR")
+    predict.add_argument("--cache-dir", default=None)
+    predict.set_defaults(func=cmd_predict_wider)
+
+    sub.add_parser("eval-wider", add_help=False,
+                   help="official WIDER FACE AP of a prediction folder (see eval-wider --help)")
+    sub.add_parser("bench", add_help=False, help="run the bench suite (pytest bench ARGS)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["eval-wider"]:
+            return cmd_eval_wider(argv[1:])
+        if argv[:1] == ["bench"]:
+            return cmd_bench(argv[1:])
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except CompbenchError as exc:
+        print(f"compbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

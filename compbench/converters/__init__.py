@@ -1,0 +1,1 @@
+"""Format converters, one module per edge of ``compbench.artifacts.ROUTES``."""

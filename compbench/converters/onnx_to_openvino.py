@@ -1,0 +1,12 @@
+"""ONNX → OpenVINO IR, keeping fp32 weights (``save_model`` would halve them to fp16 by default,
+which would make the fp32 row measure an fp16 model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openvino as ov
+
+
+def convert(source: Path, target: Path, input_shape: tuple[int, ...]) -> None:
+    ov.save_model(ov.convert_model(str(source)), str(target), compress_to_fp16=False)

@@ -1,0 +1,50 @@
+"""Fingerprints that make cache keys honest: data content, code source, library versions."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Iterable
+
+# Libraries whose upgrade can change a built artifact or a measured accuracy.
+ARTIFACT_LIBRARIES = ("torch", "torchao", "onnx", "onnxruntime", "openvino", "nncf",
+                      "tensorflow", "tf_keras", "tensorflow-model-optimization",
+                      "transformers", "optimum", "optimum-onnx", "optimum-intel", "numpy",
+                      "opencv-python-headless")
+
+
+def files_digest(paths: Iterable[Path], root: Path | None = None) -> str:
+    """sha256 over names and contents, in sorted order, so renaming or editing any file shows."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        name = str(path.relative_to(root)) if root else path.name
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def code_fingerprint(modules: Iterable[str]) -> str:
+    """Digest of the source of modules (a package counts all its .py files)."""
+    paths: set[Path] = set()
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(name)
+        origin = Path(spec.origin)
+        if origin.name == "__init__.py":
+            paths.update(origin.parent.rglob("*.py"))
+        else:
+            paths.add(origin)
+    return files_digest(paths)
+
+
+def library_versions(names: Iterable[str] = ARTIFACT_LIBRARIES) -> dict[str, str]:
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found

@@ -1,0 +1,49 @@
+"""Pytest glue for assets: ``--assets DIR`` and fixtures that skip (missing) or fail (corrupt)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from compbench.assets import Assets
+from compbench.errors import AssetMissing
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("compbench")
+    group.addoption("--assets", default=None, metavar="DIR",
+                    help="assets folder (default: $COMPBENCH_ASSETS or ../shared/assets)")
+
+
+@pytest.fixture(scope="session")
+def assets(pytestconfig: pytest.Config) -> Assets:
+    return Assets(pytestconfig.getoption("--assets"))
+
+
+AssetGetter = Callable[[str], Path]
+
+
+@pytest.fixture(scope="session")
+def asset_file(assets: Assets) -> AssetGetter:
+    """``asset_file("scrfd/SCRFD_500M_KPS.pth")``: verified path, or a skip naming the file."""
+
+    def get(relpath: str) -> Path:
+        try:
+            return assets.file(relpath)
+        except AssetMissing as exc:
+            pytest.skip(str(exc))
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def asset_dir(assets: Assets) -> AssetGetter:
+    def get(relpath: str) -> Path:
+        try:
+            return assets.directory(relpath)
+        except AssetMissing as exc:
+            pytest.skip(str(exc))
+
+    return get

@@ -1,0 +1,141 @@
+"""The bench session: variant parametrization, shared pipelines, baselines and the final report.
+
+Registered by the root conftest for every run; the fixtures here are used by ``bench/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from compbench.assets import Assets
+from compbench.baselines import BASELINE_DIR, Baselines
+from compbench.cache import ArtifactCache
+from compbench.errors import AssetMissing, EngineUnavailable
+from compbench.pipeline import VariantPipeline
+from compbench.provenance import provenance
+from compbench.report import render, write_report
+from compbench.results import Ledger
+from compbench.settings import REPO_ROOT
+from compbench.variants import VARIANTS, Variant
+
+LEDGER = pytest.StashKey[Ledger]()
+PIPELINES = pytest.StashKey[dict]()
+NOTES = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("compbench")
+    group.addoption("--profile", default="default",
+                    help="baseline profile: baselines/<profile>.json (default: default, the "
+                         "embedded mini data)")
+    group.addoption("--baselines-dir", default=str(BASELINE_DIR),
+                    help="folder of <profile>.json baseline files (default: baselines/)")
+    group.addoption("--update-baselines", action="store_true",
+                    help="record this session's measurements into baselines/<profile>.json "
+                         "(atomic, with provenance) instead of gating on them")
+    group.addoption("--report-dir", default=str(REPO_ROOT / "reports"),
+                    help="where the markdown comparison report is written")
+    group.addoption("--engine", default=None, metavar="NAMES",
+                    help="comma-separated engines to run (default: all in the variant table)")
+    group.addoption("--cache-dir", default=None,
+                    help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[LEDGER] = Ledger()
+    config.stash[PIPELINES] = {}
+    config.stash[NOTES] = {}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "variant" in metafunc.fixturenames:
+        engines = metafunc.config.getoption("--engine")
+        variants = [v for v in VARIANTS.values()
+                    if not engines or v.engine in engines.split(",")]
+        metafunc.parametrize("variant", variants, ids=[v.id for v in variants], scope="session")
+
+
+@pytest.fixture(scope="session")
+def ledger(pytestconfig: pytest.Config) -> Ledger:
+    return pytestconfig.stash[LEDGER]
+
+
+@pytest.fixture(scope="session")
+def baselines(pytestconfig: pytest.Config) -> Baselines:
+    return load_baselines(pytestconfig)
+
+
+def load_baselines(config: pytest.Config) -> Baselines:
+    profile = config.getoption("--profile")
+    return Baselines.load(profile, Path(config.getoption("--baselines-dir")) / f"{profile}.json")
+
+
+@pytest.fixture(scope="session")
+def updating_baselines(pytestconfig: pytest.Config) -> bool:
+    return bool(pytestconfig.getoption("--update-baselines"))
+
+
+@pytest.fixture(scope="session")
+def artifact_cache(pytestconfig: pytest.Config) -> ArtifactCache:
+    return ArtifactCache(pytestconfig.getoption("--cache-dir"))
+
+
+@pytest.fixture(scope="session")
+def pipeline(variant: Variant, assets: Assets, artifact_cache: ArtifactCache,
+             pytestconfig: pytest.Config) -> VariantPipeline:
+    """One prepared pipeline per variant, shared by its accuracy, size and latency tests.
+
+    A missing optional engine or asset skips with the reason; anything else is an error.
+    """
+    pipelines = pytestconfig.stash[PIPELINES]
+    if variant.id not in pipelines:
+        tasks = {p.variant.model.task: p.task for p in pipelines.values()
+                 if isinstance(p, VariantPipeline)}
+        candidate = VariantPipeline(variant, assets, artifact_cache, tasks.get(variant.model.task))
+        try:
+            candidate.prepare()
+            pipelines[variant.id] = candidate
+            pytestconfig.stash[NOTES][variant.model.name] = candidate.task.data_description
+        except (EngineUnavailable, AssetMissing) as exc:
+            pipelines[variant.id] = exc
+    found = pipelines[variant.id]
+    if isinstance(found, Exception):
+        pytest.skip(str(found))
+    pytestconfig.stash[LEDGER][variant].threads = found.engine.threads
+    return found
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    ledger: Ledger = config.stash[LEDGER]
+    if not ledger.results:
+        return
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    origin = provenance()
+    header = (f"# compbench report {origin['date']}\n\n"
+              f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`, "
+              f"{origin['machine']['cpu']} ({origin['machine']['cores']} cores). Latency: median "
+              "of pytest-benchmark rounds, batch 1; speed-up: ratio of medians measured in this "
+              "same session. Δ vs baseline: measured − stored baseline.\n\n")
+    markdown = header + render(ledger, config.stash[NOTES])
+    path = write_report(markdown, Path(config.getoption("--report-dir")), stamp)
+    terminalreporter.write_sep("=", "compbench comparison")
+    terminalreporter.write_line(markdown)
+    terminalreporter.write_line(f"report written to {path}")
+    if config.getoption("--update-baselines"):
+        _update_baselines(terminalreporter, config, ledger, origin)
+
+
+def _update_baselines(terminalreporter, config: pytest.Config, ledger: Ledger,
+                      origin: dict) -> None:
+    baselines = load_baselines(config)
+    data, changes = baselines.updated(ledger.measured_for_baseline(), origin)
+    if not changes:
+        terminalreporter.write_line(f"baselines unchanged: {baselines.path}")
+        return
+    baselines.write(data)
+    terminalreporter.write_sep("-", f"baselines updated: {baselines.path}")
+    for line in changes:
+        terminalreporter.write_line("  " + line)

@@ -1,0 +1,63 @@
+"""The comparison tables a release note would show: one per model, rows = variants."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from compbench.results import Ledger
+
+
+def _fmt_size(size: int | None) -> str:
+    if size is None:
+        return "–"
+    return f"{size / 1e6:.2f} MB" if size >= 1e6 else f"{size / 1e3:.0f} KB"
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else format(value, spec)
+
+
+def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
+    rows = []
+    for result in ledger.results.values():
+        variant = result.variant
+        if variant.model.name != model:
+            continue
+        row = {
+            "variant": f"{variant.compression}/{variant.engine}",
+            "threads": _fmt(result.threads, "d"),
+            "latency median (ms)": _fmt(result.latency_median_ms, ".2f"),
+            f"speed-up vs fp32/{variant.model.reference_engine}": _fmt(ledger.speedup(result), ".2f") + "×"
+            if ledger.speedup(result) else "–",
+        }
+        for metric, value in result.metrics.items():
+            row[metric] = _fmt(value, ".4f")
+        if result.metrics:
+            deltas = [result.baseline_deltas.get(m) for m in result.metrics]
+            row["Δ vs baseline"] = " / ".join(_fmt(d, "+.4f") for d in deltas)
+        row["size"] = _fmt_size(result.size_bytes)
+        rows.append(row)
+    return pd.DataFrame(rows).fillna("–")
+
+
+def render(ledger: Ledger, data_notes: dict[str, str]) -> str:
+    """Markdown for all models seen in the session, each with the data it was measured on."""
+    models = dict.fromkeys(r.variant.model.name for r in ledger.results.values())
+    sections = []
+    for model in models:
+        table = model_table(ledger, model)
+        note = data_notes.get(model, "")
+        sections.append(f"### {model}\n\n{note}\n\n{table.to_markdown(index=False)}\n")
+    return "\n".join(sections)
+
+
+def write_report(markdown: str, directory: Path, stamp: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"report-{stamp}.md"
+    path.write_text(markdown, encoding="utf-8")
+    (directory / "latest.md").write_text(markdown, encoding="utf-8")
+    return path

@@ -1,0 +1,92 @@
+"""SCRFD on WIDER FACE: letterboxed images in, official easy/medium/hard AP out.
+
+The evaluation images and the calibration images are different folders of the assets
+(``WIDER_val/images`` vs ``calib/images``); nothing here ever calibrates on eval images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from compbench.assets import Assets
+from compbench.errors import AssetCorrupt
+from compbench.fingerprint import files_digest
+from compbench.tasks.base import RunFn, Task, checked
+from evaluation.widerface import evaluate, list_images, load_ground_truth
+from models.scrfd.detector import DetectorSettings, detect, to_wider
+from models.scrfd.preprocess import letterbox
+
+GT_FILES = tuple(f"widerface/eval_tools/ground_truth/wider_{name}_val.mat"
+                 for name in ("face", "easy", "medium", "hard"))
+EVAL_IMAGES = "widerface/WIDER_val/images"
+CALIB_IMAGES = "widerface/calib/images"
+
+
+def read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise AssetCorrupt(f"cannot decode image {path}: the file is damaged or not an image. "
+                           "Replace it with the original from the WIDER FACE release.")
+    return image
+
+
+class WiderFaceTask(Task):
+    name = "widerface"
+    metrics = ("easy", "medium", "hard")
+
+    def __init__(self, assets: Assets, settings: DetectorSettings = DetectorSettings(),
+                 images_root: Path | None = None):
+        self.assets = assets
+        self.settings = settings
+        self.gt_dir = [assets.file(f) for f in GT_FILES][0].parent
+        self.images_root = images_root or assets.directory(EVAL_IMAGES)
+        self.images = list_images(self.images_root)
+        self.calib_images = [path for _, path in list_images(assets.directory(CALIB_IMAGES))]
+        self._ground_truth = None
+        self.data_description = (f"WIDER FACE val, {len(self.images)} images present "
+                                 "(subset mode: only these images' faces count)")
+
+    @property
+    def ground_truth(self):
+        if self._ground_truth is None:
+            self._ground_truth = load_ground_truth(self.gt_dir)
+        return self._ground_truth
+
+    def fingerprint(self) -> dict:
+        return {"task": self.name, "settings": repr(self.settings),
+                "images": files_digest([p for _, p in self.images], self.images_root),
+                "ground_truth": files_digest([self.assets.file(f) for f in GT_FILES])}
+
+    def calibration_fingerprint(self) -> dict:
+        root = self.assets.directory(CALIB_IMAGES)
+        return {"calib_images": files_digest(self.calib_images, root),
+                "input_size": self.settings.input_size}
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        blob, _ = letterbox(image, self.settings.input_size)
+        return blob
+
+    def sample_input(self) -> np.ndarray:
+        return self.preprocess(read_image(self.images[0][1]))
+
+    def calibration_inputs(self) -> Iterator[np.ndarray]:
+        for path in self.calib_images:
+            yield self.preprocess(read_image(path))
+
+    def predict(self, run: RunFn, label: str) -> dict[str, np.ndarray]:
+        """Per image key ``<event>/<name>``: the (n, 5) x y w h score rows of the official format."""
+        safe_run = checked(run, label)
+        predictions = {}
+        for key, path in tqdm(self.images, desc=f"WIDER {label}", unit="img", leave=False):
+            predictions[key] = to_wider(detect(safe_run, read_image(path), self.settings))
+        return predictions
+
+    def evaluate(self, run: RunFn, label: str) -> dict[str, float]:
+        predictions = self.predict(run, label)
+        aps = evaluate(predictions, self.ground_truth, subset=True, evaluated_keys=predictions)
+        return {metric: float(aps[metric]) for metric in self.metrics}

@@ -1,0 +1,10 @@
+"""The fp32 reference: the source model unchanged, so every other row has a fair denominator."""
+
+from __future__ import annotations
+
+from compbench.artifacts import Artifact
+from compression.base import RecipeContext
+
+
+def fp32(ctx: RecipeContext) -> Artifact:
+    return ctx.save_torch(ctx.source_model())

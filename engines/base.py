@@ -1,0 +1,72 @@
+"""The one interface every engine implements: load an artifact file, run a batch of inputs.
+
+Thread counts are explicit and part of the engine's identity (``onnxruntime`` and
+``onnxruntime-1t`` are two engines), because on a shared 2-core machine an unpinned engine
+measures the neighbours as much as the model.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    name: str
+    artifact_format: str      # what ``load`` accepts: torch | torchscript | onnx | openvino | ...
+    module: str               # the engines/ module implementing it (imported lazily)
+    packages: tuple[str, ...]  # import names that must be installed
+    extra: str                # the pyproject extra that installs them
+    threads: int | None       # None: all available cores, resolved at run time
+    description: str
+
+    @property
+    def resolved_threads(self) -> int:
+        return self.threads if self.threads is not None else available_cores()
+
+
+class Session(ABC):
+    """A loaded artifact ready to run; ``run`` is what the latency benchmark times."""
+
+    @abstractmethod
+    def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
+        """Map one NCHW (or NHWC, per model) float32 batch to the model's raw outputs."""
+
+
+class Engine(ABC):
+    def __init__(self, config: EngineConfig):
+        self.config = config
+        self.threads = config.resolved_threads
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @abstractmethod
+    def load(self, artifact: Path) -> Session:
+        """Load an artifact file of ``config.artifact_format``."""
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the packages behind this engine (part of cache keys and provenance)."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        found = {}
+        for package in self.config.packages:
+            try:
+                found[package] = version(package)
+            except PackageNotFoundError:
+                found[package] = "unknown"
+        return found

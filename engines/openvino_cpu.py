@@ -1,0 +1,42 @@
+"""OpenVINO CPU plugin: latency hint, one stream, explicit threads.
+
+The f32 precision hint matters: on CPUs with bf16/AMX support OpenVINO would otherwise run an
+"fp32" model in bf16 and the fp32 row would silently measure something else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import openvino as ov
+
+from engines.base import Engine, EngineConfig, Session
+
+
+class OpenVINOSession(Session):
+    def __init__(self, compiled: ov.CompiledModel):
+        self.compiled = compiled
+        self.request = compiled.create_infer_request()
+        self.outputs = list(compiled.outputs)
+
+    def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
+        results = self.request.infer({0: inputs})
+        return [np.asarray(results[output]) for output in self.outputs]
+
+
+class OpenVINOEngine(Engine):
+    def load(self, artifact: Path) -> Session:
+        core = ov.Core()
+        properties = {
+            "INFERENCE_NUM_THREADS": self.threads,
+            "NUM_STREAMS": 1,
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": "f32",
+        }
+        return OpenVINOSession(core.compile_model(core.read_model(str(artifact)), "CPU", properties))
+
+
+def create(config: EngineConfig) -> Engine:
+    return OpenVINOEngine(config)

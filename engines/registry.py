@@ -1,0 +1,52 @@
+"""Engine names → configuration; implementations are imported only when an engine is used.
+
+That keeps ``tox -e onnxruntime`` free of torch/TensorFlow imports and turns a missing package
+into one ``EngineUnavailable`` naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from compbench.errors import EngineUnavailable
+from engines.base import Engine, EngineConfig
+
+ENGINES: dict[str, EngineConfig] = {
+    config.name: config
+    for config in [
+        EngineConfig("torch", "torch", "engines.torch_eager", ("torch",), "torch", None,
+                     "PyTorch eager, inference_mode"),
+        EngineConfig("torchscript", "torchscript", "engines.torchscript", ("torch",), "torch", None,
+                     "TorchScript (scripted, frozen)"),
+        EngineConfig("onnxruntime", "onnx", "engines.onnxruntime_cpu", ("onnxruntime",), "onnx",
+                     None, "onnxruntime CPU EP, all cores"),
+        EngineConfig("onnxruntime-1t", "onnx", "engines.onnxruntime_cpu", ("onnxruntime",), "onnx",
+                     1, "onnxruntime CPU EP, one intra-op thread"),
+        EngineConfig("openvino", "openvino", "engines.openvino_cpu", ("openvino",), "openvino",
+                     None, "OpenVINO CPU plugin, latency hint, f32 precision hint"),
+    ]
+}
+
+
+def engine_config(name: str) -> EngineConfig:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise EngineUnavailable(f"unknown engine {name!r}; known: {', '.join(ENGINES)}") from None
+
+
+def missing_packages(config: EngineConfig) -> list[str]:
+    return [p for p in config.packages if importlib.util.find_spec(p) is None]
+
+
+def get_engine(name: str) -> Engine:
+    config = engine_config(name)
+    missing = missing_packages(config)
+    if missing:
+        raise EngineUnavailable(
+            f"engine {name!r} needs the Python package(s) {', '.join(missing)}, which are not "
+            f"installed. Install them with: pip install -e '.[{config.extra}]' "
+            f"-c constraints/known-good.txt (or run `tox -e {config.extra}`).")
+    module = importlib.import_module(config.module)
+    return module.create(config)

@@ -1,0 +1,1 @@
+"""Native model definitions and their pre/post-processing (no compression here)."""
