@@ -1,4 +1,5 @@
-"""Serialized artifact size (every file the engine loads) against the baseline."""
+"""Serialized artifact size (every file the engine loads), raw and gzip-compressed, against the
+baseline."""
 
 from __future__ import annotations
 
@@ -12,8 +13,13 @@ from compbench.variants import Variant
 
 def test_size(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,
               ledger: Ledger, updating_baselines: bool) -> None:
-    size = pipeline.size_bytes()
-    ledger[variant].size_bytes = size
-    check = baselines.check(variant.id, "size_bytes", size, higher_is_better=False)
-    if check.problem and not updating_baselines:
-        pytest.fail(check.problem, pytrace=False)
+    artifact = pipeline.save()
+    result = ledger[variant]
+    result.size_bytes = artifact.size_bytes
+    result.gzip_size_bytes = artifact.gzip_size_bytes
+    checks = [baselines.check(variant.id, "size_bytes", result.size_bytes, higher_is_better=False),
+              baselines.check(variant.id, "size_gzip_bytes", result.gzip_size_bytes,
+                              higher_is_better=False)]
+    problems = [c.problem for c in checks if c.problem]
+    if problems and not updating_baselines:
+        pytest.fail("\n".join(problems), pytrace=False)

@@ -24,6 +24,9 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "easy": {"abs": 0.005}, "medium": {"abs": 0.005}, "hard": {"abs": 0.005},
     "top1": {"abs": 0.005},
     "size_bytes": {"rel": 0.02},
+    "size_gzip_bytes": {"rel": 0.02},
+    # same-session latency ratio on a shared 2-core machine: only large moves are signal
+    "speedup": {"rel": 0.4},
 }
 
 
@@ -51,7 +54,7 @@ class Baselines:
         self.data = data
 
     @classmethod
-    def load(cls, profile: str, path: Path | None = None) -> "Baselines":
+    def load(cls, profile: str, path: Path | None = None) -> Baselines:
         path = path or baseline_path(profile)
         if not path.exists():
             return cls(path, {"profile": profile, "tolerances": DEFAULT_TOLERANCES, "variants": {}})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Iterable
 
 # Libraries whose upgrade can change a built artifact or a measured accuracy.
 ARTIFACT_LIBRARIES = ("torch", "torchao", "onnx", "onnxruntime", "openvino", "nncf",

@@ -34,7 +34,7 @@ def cpu_model() -> str:
 
 def provenance() -> dict:
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "machine": {"cpu": cpu_model(), "cores": available_cores(),
                     "platform": platform.platform(), "python": platform.python_version()},

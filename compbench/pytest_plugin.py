@@ -112,7 +112,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     ledger: Ledger = config.stash[LEDGER]
     if not ledger.results:
         return
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     origin = provenance()
     header = (f"# compbench report {origin['date']}\n\n"
               f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`, "

@@ -34,12 +34,15 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
             f"speed-up vs fp32/{variant.model.reference_engine}": _fmt(ledger.speedup(result), ".2f") + "×"
             if ledger.speedup(result) else "–",
         }
+        row["speed-up vs fp32 same engine"] = (_fmt(result.speedup_same_engine, ".2f") + "×"
+                                               if result.speedup_same_engine else "–")
         for metric, value in result.metrics.items():
             row[metric] = _fmt(value, ".4f")
         if result.metrics:
             deltas = [result.baseline_deltas.get(m) for m in result.metrics]
             row["Δ vs baseline"] = " / ".join(_fmt(d, "+.4f") for d in deltas)
         row["size"] = _fmt_size(result.size_bytes)
+        row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
 

@@ -14,7 +14,9 @@ class VariantResult:
     latency_median_ms: float | None = None
     latency_iqr_ms: float | None = None
     rounds: int | None = None
+    speedup_same_engine: float | None = None
     size_bytes: int | None = None
+    gzip_size_bytes: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     baseline_deltas: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -44,6 +46,10 @@ class Ledger:
             entry = {metric: round(value, 6) for metric, value in result.metrics.items()}
             if result.size_bytes is not None:
                 entry["size_bytes"] = result.size_bytes
+            if result.speedup_same_engine is not None:
+                entry["speedup"] = round(result.speedup_same_engine, 3)
+            if result.gzip_size_bytes is not None:
+                entry["size_gzip_bytes"] = result.gzip_size_bytes
             if entry:
                 values[variant_id] = entry
         return values

@@ -59,9 +59,27 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 
+QDQ_ENGINES = ("onnxruntime", "onnxruntime-1t", "openvino")
+
 MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "fp32", "compression.reference:fp32", FP32_ENGINES,
         "unmodified weights: the reference every other variant is compared with"),
+    Row("scrfd_500m_kps", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
+        "PyTorch static int8 PTQ (FX, x86 backend), calibrated on calib images"),
+    Row("scrfd_500m_kps", "int8-qat", "compression.torch_int8_qat:int8_qat", ("torch",),
+        "int8 QAT from the PTQ model, self-distilled from fp32 on calib images"),
+    Row("scrfd_500m_kps", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
+        "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration"),
+    Row("scrfd_500m_kps", "int8-nncf", "compression.nncf_int8:int8_nncf", ("openvino",),
+        "NNCF post-training int8 of the OpenVINO model"),
+    Row("scrfd_500m_kps", "fp16-ov", "compression.openvino_fp16:fp16_ov", ("openvino",),
+        "OpenVINO IR with fp16 weights"),
+    Row("scrfd_500m_kps", "pruned", "compression.channel_pruning:pruned", FP32_ENGINES,
+        "structured channel pruning (channels removed), self-distilled fine-tune"),
+    Row("scrfd_500m_kps", "sparse", "compression.magnitude_sparsity:sparse", FP32_ENGINES,
+        "unstructured magnitude pruning (zeros; pays off gzip-compressed)"),
+    Row("scrfd_500m_kps", "distilled", "compression.review_kd:distilled", FP32_ENGINES,
+        "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS"),
 ]
 
 

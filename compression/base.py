@@ -9,9 +9,13 @@ recipe never worries about reuse, progress bars across runs, or where files go.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+import numpy as np
 
 from compbench.artifacts import Artifact, artifact_in
 from compbench.assets import Assets
@@ -35,10 +39,36 @@ class RecipeContext:
     task: Task
     assets: Assets
     seed: int = 0
+    _scratch: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     def source_model(self) -> Any:
         """A fresh fp32 reference model (recipes may modify it in place)."""
         return resolve(self.model.source)(self.assets)
+
+    def scratch_dir(self) -> Path:
+        """Room for intermediate files; ``out_dir`` is counted as the artifact's size."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="compbench-recipe-")
+        return Path(self._scratch.name)
+
+    def calibration_inputs(self, limit: int | None = None) -> Iterator[np.ndarray]:
+        """Preprocessed calibration inputs (never evaluation images), at most ``limit``."""
+        for index, inputs in enumerate(self.task.calibration_inputs()):
+            if limit is not None and index >= limit:
+                return
+            yield inputs
+
+    def fp32_onnx(self, module=None) -> Path:
+        """The (source or given) torch model exported to ONNX in the scratch folder."""
+        from compbench.converters.torch_to_onnx import convert
+
+        torch_file = self.scratch_dir() / "source.pt"
+        onnx_file = self.scratch_dir() / "source.onnx"
+        import torch
+
+        torch.save((module if module is not None else self.source_model()).eval(), torch_file)
+        convert(torch_file, onnx_file, self.model.input_shape)
+        return onnx_file
 
     def save_torch(self, module) -> Artifact:
         import torch

@@ -6,8 +6,8 @@ The f32 precision hint matters: on CPUs with bf16/AMX support OpenVINO would oth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import openvino as ov

@@ -41,11 +41,14 @@ def missing_packages(config: EngineConfig) -> list[str]:
 
 
 def get_engine(name: str) -> Engine:
-    config = engine_config(name)
+    return load_engine(engine_config(name))
+
+
+def load_engine(config: EngineConfig) -> Engine:
     missing = missing_packages(config)
     if missing:
         raise EngineUnavailable(
-            f"engine {name!r} needs the Python package(s) {', '.join(missing)}, which are not "
+            f"engine {config.name!r} needs the Python package(s) {', '.join(missing)}, which are not "
             f"installed. Install them with: pip install -e '.[{config.extra}]' "
             f"-c constraints/known-good.txt (or run `tox -e {config.extra}`).")
     module = importlib.import_module(config.module)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -47,6 +47,11 @@ class Task(ABC):
     @abstractmethod
     def sample_input(self) -> np.ndarray:
         """One real, preprocessed batch-1 input: what the latency benchmark feeds."""
+
+    @property
+    @abstractmethod
+    def calibration_size(self) -> int:
+        """How many calibration inputs ``calibration_inputs`` yields (for progress bars)."""
 
     @abstractmethod
     def calibration_inputs(self) -> Iterator[np.ndarray]:

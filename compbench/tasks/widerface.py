@@ -6,8 +6,8 @@ The evaluation images and the calibration images are different folders of the as
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -73,6 +73,10 @@ class WiderFaceTask(Task):
 
     def sample_input(self) -> np.ndarray:
         return self.preprocess(read_image(self.images[0][1]))
+
+    @property
+    def calibration_size(self) -> int:
+        return len(self.calib_images)
 
     def calibration_inputs(self) -> Iterator[np.ndarray]:
         for path in self.calib_images:
