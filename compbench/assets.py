@@ -8,11 +8,14 @@ file must never quietly turn into a low AP.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import AssetCorrupt, AssetMissing
 from compbench.settings import ASSETS_ENV, resolve_assets_dir
+
+OVERRIDES_ENV = "COMPBENCH_ASSET_OVERRIDES"  # "relpath=path;relpath=path"
 
 WIDER_SOURCE = "the WIDER FACE dataset site (WIDER_val.zip, wider_face_split.zip, eval_tools.zip)"
 SCRFD_SOURCE = "the insightface SCRFD model zoo (detection/scrfd)"
@@ -80,11 +83,31 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-class Assets:
-    """A view of one assets folder; every accessor verifies before it hands out a path."""
+def parse_overrides(items: list[str] | None) -> dict[str, Path]:
+    """``["scrfd/SCRFD_500M_KPS.pth=/data/my.pth", ...]`` → mapping (from --asset / env)."""
+    overrides = {}
+    for item in items or []:
+        relpath, sep, path = item.partition("=")
+        if not sep or not relpath or not path:
+            raise ValueError(f"asset override {item!r} must look like RELPATH=PATH, e.g. "
+                             "scrfd/SCRFD_500M_KPS.pth=/data/other.pth")
+        overrides[relpath.strip()] = Path(path.strip()).expanduser().resolve()
+    return overrides
 
-    def __init__(self, root: str | Path | None = None):
+
+class Assets:
+    """A view of one assets folder; every accessor verifies before it hands out a path.
+
+    ``overrides`` replace single files (e.g. other weights for the same architecture). They are
+    not checksum-verified (there is no published checksum for them) but still must exist and
+    load; their content hash still keys the artifact cache, so results never mix.
+    """
+
+    def __init__(self, root: str | Path | None = None, overrides: dict[str, Path] | None = None):
         self.root = resolve_assets_dir(root)
+        if overrides is None:
+            overrides = parse_overrides([x for x in os.environ.get(OVERRIDES_ENV, "").split(";") if x])
+        self.overrides = overrides
 
     def __repr__(self) -> str:
         return f"Assets({str(self.root)!r})"
@@ -100,6 +123,11 @@ class Assets:
 
     def file(self, relpath: str) -> Path:
         """Path of a manifest file after checking existence and sha256 (memoised per process)."""
+        if relpath in self.overrides:
+            path = self.overrides[relpath]
+            if not path.is_file():
+                raise AssetMissing(f"asset override for {relpath} not found: {path}")
+            return path
         path = self.root / relpath
         if not path.is_file():
             raise AssetMissing(self.missing_message(relpath))
@@ -122,7 +150,7 @@ class Assets:
         return path
 
     def directory(self, relpath: str) -> Path:
-        path = self.root / relpath
+        path = self.overrides.get(relpath, self.root / relpath)
         if not path.is_dir() or not any(path.iterdir()):
             raise AssetMissing(self.missing_message(relpath))
         return path

@@ -34,7 +34,9 @@ def cmd_assets(args: argparse.Namespace) -> int:
     print(f"assets folder: {assets.root}")
     status = assets.check_all()
     for relpath, state in status.items():
-        print(f"  {'ok ' if state == 'ok' else 'BAD'} {relpath}" + ("" if state == "ok" else f"\n      {state}"))
+        print(f"  {'ok ' if state == 'ok' else 'BAD'} {relpath}")
+        if state != "ok":
+            print(f"      {state}")
     return 0 if all(s == "ok" for s in status.values()) else 2
 
 

@@ -41,7 +41,7 @@ class VariantPipeline:
         """Fail early and cheaply: engine installed, assets present, before any build."""
         _ = self.engine
         if self.task is None:
-            self.task = create_task(self.variant.model.task, self.assets)
+            self.task = create_task(self.variant.model, self.assets)
         for relpath in self.variant.model.weights:
             self.assets.file(relpath)
 
@@ -69,7 +69,8 @@ class VariantPipeline:
         }
 
     def compress(self) -> Artifact:
-        from compression.base import RecipeContext, resolve
+        from compbench.variants import resolve
+        from compression.base import RecipeContext
 
         def build(out_dir):
             ctx = RecipeContext(self.variant.model, self.variant.compression, out_dir,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compbench.assets import Assets
+from compbench.assets import Assets, parse_overrides
 from compbench.errors import AssetMissing
 
 
@@ -15,11 +15,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("compbench")
     group.addoption("--assets", default=None, metavar="DIR",
                     help="assets folder (default: $COMPBENCH_ASSETS or ../shared/assets)")
+    group.addoption("--asset", action="append", default=None, metavar="RELPATH=PATH",
+                    help="replace one asset file, e.g. scrfd/SCRFD_500M_KPS.pth=/data/my.pth "
+                         "(repeatable; also $COMPBENCH_ASSET_OVERRIDES='a=b;c=d')")
 
 
 @pytest.fixture(scope="session")
 def assets(pytestconfig: pytest.Config) -> Assets:
-    return Assets(pytestconfig.getoption("--assets"))
+    overrides = pytestconfig.getoption("--asset")
+    return Assets(pytestconfig.getoption("--assets"),
+                  parse_overrides(overrides) if overrides else None)
 
 
 AssetGetter = Callable[[str], Path]

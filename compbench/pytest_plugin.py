@@ -13,7 +13,7 @@ import pytest
 from compbench.assets import Assets
 from compbench.baselines import BASELINE_DIR, Baselines
 from compbench.cache import ArtifactCache
-from compbench.errors import AssetMissing, EngineUnavailable
+from compbench.errors import AssetMissing, BaselineError, EngineUnavailable
 from compbench.pipeline import VariantPipeline
 from compbench.provenance import provenance
 from compbench.report import render, write_report
@@ -65,7 +65,10 @@ def ledger(pytestconfig: pytest.Config) -> Ledger:
 
 @pytest.fixture(scope="session")
 def baselines(pytestconfig: pytest.Config) -> Baselines:
-    return load_baselines(pytestconfig)
+    try:
+        return load_baselines(pytestconfig)
+    except BaselineError as exc:  # every gate depends on it: stop with the one message
+        pytest.exit(f"compbench: {exc}", returncode=4)
 
 
 def load_baselines(config: pytest.Config) -> Baselines:
@@ -92,9 +95,9 @@ def pipeline(variant: Variant, assets: Assets, artifact_cache: ArtifactCache,
     """
     pipelines = pytestconfig.stash[PIPELINES]
     if variant.id not in pipelines:
-        tasks = {p.variant.model.task: p.task for p in pipelines.values()
+        tasks = {p.variant.model.name: p.task for p in pipelines.values()
                  if isinstance(p, VariantPipeline)}
-        candidate = VariantPipeline(variant, assets, artifact_cache, tasks.get(variant.model.task))
+        candidate = VariantPipeline(variant, assets, artifact_cache, tasks.get(variant.model.name))
         try:
             candidate.prepare()
             pipelines[variant.id] = candidate

@@ -21,6 +21,9 @@ def _fmt(value: float | None, spec: str) -> str:
         else format(value, spec)
 
 
+METRIC_LABELS = {"easy": "AP easy", "medium": "AP medium", "hard": "AP hard", "top1": "top-1"}
+
+
 def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
     rows = []
     for result in ledger.results.values():
@@ -37,10 +40,10 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         row["speed-up vs fp32 same engine"] = (_fmt(result.speedup_same_engine, ".2f") + "×"
                                                if result.speedup_same_engine else "–")
         for metric, value in result.metrics.items():
-            row[metric] = _fmt(value, ".4f")
+            row[METRIC_LABELS.get(metric, metric)] = _fmt(value, ".4f")
         if result.metrics:
             deltas = [result.baseline_deltas.get(m) for m in result.metrics]
-            row["Δ vs baseline"] = " / ".join(_fmt(d, "+.4f") for d in deltas)
+            row["Δ vs baseline"] = " / ".join("new" if d is None else f"{d:+.4f}" for d in deltas)
         row["size"] = _fmt_size(result.size_bytes)
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
         rows.append(row)

@@ -7,6 +7,8 @@ simply absent from the table, so nothing is skipped at run time for being imposs
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from compbench.errors import UnknownVariant
@@ -21,6 +23,7 @@ class ModelSpec:
     input_shape: tuple[int, ...]
     reference_engine: str     # the speed-up denominator within a model's group
     description: str
+    preprocess: str = ""      # "module:function" uint8 NHWC images → model input (CIFAR task)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,12 @@ def get_variant(variant_id: str) -> Variant:
 def reference_of(variant: Variant) -> Variant:
     """The fp32 variant on the model's reference engine: the speed-up denominator."""
     return get_variant(f"{variant.model.name}/fp32/{variant.model.reference_engine}")
+
+
+def resolve(reference: str) -> Callable:
+    """``"package.module:function"`` → the function (imported only when a variant needs it)."""
+    module_name, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def select(patterns: list[str] | None) -> list[Variant]:

@@ -8,7 +8,6 @@ recipe never worries about reuse, progress bars across runs, or where files go.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,15 +19,9 @@ import numpy as np
 from compbench.artifacts import Artifact, artifact_in
 from compbench.assets import Assets
 from compbench.tasks.base import Task
-from compbench.variants import ModelSpec
+from compbench.variants import ModelSpec, resolve
 
 Recipe = Callable[["RecipeContext"], Artifact]
-
-
-def resolve(reference: str) -> Callable:
-    """``"package.module:function"`` → the function (imported lazily, only when used)."""
-    module_name, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
 
 
 @dataclass

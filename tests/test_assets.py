@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from compbench.assets import MANIFEST, Assets, sha256_of
+from compbench.assets import MANIFEST, Assets, parse_overrides, sha256_of
 from compbench.errors import AssetCorrupt, AssetMissing
 from compbench.settings import ASSETS_ENV, REPO_ROOT, resolve_assets_dir
 
@@ -70,3 +70,15 @@ def test_manifest_checksums_are_well_formed():
     for spec in MANIFEST.values():
         assert spec.sha256 is None or len(spec.sha256) == 64
     assert sha256_of(REPO_ROOT / "pyproject.toml") == sha256_of(REPO_ROOT / "pyproject.toml")
+
+
+def test_override_replaces_one_file_without_checksum(tmp_path, monkeypatch):
+    other = tmp_path / "other.pth"
+    other.write_bytes(b"fine-tuned weights")
+    assets = Assets(tmp_path / "root", parse_overrides([f"{WEIGHTS}={other}"]))
+    assert assets.file(WEIGHTS) == other
+    monkeypatch.setenv("COMPBENCH_ASSET_OVERRIDES", f"{WEIGHTS}={tmp_path / 'absent.pth'}")
+    with pytest.raises(AssetMissing, match="absent.pth"):
+        Assets(tmp_path / "root").file(WEIGHTS)
+    with pytest.raises(ValueError, match="RELPATH=PATH"):
+        parse_overrides(["no-equals-sign"])

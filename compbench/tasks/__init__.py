@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from compbench.assets import Assets
 from compbench.tasks.base import Task
+from compbench.variants import ModelSpec, resolve
 
 
-def create_task(name: str, assets: Assets) -> Task:
-    if name == "widerface":
+def create_task(model: ModelSpec, assets: Assets) -> Task:
+    if model.task == "widerface":
         from compbench.tasks.widerface import WiderFaceTask
 
         return WiderFaceTask(assets)
-    raise ValueError(f"unknown task {name!r}")
+    if model.task == "cifar10":
+        from compbench.tasks.cifar10 import Cifar10Task
+
+        return Cifar10Task(assets, resolve(model.preprocess), model.preprocess)
+    raise ValueError(f"unknown task {model.task!r} of model {model.name}")

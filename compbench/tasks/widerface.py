@@ -25,6 +25,7 @@ GT_FILES = tuple(f"widerface/eval_tools/ground_truth/wider_{name}_val.mat"
                  for name in ("face", "easy", "medium", "hard"))
 EVAL_IMAGES = "widerface/WIDER_val/images"
 CALIB_IMAGES = "widerface/calib/images"
+FULL_VAL_IMAGES = 3226
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -48,8 +49,12 @@ class WiderFaceTask(Task):
         self.images = list_images(self.images_root)
         self.calib_images = [path for _, path in list_images(assets.directory(CALIB_IMAGES))]
         self._ground_truth = None
-        self.data_description = (f"WIDER FACE val, {len(self.images)} images present "
-                                 "(subset mode: only these images' faces count)")
+        self.data_description = (
+            f"WIDER FACE val, {len(self.images)} of {FULL_VAL_IMAGES} images present at "
+            f"{self.images_root} (official protocol in subset mode: only these images' faces "
+            "count)." + (" This is the embedded mini set: its AP is not comparable with "
+                         "published full-val numbers." if len(self.images) < FULL_VAL_IMAGES
+                         else ""))
 
     @property
     def ground_truth(self):
