@@ -26,5 +26,6 @@ def test_latency(benchmark, variant: Variant, pipeline: VariantPipeline, ledger:
     if benchmark.stats is not None:  # None under --benchmark-disable
         stats = benchmark.stats.stats
         result.latency_median_ms = stats.median * 1e3
+        result.latency_min_ms = stats.min * 1e3
         result.latency_iqr_ms = stats.iqr * 1e3
         result.rounds = stats.rounds

@@ -103,8 +103,8 @@ class Baselines:
                             '(add it under "tolerances")')
 
     def check(self, variant_id: str, metric: str, measured: float,
-              higher_is_better: bool = True) -> Check:
-        """Two-sided gate: worse beyond tolerance = regression, better beyond = stale baseline."""
+              higher_is_better: bool = True, two_sided: bool = True) -> Check:
+        """Worse beyond tolerance = regression; better beyond = stale baseline (two-sided)."""
         entry = self.entry(variant_id)
         tol = self.tolerance(variant_id, metric)
         tol_text = f"±{tol['abs']}" if "abs" in tol else f"±{tol['rel']:.0%}"
@@ -121,7 +121,7 @@ class Baselines:
             problem = (f"REGRESSION {variant_id}: {metric} = {measured:.6g}, baseline "
                        f"{baseline:.6g} (Δ {delta:+.6g}, tolerance {tol_text}). If the change is "
                        f"intended, re-record with `{UPDATE_HINT}`.")
-        elif -worse > allowed:
+        elif two_sided and -worse > allowed:
             problem = (f"STALE BASELINE {variant_id}: {metric} = {measured:.6g} is better than "
                        f"baseline {baseline:.6g} (Δ {delta:+.6g}, tolerance {tol_text}). "
                        f"Record the improvement with `{UPDATE_HINT}`.")

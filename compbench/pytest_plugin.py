@@ -119,9 +119,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     origin = provenance()
     header = (f"# compbench report {origin['date']}\n\n"
               f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`, "
-              f"{origin['machine']['cpu']} ({origin['machine']['cores']} cores). Latency: median "
-              "of pytest-benchmark rounds, batch 1; speed-up: ratio of medians measured in this "
-              "same session. Δ vs baseline: measured − stored baseline.\n\n")
+              f"{origin['machine']['cpu']} ({origin['machine']['cores']} cores). Latency: "
+              "pytest-benchmark rounds of one batch-1 forward; speed-up: ratio of the minimum "
+              "round times measured in this same session (the least-disturbed round on a shared "
+              "machine). Δ vs baseline: measured − stored baseline (accuracy metrics).\n\n")
     markdown = header + render(ledger, config.stash[NOTES])
     path = write_report(markdown, Path(config.getoption("--report-dir")), stamp)
     terminalreporter.write_sep("=", "compbench comparison")

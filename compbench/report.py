@@ -34,11 +34,12 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
             "variant": f"{variant.compression}/{variant.engine}",
             "threads": _fmt(result.threads, "d"),
             "latency median (ms)": _fmt(result.latency_median_ms, ".2f"),
+            "latency min (ms)": _fmt(result.latency_min_ms, ".2f"),
             f"speed-up vs fp32/{variant.model.reference_engine}": _fmt(ledger.speedup(result), ".2f") + "×"
             if ledger.speedup(result) else "–",
         }
-        row["speed-up vs fp32 same engine"] = (_fmt(result.speedup_same_engine, ".2f") + "×"
-                                               if result.speedup_same_engine else "–")
+        same_engine = ledger.speedup_same_engine(result)
+        row["speed-up vs fp32 same engine"] = _fmt(same_engine, ".2f") + "×" if same_engine else "–"
         for metric, value in result.metrics.items():
             row[METRIC_LABELS.get(metric, metric)] = _fmt(value, ".4f")
         if result.metrics:

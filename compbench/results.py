@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compbench.variants import Variant, reference_of
+from compbench.variants import Variant, get_variant, reference_of
 
 
 @dataclass
@@ -12,9 +12,9 @@ class VariantResult:
     variant: Variant
     threads: int | None = None
     latency_median_ms: float | None = None
+    latency_min_ms: float | None = None
     latency_iqr_ms: float | None = None
     rounds: int | None = None
-    speedup_same_engine: float | None = None
     size_bytes: int | None = None
     gzip_size_bytes: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -33,12 +33,22 @@ class Ledger:
             self.results[variant.id] = VariantResult(variant)
         return self.results[variant.id]
 
-    def speedup(self, result: VariantResult) -> float | None:
-        """Median latency ratio to the model's fp32 reference measured in this same session."""
-        reference = self.results.get(reference_of(result.variant).id)
-        if not reference or not reference.latency_median_ms or not result.latency_median_ms:
+    def speedup(self, result: VariantResult, reference: Variant | None = None) -> float | None:
+        """Latency ratio to a reference variant (default: the model's fp32 reference) measured
+        in this same session.
+
+        Ratio of the *minimum* round times: on a shared machine the minimum is the round least
+        disturbed by neighbours, so it is far more stable than the median (which is reported).
+        """
+        reference = reference or reference_of(result.variant)
+        baseline = self.results.get(reference.id)
+        if not baseline or not baseline.latency_min_ms or not result.latency_min_ms:
             return None
-        return reference.latency_median_ms / result.latency_median_ms
+        return baseline.latency_min_ms / result.latency_min_ms
+
+    def speedup_same_engine(self, result: VariantResult) -> float | None:
+        variant = result.variant
+        return self.speedup(result, get_variant(f"{variant.model.name}/fp32/{variant.engine}"))
 
     def measured_for_baseline(self) -> dict[str, dict[str, float]]:
         values: dict[str, dict[str, float]] = {}
@@ -46,8 +56,9 @@ class Ledger:
             entry = {metric: round(value, 6) for metric, value in result.metrics.items()}
             if result.size_bytes is not None:
                 entry["size_bytes"] = result.size_bytes
-            if result.speedup_same_engine is not None:
-                entry["speedup"] = round(result.speedup_same_engine, 3)
+            speedup = self.speedup_same_engine(result)
+            if speedup is not None and result.variant.compression != "fp32":
+                entry["speedup"] = round(speedup, 3)
             if result.gzip_size_bytes is not None:
                 entry["size_gzip_bytes"] = result.gzip_size_bytes
             if entry:

@@ -78,3 +78,10 @@ def test_update_merges_reports_changes_and_writes_atomically(stored):
     assert reloaded.entry(VID)["hard"] == 0.71
     assert reloaded.data["provenance"] == {"git_commit": "abc"}
     assert [p.name for p in stored.path.parent.iterdir()] == ["p.json"]  # no temp files left
+
+
+def test_one_sided_gate_only_fails_on_the_worse_side(tmp_path):
+    stored = Baselines.load("s", write(tmp_path / "s.json", {
+        "tolerances": {"speedup": {"rel": 0.4}}, "variants": {VID: {"speedup": 2.0}}}))
+    assert stored.check(VID, "speedup", 5.0, two_sided=False).problem is None
+    assert stored.check(VID, "speedup", 1.1, two_sided=False).problem.startswith("REGRESSION")

@@ -1,0 +1,14 @@
+"""OpenVINO IR with fp16 weights: half the size on disk; the CPU plugin computes in f32."""
+
+from __future__ import annotations
+
+from compbench.artifacts import Artifact, artifact_in
+from compression.base import RecipeContext
+
+
+def fp16_ov(ctx: RecipeContext) -> Artifact:
+    import openvino as ov
+
+    target = artifact_in(ctx.out_dir, "openvino")
+    ov.save_model(ov.convert_model(str(ctx.fp32_onnx())), str(target.path), compress_to_fp16=True)
+    return target
