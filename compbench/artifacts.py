@@ -16,6 +16,8 @@ FILENAMES = {
     "torchscript": "model.torchscript.pt",
     "onnx": "model.onnx",
     "openvino": "model.xml",
+    "keras": "model.h5",
+    "tflite": "model.tflite",
 }
 
 
@@ -54,6 +56,8 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("torch", "onnx"): None,
     ("onnx", "openvino"): None,
     ("torch", "openvino"): "onnx",
+    ("keras", "tflite"): None,
+    ("keras", "openvino"): None,
 }
 
 
@@ -78,6 +82,10 @@ def convert_step(source: Artifact, target_format: str, out_dir: Path,
         from compbench.converters.torch_to_onnx import convert
     elif (source.format, target_format) == ("onnx", "openvino"):
         from compbench.converters.onnx_to_openvino import convert
+    elif (source.format, target_format) == ("keras", "tflite"):
+        from compbench.converters.keras_to_tflite import convert
+    elif (source.format, target_format) == ("keras", "openvino"):
+        from compbench.converters.keras_to_openvino import convert
     else:
         raise ValueError(f"no direct conversion from {source.format} to {target_format}")
     convert(source.path, target.path, input_shape)

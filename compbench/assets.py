@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import AssetCorrupt, AssetMissing
-from compbench.settings import ASSETS_ENV, resolve_assets_dir
+from compbench.settings import ASSETS_ENV, REPO_ROOT, resolve_assets_dir
 
 OVERRIDES_ENV = "COMPBENCH_ASSET_OVERRIDES"  # "relpath=path;relpath=path"
+REPO_PREFIX = "repo:"
 
 WIDER_SOURCE = "the WIDER FACE dataset site (WIDER_val.zip, wider_face_split.zip, eval_tools.zip)"
 SCRFD_SOURCE = "the insightface SCRFD model zoo (detection/scrfd)"
@@ -154,6 +155,32 @@ class Assets:
         if not path.is_dir() or not any(path.iterdir()):
             raise AssetMissing(self.missing_message(relpath))
         return path
+
+    def weights(self, ref: str) -> Path:
+        """A model's weights: an asset relpath, or ``repo:<path>`` for weights trained and
+        committed in this repository (a file or a save_pretrained folder). Overrides apply to
+        both, so ``--asset repo:models/cifar/weights/vit_cifar10=/data/my-vit`` swaps a model."""
+        if ref in self.overrides:
+            path = self.overrides[ref]
+            if not path.exists():
+                raise AssetMissing(f"weights override for {ref} not found: {path}")
+            return path
+        if ref.startswith(REPO_PREFIX):
+            path = REPO_ROOT / ref[len(REPO_PREFIX):]
+            if not path.exists():
+                raise AssetMissing(f"{path} not found: these weights are trained by this "
+                                   "repository; see models/cifar/weights/README.md for the script "
+                                   "that rebuilds them.")
+            return path
+        return self.file(ref)
+
+    def weights_digest(self, ref: str) -> str:
+        path = self.weights(ref)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.name.encode() + sha256_of(file).encode())
+        return digest.hexdigest()
 
     def check_all(self) -> dict[str, str]:
         """Status of every manifest entry ('ok', or the error text) for ``compbench assets``."""

@@ -21,7 +21,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
         if args.ids:
             print(variant.id)
             continue
-        missing = missing_packages(engine_config(variant.engine))
+        missing = missing_packages(engine_config(variant.engine).packages + variant.requires)
         state = f"  [needs {', '.join(missing)}]" if missing else ""
         print(f"{variant.id:48s} {variant.description}{state}")
     return 0

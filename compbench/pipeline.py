@@ -22,7 +22,8 @@ from compbench.tasks import create_task
 from compbench.tasks.base import Task
 from compbench.variants import Variant
 from engines.base import Engine, Session
-from engines.registry import get_engine
+from compbench.errors import EngineUnavailable
+from engines.registry import get_engine, missing_packages
 
 SEED = 0
 FORMAT_FILE = ".format"  # hidden: not counted in the artifact size
@@ -42,8 +43,14 @@ class VariantPipeline:
         _ = self.engine
         if self.task is None:
             self.task = create_task(self.variant.model, self.assets)
-        for relpath in self.variant.model.weights:
-            self.assets.file(relpath)
+        missing = missing_packages(self.variant.requires)
+        if missing:
+            raise EngineUnavailable(
+                f"{self.variant.id} needs the Python package(s) {', '.join(missing)} to build "
+                f"(install the extras of pyproject.toml: pip install -e '.[all]' "
+                "-c constraints/known-good.txt)")
+        for ref in self.variant.model.weights:
+            self.assets.weights(ref)
 
     @cached_property
     def engine(self) -> Engine:
@@ -52,8 +59,6 @@ class VariantPipeline:
     # -- compress --------------------------------------------------------------------------
     @cached_property
     def recipe_key(self) -> dict[str, Any]:
-        from compbench.assets import sha256_of
-
         model = self.variant.model
         recipe_module = self.variant.recipe.partition(":")[0]
         source_module = model.source.partition(":")[0].rpartition(".")[0]
@@ -62,7 +67,7 @@ class VariantPipeline:
             "compression": self.variant.compression,
             "recipe": self.variant.recipe,
             "code": code_fingerprint([recipe_module, "compression.base", source_module]),
-            "weights": {w: sha256_of(self.assets.file(w)) for w in model.weights},
+            "weights": {w: self.assets.weights_digest(w) for w in model.weights},
             "calibration": self.task.calibration_fingerprint(),
             "libraries": library_versions(),
             "seed": SEED,

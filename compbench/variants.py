@@ -23,7 +23,8 @@ class ModelSpec:
     input_shape: tuple[int, ...]
     reference_engine: str     # the speed-up denominator within a model's group
     description: str
-    preprocess: str = ""      # "module:function" uint8 NHWC images → model input (CIFAR task)
+    preprocess: str = ""      # "module:function" (assets) → (uint8 NHWC images → model input)
+    requires: tuple[str, ...] = ("torch",)  # import names the source model needs
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Row:
     recipe: str               # "module:function" in compression/
     engines: tuple[str, ...]
     description: str = ""
+    requires: tuple[str, ...] = ()  # import names the recipe needs beyond the model's
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Variant:
     engine: str
     recipe: str
     description: str
+    requires: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -52,6 +55,10 @@ class Variant:
 
 
 FP32_ENGINES = ("torch", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")
+KERAS_ENGINES = ("keras", "tflite", "openvino")
+KERAS = ("tensorflow", "tf_keras")
+TFMOT = ("tensorflow_model_optimization",)
+OPTIMUM = ("optimum.onnxruntime", "onnxruntime")
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -59,8 +66,28 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("scrfd_500m_kps", "widerface", "models.scrfd.source:fp32_model",
                   ("scrfd/SCRFD_500M_KPS.pth",), (1, 3, 640, 640), "torch",
                   "SCRFD_500M_KPS face detector, WIDER FACE easy/medium/hard AP"),
+        ModelSpec("resnet20", "cifar10", "models.cifar.sources:resnet20",
+                  ("cifar10/models/resnet20-12fca82f.th",), (1, 3, 32, 32), "torch",
+                  "CIFAR-10 ResNet-20 (PyTorch), top-1",
+                  "models.cifar.sources:resnet20_preprocessor"),
+        ModelSpec("resnet8", "cifar10", "models.cifar.sources:resnet8",
+                  ("cifar10/models/mlperf_tiny_resnet8.h5",), (1, 32, 32, 3), "keras",
+                  "MLPerf Tiny ResNet-8 (Keras), top-1",
+                  "models.cifar.sources:resnet8_preprocessor", KERAS),
+        ModelSpec("mobilenetv2", "cifar10", "models.cifar.sources:mobilenetv2",
+                  ("repo:models/cifar/weights/mobilenetv2_cifar10.h5",), (1, 32, 32, 3), "keras",
+                  "MobileNetV2 (α 0.35, CIFAR stem) trained here (Keras), top-1",
+                  "models.cifar.sources:mobilenetv2_preprocessor", KERAS),
+        ModelSpec("vit", "cifar10", "models.cifar.sources:vit",
+                  ("repo:models/cifar/weights/vit_cifar10",), (1, 3, 32, 32), "torch",
+                  "small ViT trained here (transformers ViTForImageClassification), top-1",
+                  "models.cifar.sources:vit_preprocessor", ("torch", "transformers")),
     ]
 }
+
+# Conversions into an engine's format need more than the engine (e.g. torch → ONNX export).
+CONVERSION_REQUIRES = {"onnxruntime": ("onnx",), "onnxruntime-1t": ("onnx",),
+                       "openvino": ("onnx",)}
 
 QDQ_ENGINES = ("onnxruntime", "onnxruntime-1t", "openvino")
 
@@ -72,9 +99,10 @@ MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "int8-qat", "compression.torch_int8_qat:int8_qat", ("torch",),
         "int8 QAT from the PTQ model, self-distilled from fp32 on calib images"),
     Row("scrfd_500m_kps", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
-        "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration"),
+        "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration",
+        ("onnxruntime",)),
     Row("scrfd_500m_kps", "int8-nncf", "compression.nncf_int8:int8_nncf", ("openvino",),
-        "NNCF post-training int8 of the OpenVINO model"),
+        "NNCF post-training int8 of the OpenVINO model", ("nncf",)),
     Row("scrfd_500m_kps", "fp16-ov", "compression.openvino_fp16:fp16_ov", ("openvino",),
         "OpenVINO IR with fp16 weights"),
     Row("scrfd_500m_kps", "pruned", "compression.channel_pruning:pruned", FP32_ENGINES,
@@ -82,13 +110,48 @@ MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "sparse", "compression.magnitude_sparsity:sparse", FP32_ENGINES,
         "unstructured magnitude pruning (zeros; pays off gzip-compressed)"),
     Row("scrfd_500m_kps", "distilled", "compression.review_kd:distilled", FP32_ENGINES,
-        "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS"),
+        "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS", ("onnxruntime",)),
+    # -- CIFAR-10 ResNet-20 (PyTorch): the detector's generic recipes ----------------------
+    Row("resnet20", "fp32", "compression.reference:fp32", FP32_ENGINES, "unmodified weights"),
+    Row("resnet20", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
+        "PyTorch static int8 PTQ (FX, x86 backend), calibrated on train images"),
+    Row("resnet20", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
+        "onnxruntime static int8, QDQ", ("onnxruntime",)),
+    Row("resnet20", "int8-nncf", "compression.nncf_int8:int8_nncf", ("openvino",),
+        "NNCF post-training int8 of the OpenVINO model", ("nncf",)),
+    # -- Keras CIFAR-10 models: TF Model Optimization + TFLite --------------------------------
+    *(row for model in ("resnet8", "mobilenetv2") for row in [
+        Row(model, "fp32", "compression.reference:fp32", KERAS_ENGINES, "unmodified weights"),
+        Row(model, "clustered-16", "compression.tfmot_clustering:clustered_16", KERAS_ENGINES,
+            "tfmot weight clustering, 16 clusters (k-means++), fine-tuned, stripped", TFMOT),
+        Row(model, "clustered-32", "compression.tfmot_clustering:clustered_32", KERAS_ENGINES,
+            "tfmot weight clustering, 32 clusters (k-means++), fine-tuned, stripped", TFMOT),
+        Row(model, "pruned-50", "compression.tfmot_pruning:pruned_50", KERAS_ENGINES,
+            "tfmot magnitude pruning to 50 % sparsity, fine-tuned, stripped", TFMOT),
+        Row(model, "int8-tflite", "compression.tflite_int8:int8_tflite", ("tflite",),
+            "TFLite full-integer PTQ with a representative dataset (train images)"),
+    ]),
+    # -- Hugging Face ViT: Optimum on onnxruntime and OpenVINO ---------------------------------
+    Row("vit", "fp32", "compression.reference:fp32", ("torch",), "unmodified weights"),
+    Row("vit", "onnx-export", "compression.optimum_ort:onnx_export", ("onnxruntime", "onnxruntime-1t"),
+        "Optimum ONNX export, no optimisation", OPTIMUM),
+    Row("vit", "ort-O2", "compression.optimum_ort:ort_o2", ("onnxruntime",),
+        "ORTOptimizer level O2 (basic + extended fusions)", OPTIMUM),
+    Row("vit", "ort-O3", "compression.optimum_ort:ort_o3", ("onnxruntime",),
+        "ORTOptimizer level O3 (O2 + GELU approximation)", OPTIMUM),
+    Row("vit", "int8-dynamic", "compression.optimum_ort:int8_dynamic", ("onnxruntime",),
+        "ORTQuantizer dynamic int8 (weights int8, activations quantized at run time)", OPTIMUM),
+    Row("vit", "int8-static", "compression.optimum_ort:int8_static", ("onnxruntime",),
+        "ORTQuantizer static int8, calibrated on train images", OPTIMUM),
+    Row("vit", "int8-ov", "compression.optimum_openvino:int8_ov", ("openvino",),
+        "optimum-intel + NNCF post-training int8 on OpenVINO", ("optimum.intel", "nncf")),
 ]
 
 
 def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
     """Scope list → variants, in table order (the order of the report rows)."""
-    return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description)
+    return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
+                    MODELS[row.model].requires + row.requires + CONVERSION_REQUIRES.get(engine, ()))
             for row in matrix for engine in row.engines]
 
 

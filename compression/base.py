@@ -63,6 +63,17 @@ class RecipeContext:
         convert(torch_file, onnx_file, self.model.input_shape)
         return onnx_file
 
+    def save_model(self, model) -> Artifact:
+        """Save a source-format model: a torch module or a tf_keras model."""
+        if type(model).__module__.startswith(("tf_keras", "keras")):
+            return self.save_keras(model)
+        return self.save_torch(model)
+
+    def save_keras(self, model) -> Artifact:
+        artifact = artifact_in(self.out_dir, "keras")
+        model.save(artifact.path, include_optimizer=False)
+        return artifact
+
     def save_torch(self, module) -> Artifact:
         import torch
 

@@ -7,4 +7,4 @@ from compression.base import RecipeContext
 
 
 def fp32(ctx: RecipeContext) -> Artifact:
-    return ctx.save_torch(ctx.source_model())
+    return ctx.save_model(ctx.source_model())

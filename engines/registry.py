@@ -25,6 +25,10 @@ ENGINES: dict[str, EngineConfig] = {
                      1, "onnxruntime CPU EP, one intra-op thread"),
         EngineConfig("openvino", "openvino", "engines.openvino_cpu", ("openvino",), "openvino",
                      None, "OpenVINO CPU plugin, latency hint, f32 precision hint"),
+        EngineConfig("keras", "keras", "engines.keras_tf", ("tensorflow", "tf_keras"), "tf", None,
+                     "TensorFlow, tf_keras model traced once with tf.function"),
+        EngineConfig("tflite", "tflite", "engines.tflite", ("tensorflow",), "tf", None,
+                     "TFLite interpreter (XNNPACK delegate for float models)"),
     ]
 }
 
@@ -36,8 +40,17 @@ def engine_config(name: str) -> EngineConfig:
         raise EngineUnavailable(f"unknown engine {name!r}; known: {', '.join(ENGINES)}") from None
 
 
-def missing_packages(config: EngineConfig) -> list[str]:
-    return [p for p in config.packages if importlib.util.find_spec(p) is None]
+def missing_packages(config_or_packages: EngineConfig | tuple[str, ...]) -> list[str]:
+    packages = (config_or_packages.packages if isinstance(config_or_packages, EngineConfig)
+                else config_or_packages)
+    return [p for p in packages if not _importable(p)]
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is absent
+        return False
 
 
 def get_engine(name: str) -> Engine:

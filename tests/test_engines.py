@@ -57,3 +57,10 @@ def test_missing_engine_package_names_the_extra():
         load_engine(config)
     assert "openvino_not_installed_here" in str(info.value)
     assert ".[openvino]" in str(info.value)
+
+
+def test_missing_packages_handles_dotted_names():
+    from engines.registry import missing_packages
+
+    assert missing_packages(("numpy", "no_such_parent.child", "numpy.linalg")) == [
+        "no_such_parent.child"]

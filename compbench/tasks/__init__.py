@@ -15,5 +15,5 @@ def create_task(model: ModelSpec, assets: Assets) -> Task:
     if model.task == "cifar10":
         from compbench.tasks.cifar10 import Cifar10Task
 
-        return Cifar10Task(assets, resolve(model.preprocess), model.preprocess)
+        return Cifar10Task(assets, resolve(model.preprocess)(assets), model.preprocess)
     raise ValueError(f"unknown task {model.task!r} of model {model.name}")

@@ -1,0 +1,17 @@
+"""A tf_keras model → OpenVINO IR (via a SavedModel: the form OpenVINO's TF frontend reads)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+
+def convert(source: Path, target: Path, input_shape: tuple[int, ...]) -> None:
+    import openvino as ov
+    import tf_keras
+
+    model = tf_keras.models.load_model(source, compile=False)
+    with tempfile.TemporaryDirectory(prefix="compbench-savedmodel-") as saved:
+        model.save(saved, save_format="tf")
+        converted = ov.convert_model(saved, input=[list(input_shape)])
+    ov.save_model(converted, str(target), compress_to_fp16=False)
