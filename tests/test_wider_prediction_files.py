@@ -16,8 +16,8 @@ from evaluation.widerface import (
     PredictionFileError,
     WiderGroundTruth,
     evaluate,
+    fast_decimal,
     load_ground_truth,
-    prediction_files,
     read_prediction_file,
     read_predictions,
     write_predictions,
@@ -65,7 +65,7 @@ def test_portable_parser_gives_the_same_result(tmp_path, monkeypatch):
     rng = np.random.default_rng(4)
     predictions = {"e/a": tricky_values(rng, 300), "e/b": np.zeros((0, 5))}
     write_predictions(tmp_path, predictions)
-    monkeypatch.setattr(prediction_files, "_EXTENDED", False)
+    monkeypatch.setattr(fast_decimal, "_EXTENDED", False)
     back = read_predictions(tmp_path)
     assert back["e/a"].view(np.uint64).tolist() == predictions["e/a"].view(np.uint64).tolist()
     assert back["e/b"].shape == (0, 5)
