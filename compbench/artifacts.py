@@ -73,7 +73,7 @@ def route(source: str, target: str) -> list[str]:
 
 
 def convert_step(source: Artifact, target_format: str, out_dir: Path,
-                 input_shape: tuple[int, ...]) -> Artifact:
+                 input_shape: tuple[int, ...], dynamic_batch: bool = False) -> Artifact:
     """One direct conversion; heavy libraries are imported only for the edge that needs them."""
     target = artifact_in(out_dir, target_format)
     if (source.format, target_format) == ("torch", "torchscript"):
@@ -88,5 +88,5 @@ def convert_step(source: Artifact, target_format: str, out_dir: Path,
         from compbench.converters.keras_to_openvino import convert
     else:
         raise ValueError(f"no direct conversion from {source.format} to {target_format}")
-    convert(source.path, target.path, input_shape)
+    convert(source.path, target.path, input_shape, dynamic_batch)
     return target

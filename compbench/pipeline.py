@@ -17,12 +17,12 @@ import numpy as np
 from compbench.artifacts import Artifact, artifact_in, convert_step, route
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, cache_key
+from compbench.errors import EngineUnavailable
 from compbench.fingerprint import code_fingerprint, library_versions
 from compbench.tasks import create_task
 from compbench.tasks.base import Task
 from compbench.variants import Variant
 from engines.base import Engine, Session
-from compbench.errors import EngineUnavailable
 from engines.registry import get_engine, missing_packages
 
 SEED = 0
@@ -91,14 +91,15 @@ class VariantPipeline:
     def _saved(self) -> tuple[Artifact, dict[str, Any]]:
         artifact = self.compress()
         key: dict[str, Any] = self.recipe_key
+        dynamic = self.variant.model.eval_batch > 1
         for target in route(artifact.format, self.engine.config.artifact_format):
-            key = {"from": cache_key(key), "to": target,
+            key = {"from": cache_key(key), "to": target, "dynamic_batch": dynamic,
                    "code": code_fingerprint(["compbench.converters", "compbench.artifacts"]),
                    "libraries": library_versions()}
             directory = self.cache.directory(
                 "converted", key,
-                lambda out_dir, s=artifact, t=target: convert_step(s, t, out_dir,
-                                                                 self.variant.model.input_shape))
+                lambda out_dir, s=artifact, t=target: convert_step(
+                    s, t, out_dir, self.variant.model.input_shape, dynamic))
             artifact = artifact_in(directory, target)
         return artifact, key
 
@@ -121,8 +122,11 @@ class VariantPipeline:
             "task": self.task.fingerprint(),
             "code": code_fingerprint(["evaluation", "compbench.tasks", model_package]),
         }
-        return self.cache.json_value("accuracy", parts,
-                                     lambda: self.task.evaluate(self.session.run, self.variant.id))
+        batch = self.variant.model.eval_batch
+        if not self.session.accepts_batch(batch):
+            batch = 1
+        return self.cache.json_value(
+            "accuracy", parts, lambda: self.task.evaluate(self.session.run, self.variant.id, batch))
 
     # -- benchmark -------------------------------------------------------------------------
     def benchmark_input(self) -> np.ndarray:

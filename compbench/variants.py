@@ -25,6 +25,7 @@ class ModelSpec:
     description: str
     preprocess: str = ""      # "module:function" (assets) → (uint8 NHWC images → model input)
     requires: tuple[str, ...] = ("torch",)  # import names the source model needs
+    eval_batch: int = 1       # >1: artifacts get a dynamic batch axis so evaluation can batch
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Variant:
 FP32_ENGINES = ("torch", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")
 KERAS_ENGINES = ("keras", "tflite", "openvino")
 KERAS = ("tensorflow", "tf_keras")
+CIFAR_BATCH = 100  # evaluation batch for the 10 000 test images (latency is timed at batch 1)
 TFMOT = ("tensorflow_model_optimization",)
 OPTIMUM = ("optimum.onnxruntime", "onnxruntime")
 
@@ -69,19 +71,19 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("resnet20", "cifar10", "models.cifar.sources:resnet20",
                   ("cifar10/models/resnet20-12fca82f.th",), (1, 3, 32, 32), "torch",
                   "CIFAR-10 ResNet-20 (PyTorch), top-1",
-                  "models.cifar.sources:resnet20_preprocessor"),
+                  "models.cifar.sources:resnet20_preprocessor", eval_batch=CIFAR_BATCH),
         ModelSpec("resnet8", "cifar10", "models.cifar.sources:resnet8",
                   ("cifar10/models/mlperf_tiny_resnet8.h5",), (1, 32, 32, 3), "keras",
                   "MLPerf Tiny ResNet-8 (Keras), top-1",
-                  "models.cifar.sources:resnet8_preprocessor", KERAS),
+                  "models.cifar.sources:resnet8_preprocessor", KERAS, CIFAR_BATCH),
         ModelSpec("mobilenetv2", "cifar10", "models.cifar.sources:mobilenetv2",
                   ("repo:models/cifar/weights/mobilenetv2_cifar10.h5",), (1, 32, 32, 3), "keras",
                   "MobileNetV2 (α 0.35, CIFAR stem) trained here (Keras), top-1",
-                  "models.cifar.sources:mobilenetv2_preprocessor", KERAS),
+                  "models.cifar.sources:mobilenetv2_preprocessor", KERAS, CIFAR_BATCH),
         ModelSpec("vit", "cifar10", "models.cifar.sources:vit",
                   ("repo:models/cifar/weights/vit_cifar10",), (1, 3, 32, 32), "torch",
                   "small ViT trained here (transformers ViTForImageClassification), top-1",
-                  "models.cifar.sources:vit_preprocessor", ("torch", "transformers")),
+                  "models.cifar.sources:vit_preprocessor", ("torch", "transformers"), CIFAR_BATCH),
     ]
 }
 

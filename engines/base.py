@@ -45,6 +45,11 @@ class Session(ABC):
     def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
         """Map one NCHW (or NHWC, per model) float32 batch to the model's raw outputs."""
 
+    def accepts_batch(self, size: int) -> bool:
+        """Whether ``run`` takes ``size`` inputs at once (fixed-shape graphs only take their own);
+        evaluation uses it to batch, latency is always timed at batch 1."""
+        return True
+
 
 class Engine(ABC):
     def __init__(self, config: EngineConfig):

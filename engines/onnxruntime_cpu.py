@@ -19,6 +19,10 @@ class OrtSession(Session):
     def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
         return self.session.run(None, {self.input_name: inputs})
 
+    def accepts_batch(self, size: int) -> bool:
+        batch = self.session.get_inputs()[0].shape[0]
+        return not isinstance(batch, int) or batch == size
+
 
 class OnnxRuntimeEngine(Engine):
     def load(self, artifact: Path) -> Session:

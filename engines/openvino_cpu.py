@@ -25,6 +25,10 @@ class OpenVINOSession(Session):
         results = self.request.infer({0: inputs})
         return [np.asarray(results[output]) for output in self.outputs]
 
+    def accepts_batch(self, size: int) -> bool:
+        batch = self.compiled.inputs[0].get_partial_shape()[0]
+        return batch.is_dynamic or batch.get_length() == size
+
 
 class OpenVINOEngine(Engine):
     def load(self, artifact: Path) -> Session:

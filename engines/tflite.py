@@ -36,6 +36,11 @@ class TFLiteSession(Session):
 
     def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
         interpreter = self.interpreter
+        if tuple(inputs.shape) != tuple(self.input["shape"]):  # batch size changed: re-plan
+            interpreter.resize_tensor_input(self.input["index"], list(inputs.shape))
+            interpreter.allocate_tensors()
+            self.input = interpreter.get_input_details()[0]
+            self.outputs = interpreter.get_output_details()
         detail = self.input
         if detail["dtype"] != np.float32:
             scale, zero_point = detail["quantization"]

@@ -6,12 +6,14 @@ import tempfile
 from pathlib import Path
 
 
-def convert(source: Path, target: Path, input_shape: tuple[int, ...]) -> None:
+def convert(source: Path, target: Path, input_shape: tuple[int, ...],
+            dynamic_batch: bool = False) -> None:
     import openvino as ov
     import tf_keras
 
     model = tf_keras.models.load_model(source, compile=False)
     with tempfile.TemporaryDirectory(prefix="compbench-savedmodel-") as saved:
         model.save(saved, save_format="tf")
-        converted = ov.convert_model(saved, input=[list(input_shape)])
+        shape = [-1 if dynamic_batch else input_shape[0], *input_shape[1:]]
+        converted = ov.convert_model(saved, input=[shape])
     ov.save_model(converted, str(target), compress_to_fp16=False)

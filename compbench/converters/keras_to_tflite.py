@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def convert(source: Path, target: Path, input_shape: tuple[int, ...]) -> None:
+def convert(source: Path, target: Path, input_shape: tuple[int, ...],
+            dynamic_batch: bool = False) -> None:
     import tensorflow as tf
     import tf_keras
 

@@ -8,5 +8,6 @@ from pathlib import Path
 import openvino as ov
 
 
-def convert(source: Path, target: Path, input_shape: tuple[int, ...]) -> None:
+def convert(source: Path, target: Path, input_shape: tuple[int, ...],
+            dynamic_batch: bool = False) -> None:
     ov.save_model(ov.convert_model(str(source)), str(target), compress_to_fp16=False)

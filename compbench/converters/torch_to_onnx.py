@@ -12,12 +12,16 @@ import torch
 OPSET = 17
 
 
-def convert(source: Path, target: Path, input_shape: tuple[int, ...]) -> None:
+def convert(source: Path, target: Path, input_shape: tuple[int, ...],
+            dynamic_batch: bool = False) -> None:
+    """``dynamic_batch`` names axis 0 "batch" so evaluation can feed many images per call."""
     module = torch.load(source, weights_only=False, map_location="cpu").eval()
     example = torch.zeros(input_shape)
     with torch.inference_mode():
         outputs = module(example)
     count = 1 if isinstance(outputs, torch.Tensor) else len(outputs)
+    names = [f"out{i}" for i in range(count)]
+    dynamic_axes = {name: {0: "batch"} for name in ["images", *names]} if dynamic_batch else None
     torch.onnx.export(module, (example,), str(target), input_names=["images"],
-                      output_names=[f"out{i}" for i in range(count)], opset_version=OPSET,
+                      output_names=names, opset_version=OPSET, dynamic_axes=dynamic_axes,
                       dynamo=False, do_constant_folding=True)

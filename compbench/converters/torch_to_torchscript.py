@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 
-def convert(source: Path, target: Path, input_shape: tuple[int, ...]) -> None:
+def convert(source: Path, target: Path, input_shape: tuple[int, ...],
+            dynamic_batch: bool = False) -> None:
     module = torch.load(source, weights_only=False, map_location="cpu").eval()
     scripted = torch.jit.freeze(torch.jit.script(module))
     torch.jit.save(scripted, str(target))

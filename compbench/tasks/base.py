@@ -58,5 +58,6 @@ class Task(ABC):
         """Preprocessed batch-1 inputs from the calibration split (never the eval images)."""
 
     @abstractmethod
-    def evaluate(self, run: RunFn, label: str) -> dict[str, float]:
-        """Accuracy metrics (keys ``metrics``) of ``run`` on the evaluation data."""
+    def evaluate(self, run: RunFn, label: str, batch_size: int = 1) -> dict[str, float]:
+        """Accuracy metrics (keys ``metrics``) of ``run`` on the evaluation data, feeding
+        ``batch_size`` inputs per call where the task can (the metric does not depend on it)."""

@@ -95,7 +95,8 @@ class WiderFaceTask(Task):
             predictions[key] = to_wider(detect(safe_run, read_image(path), self.settings))
         return predictions
 
-    def evaluate(self, run: RunFn, label: str) -> dict[str, float]:
+    def evaluate(self, run: RunFn, label: str, batch_size: int = 1) -> dict[str, float]:
+        # Images differ in size (letterboxed one by one): always batch 1.
         predictions = self.predict(run, label)
         aps = evaluate(predictions, self.ground_truth, subset=True, evaluated_keys=predictions)
         return {metric: float(aps[metric]) for metric in self.metrics}
