@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compbench.variants import Variant, get_variant, reference_of
+from compbench.variants import VARIANTS, Variant, reference_of
+
+
+def same_engine_reference(variant: Variant) -> Variant | None:
+    return VARIANTS.get(f"{variant.model.name}/fp32/{variant.engine}")
 
 
 @dataclass
@@ -47,8 +51,9 @@ class Ledger:
         return baseline.latency_min_ms / result.latency_min_ms
 
     def speedup_same_engine(self, result: VariantResult) -> float | None:
-        variant = result.variant
-        return self.speedup(result, get_variant(f"{variant.model.name}/fp32/{variant.engine}"))
+        """None where the model has no fp32 row on that engine (e.g. Optimum-only engines)."""
+        reference = same_engine_reference(result.variant)
+        return None if reference is None else self.speedup(result, reference)
 
     def measured_for_baseline(self) -> dict[str, dict[str, float]]:
         values: dict[str, dict[str, float]] = {}

@@ -64,7 +64,12 @@ class RecipeContext:
         return onnx_file
 
     def save_model(self, model) -> Artifact:
-        """Save a source-format model: a torch module or a tf_keras model."""
+        """Save a source-format model: a torch module, a tf_keras model, or a CIFAR ViT
+        (wrapped into a plain logits module in CIFAR class order)."""
+        if type(model).__name__ == "CifarVit":
+            from models.cifar.vit_logits import VitLogits
+
+            model = VitLogits.wrap(model)
         if type(model).__module__.startswith(("tf_keras", "keras")):
             return self.save_keras(model)
         return self.save_torch(model)

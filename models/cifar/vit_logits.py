@@ -11,13 +11,10 @@
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
-
-os.environ.setdefault("USE_TF", "0")
 
 
 class VitLogits(nn.Module):
