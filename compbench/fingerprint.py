@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import re
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -38,6 +39,24 @@ def code_fingerprint(modules: Iterable[str]) -> str:
         else:
             paths.add(origin)
     return files_digest(paths)
+
+
+def recipe_modules(module: str) -> list[str]:
+    """The recipe module plus the ``compression.*`` helpers it imports, transitively: editing a
+    shared training loop must rebuild every recipe that uses it, and only those."""
+    found: list[str] = []
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.append(name)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError(name)
+        source = Path(spec.origin).read_text(encoding="utf-8")
+        pending += re.findall(r"^\s*from (compression\.\w+) import", source, flags=re.M)
+    return found
 
 
 def library_versions(names: Iterable[str] = ARTIFACT_LIBRARIES) -> dict[str, str]:

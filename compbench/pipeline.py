@@ -18,7 +18,7 @@ from compbench.artifacts import Artifact, artifact_in, convert_step, route
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, cache_key
 from compbench.errors import EngineUnavailable
-from compbench.fingerprint import code_fingerprint, library_versions
+from compbench.fingerprint import code_fingerprint, library_versions, recipe_modules
 from compbench.tasks import create_task
 from compbench.tasks.base import Task
 from compbench.variants import Variant
@@ -66,7 +66,7 @@ class VariantPipeline:
             "model": model.name,
             "compression": self.variant.compression,
             "recipe": self.variant.recipe,
-            "code": code_fingerprint([recipe_module, "compression.base", source_module]),
+            "code": code_fingerprint([*recipe_modules(recipe_module), source_module]),
             "weights": {w: self.assets.weights_digest(w) for w in model.weights},
             "calibration": self.task.calibration_fingerprint(),
             "libraries": library_versions(),

@@ -27,6 +27,14 @@ def _interpreter_class():
     return Interpreter
 
 
+def _create_interpreter(path: Path, threads: int):
+    import warnings
+
+    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice, once per load
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
+        return _interpreter_class()(model_path=str(path), num_threads=threads)
+
+
 class TFLiteSession(Session):
     def __init__(self, interpreter):
         self.interpreter = interpreter
@@ -60,7 +68,7 @@ class TFLiteSession(Session):
 
 class TFLiteEngine(Engine):
     def load(self, artifact: Path) -> Session:
-        return TFLiteSession(_interpreter_class()(model_path=str(artifact), num_threads=self.threads))
+        return TFLiteSession(_create_interpreter(artifact, self.threads))
 
 
 def create(config: EngineConfig) -> Engine:
