@@ -25,8 +25,9 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "top1": {"abs": 0.005},
     "size_bytes": {"rel": 0.02},
     "size_gzip_bytes": {"rel": 0.02},
-    # same-session latency ratio on a shared 2-core machine: only large moves are signal
-    "speedup": {"rel": 0.4},
+    # same-session latency ratio on a shared 2-core machine: only large moves are signal (a lost
+    # int8 path, 8x -> 1x); measured noise between two runs reached ±40 %
+    "speedup": {"rel": 0.65},
 }
 
 
