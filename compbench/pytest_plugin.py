@@ -6,6 +6,7 @@ Registered by the root conftest for every run; the fixtures here are used by ``b
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,29 @@ def artifact_cache(pytestconfig: pytest.Config) -> ArtifactCache:
     return ArtifactCache(pytestconfig.getoption("--cache-dir"))
 
 
+def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,
+                cache: ArtifactCache) -> VariantPipeline:
+    """The session's one prepared pipeline of ``variant`` (its accuracy, size, latency and
+    speed-up tests share it); skips with the reason if an optional engine or asset is missing.
+    """
+    pipelines = config.stash[PIPELINES]
+    if variant.id not in pipelines:
+        tasks = {p.variant.model.name: p.task for p in pipelines.values()
+                 if isinstance(p, VariantPipeline)}
+        candidate = VariantPipeline(variant, assets, cache, tasks.get(variant.model.name))
+        try:
+            candidate.prepare()
+            pipelines[variant.id] = candidate
+            config.stash[NOTES][variant.model.name] = candidate.task.data_description
+        except (EngineUnavailable, AssetMissing) as exc:
+            pipelines[variant.id] = exc
+    found = pipelines[variant.id]
+    if isinstance(found, Exception):
+        pytest.skip(str(found))
+    config.stash[LEDGER][variant].threads = found.engine.threads
+    return found
+
+
 @pytest.fixture(scope="session")
 def pipeline(variant: Variant, assets: Assets, artifact_cache: ArtifactCache,
              pytestconfig: pytest.Config) -> VariantPipeline:
@@ -93,22 +117,20 @@ def pipeline(variant: Variant, assets: Assets, artifact_cache: ArtifactCache,
 
     A missing optional engine or asset skips with the reason; anything else is an error.
     """
-    pipelines = pytestconfig.stash[PIPELINES]
-    if variant.id not in pipelines:
-        tasks = {p.variant.model.name: p.task for p in pipelines.values()
-                 if isinstance(p, VariantPipeline)}
-        candidate = VariantPipeline(variant, assets, artifact_cache, tasks.get(variant.model.name))
-        try:
-            candidate.prepare()
-            pipelines[variant.id] = candidate
-            pytestconfig.stash[NOTES][variant.model.name] = candidate.task.data_description
-        except (EngineUnavailable, AssetMissing) as exc:
-            pipelines[variant.id] = exc
-    found = pipelines[variant.id]
-    if isinstance(found, Exception):
-        pytest.skip(str(found))
-    pytestconfig.stash[LEDGER][variant].threads = found.engine.threads
-    return found
+    return pipeline_of(pytestconfig, variant, assets, artifact_cache)
+
+
+@pytest.fixture(scope="session")
+def pipelines(assets: Assets, artifact_cache: ArtifactCache,
+              pytestconfig: pytest.Config) -> Callable[[Variant], VariantPipeline]:
+    """Pipeline of any variant, e.g. the fp32 reference a speed-up is measured against."""
+    return lambda variant: pipeline_of(pytestconfig, variant, assets, artifact_cache)
+
+
+def timing_disabled(config: pytest.Config) -> bool:
+    """pytest-benchmark's own switches also turn off the paired speed-up timing."""
+    return bool(config.getoption("benchmark_disable", False)
+                or config.getoption("benchmark_skip", False))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -120,9 +142,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     header = (f"# compbench report {origin['date']}\n\n"
               f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`, "
               f"{origin['machine']['cpu']} ({origin['machine']['cores']} cores). Latency: "
-              "pytest-benchmark rounds of one batch-1 forward; speed-up: ratio of the minimum "
-              "round times measured in this same session (the least-disturbed round on a shared "
-              "machine). Δ vs baseline: measured − stored baseline (accuracy metrics).\n\n")
+              "pytest-benchmark rounds of one batch-1 forward. Speed-up vs fp32 on the same engine: "
+              "paired measurement, the two models alternating round by round, ratio of their "
+              "minimum rounds; vs the model's reference engine: ratio of the latency tests' "
+              "minimum rounds (taken minutes apart, noisier). Δ vs baseline: measured − stored "
+              "baseline (accuracy metrics).\n\n")
     markdown = header + render(ledger, config.stash[NOTES])
     path = write_report(markdown, Path(config.getoption("--report-dir")), stamp)
     terminalreporter.write_sep("=", "compbench comparison")

@@ -19,6 +19,7 @@ class VariantResult:
     latency_min_ms: float | None = None
     latency_iqr_ms: float | None = None
     rounds: int | None = None
+    paired_speedup: float | None = None   # vs fp32 on the same engine, see paired_timing.py
     size_bytes: int | None = None
     gzip_size_bytes: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -51,9 +52,9 @@ class Ledger:
         return baseline.latency_min_ms / result.latency_min_ms
 
     def speedup_same_engine(self, result: VariantResult) -> float | None:
-        """None where the model has no fp32 row on that engine (e.g. Optimum-only engines)."""
-        reference = same_engine_reference(result.variant)
-        return None if reference is None else self.speedup(result, reference)
+        """The paired measurement of the speed-up test (None where it did not run, e.g. for
+        models without an fp32 row on that engine such as the Optimum-only engines)."""
+        return result.paired_speedup
 
     def measured_for_baseline(self) -> dict[str, dict[str, float]]:
         values: dict[str, dict[str, float]] = {}
