@@ -21,7 +21,7 @@ class ModelSpec:
     source: str               # "module:function" building the fp32 reference (torch/keras/hf)
     weights: tuple[str, ...]  # asset files the source reads (their checksums key the cache)
     input_shape: tuple[int, ...]
-    reference_engine: str     # the speed-up denominator within a model's group
+    reference_engine: str     # the speed-up denominator; also the source model's own format
     description: str
     preprocess: str = ""      # "module:function" (assets) → (uint8 NHWC images → model input)
     requires: tuple[str, ...] = ("torch",)  # import names the source model needs
@@ -87,9 +87,13 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 
-# Conversions into an engine's format need more than the engine (e.g. torch → ONNX export).
-CONVERSION_REQUIRES = {"onnxruntime": ("onnx",), "onnxruntime-1t": ("onnx",),
-                       "openvino": ("onnx",)}
+# Conversions into an engine's format need more than the engine, and what depends on the route:
+# a torch model reaches onnxruntime and OpenVINO through an ONNX export, a Keras model reaches
+# OpenVINO directly (``artifacts.ROUTES``). Keyed by (the source model's format, engine).
+CONVERSION_REQUIRES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("torch", "onnxruntime"): ("onnx",), ("torch", "onnxruntime-1t"): ("onnx",),
+    ("torch", "openvino"): ("onnx",),
+}
 
 QDQ_ENGINES = ("onnxruntime", "onnxruntime-1t", "openvino")
 
@@ -148,8 +152,12 @@ MATRIX: list[Row] = [
 
 def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
     """Scope list → variants, in table order (the order of the report rows)."""
+    def requires(model: ModelSpec, row: Row, engine: str) -> tuple[str, ...]:
+        conversion = CONVERSION_REQUIRES.get((model.reference_engine, engine), ())
+        return tuple(dict.fromkeys(model.requires + row.requires + conversion))
+
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
-                    MODELS[row.model].requires + row.requires + CONVERSION_REQUIRES.get(engine, ()))
+                    requires(MODELS[row.model], row, engine))
             for row in matrix for engine in row.engines]
 
 

@@ -53,3 +53,12 @@ def test_cli_unknown_variant_is_one_line_error(tmp_path):
     assert run.returncode == 2
     assert run.stderr.startswith("compbench: error: unknown variant id 'nope/fp32/torch'")
     assert "Traceback" not in run.stderr
+
+
+def test_conversion_requirements_follow_the_route():
+    """torch → OpenVINO goes through ONNX; Keras → OpenVINO does not, so it must not need onnx."""
+    assert "onnx" in get_variant("scrfd_500m_kps/fp32/openvino").requires
+    assert "onnx" in get_variant("resnet20/int8-ort/onnxruntime").requires
+    assert "onnx" not in get_variant("resnet8/fp32/openvino").requires
+    assert "tensorflow" in get_variant("resnet8/fp32/openvino").requires
+    assert "onnx" not in get_variant("scrfd_500m_kps/fp32/torch").requires
