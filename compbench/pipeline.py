@@ -51,6 +51,8 @@ class VariantPipeline:
                 "-c constraints/known-good.txt)")
         for ref in self.variant.model.weights:
             self.assets.weights(ref)
+        for ref in self.variant.inputs:
+            self.assets.file(ref)
 
     @cached_property
     def engine(self) -> Engine:
@@ -71,7 +73,13 @@ class VariantPipeline:
             "calibration": self.task.calibration_fingerprint(),
             "libraries": library_versions(),
             "seed": SEED,
-        }
+        } | self._inputs_key()
+
+    def _inputs_key(self) -> dict[str, Any]:
+        """Only rows with extra inputs get the entry, so the other rows' cache keys stay valid."""
+        if not self.variant.inputs:
+            return {}
+        return {"inputs": {ref: self.assets.weights_digest(ref) for ref in self.variant.inputs}}
 
     def compress(self) -> Artifact:
         from compbench.variants import resolve

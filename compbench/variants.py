@@ -36,6 +36,8 @@ class Row:
     engines: tuple[str, ...]
     description: str = ""
     requires: tuple[str, ...] = ()  # import names the recipe needs beyond the model's
+    inputs: tuple[str, ...] = ()    # asset files the recipe reads besides the model's weights
+    # (e.g. a distillation teacher): checked before the build, their checksums key its cache
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Variant:
     recipe: str
     description: str
     requires: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -112,7 +115,8 @@ MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "sparse", "compression.magnitude_sparsity:sparse", FP32_ENGINES,
         "unstructured magnitude pruning (zeros; pays off gzip-compressed)"),
     Row("scrfd_500m_kps", "distilled", "compression.review_kd:distilled", FP32_ENGINES,
-        "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS", ("onnxruntime",)),
+        "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS", ("onnxruntime",),
+        inputs=("scrfd/scrfd_2.5g_kps.onnx",)),
     # -- CIFAR-10 ResNet-20 (PyTorch): the detector's generic recipes ----------------------
     Row("resnet20", "fp32", "compression.reference:fp32", FP32_ENGINES, "unmodified weights"),
     Row("resnet20", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
@@ -157,7 +161,7 @@ def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
         return tuple(dict.fromkeys(model.requires + row.requires + conversion))
 
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
-                    requires(MODELS[row.model], row, engine))
+                    requires(MODELS[row.model], row, engine), row.inputs)
             for row in matrix for engine in row.engines]
 
 

@@ -193,3 +193,21 @@ def test_a_few_training_steps_reduce_the_loss():
     assert all(np.isfinite(h["total"]) for h in history)
     assert after < before
     assert not student.training and isinstance(student, SCRFD)
+
+
+def test_teacher_checksum_keys_the_distilled_build(assets, tmp_path):
+    """A different teacher file must rebuild the student, not reuse the cached one."""
+    from compbench.cache import ArtifactCache
+    from compbench.pipeline import VariantPipeline
+    from compbench.variants import get_variant
+    from compression import review_kd
+
+    variant = get_variant("scrfd_500m_kps/distilled/onnxruntime")
+    assert variant.inputs == (review_kd.TEACHER,)
+    key = VariantPipeline(variant, assets, ArtifactCache(tmp_path))
+    key.prepare()
+    teacher_digest = key.recipe_key["inputs"][review_kd.TEACHER]
+    assert teacher_digest == assets.weights_digest(review_kd.TEACHER)
+    plain = VariantPipeline(get_variant("scrfd_500m_kps/fp32/torch"), assets, ArtifactCache(tmp_path))
+    plain.prepare()
+    assert "inputs" not in plain.recipe_key   # rows without extra inputs keep their cache keys
