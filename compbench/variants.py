@@ -114,6 +114,8 @@ MATRIX: list[Row] = [
         "OpenVINO IR with fp16 weights"),
     Row("scrfd_500m_kps", "sparse", "compression.magnitude_sparsity:sparse", FP32_ENGINES,
         "unstructured magnitude pruning (zeros; pays off gzip-compressed)"),
+    Row("scrfd_500m_kps", "pruned", "compression.channel_pruning:pruned", FP32_ENGINES,
+        "structured channel pruning (layer4 288 -> 184 channels removed), self-distilled"),
     Row("scrfd_500m_kps", "distilled", "compression.review_kd:distilled", FP32_ENGINES,
         "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS", ("onnxruntime",),
         inputs=("scrfd/scrfd_2.5g_kps.onnx",)),

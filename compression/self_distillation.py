@@ -49,6 +49,7 @@ class LossWeights:
     keypoints: float = 0.1     # WIDER AP ignores keypoints; a small weight keeps them sane
     floor: float = 0.002
     ramp: float = 0.01
+    by_score: bool = True      # weight relevant anchors by their score (else all equally)
 
 
 def _logit(p: Tensor, eps: float = 1e-4) -> Tensor:
@@ -79,8 +80,11 @@ def scrfd_distillation_loss(student: Outputs, teacher: Outputs,
     for level in range(3):
         p_s, p_t = student[level], teacher[level]
         relevant = torch.maximum(p_t, p_s.detach())
-        w_score = ((relevant - weights.floor) / weights.ramp).clamp(0.0, 1.0) * relevant
-        w_teacher = ((p_t - weights.floor) / weights.ramp).clamp(0.0, 1.0) * p_t
+        w_score = ((relevant - weights.floor) / weights.ramp).clamp(0.0, 1.0)
+        w_teacher = ((p_t - weights.floor) / weights.ramp).clamp(0.0, 1.0)
+        if weights.by_score:
+            w_score = w_score * relevant
+            w_teacher = w_teacher * p_t
         score_error = F.smooth_l1_loss(_logit(p_s), _logit(p_t), reduction="none", beta=1.0)
         box_error = (student[3 + level] - teacher[3 + level]).abs().mean(-1, keepdim=True)
         kps_error = (student[6 + level] - teacher[6 + level]).abs().mean(-1, keepdim=True)

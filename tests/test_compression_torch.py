@@ -14,8 +14,15 @@ import numpy as np
 import pytest
 import torch
 
-from compression import magnitude_sparsity, self_distillation, torch_int8_ptq
+from compression import (
+    channel_pruning,
+    magnitude_sparsity,
+    self_distillation,
+    torch_int8_ptq,
+    torch_int8_qat,
+)
 from models.scrfd import letterbox, load_scrfd_500m_kps
+from models.scrfd.network import SCRFD
 
 SIZE = 160   # small square inputs keep every test fast; the network is fully convolutional
 # (N, C) per output at SIZE x SIZE: scores, boxes, keypoints for strides 8, 16, 32.
@@ -44,6 +51,77 @@ def parameter_count(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def test_pruning_removes_channels_and_keeps_the_model_usable(fp32_model, calib_blobs):
+    model = copy.deepcopy(fp32_model)
+    groups = channel_pruning.scrfd_channel_groups(model)
+    stats = channel_pruning.consumer_input_stats(model, groups, calib_blobs[:2])
+    widths = channel_pruning.prune_scrfd(model, channel_pruning.uniform_ratios(0.4, 0.4), stats)
+
+    assert parameter_count(model) < 0.6 * parameter_count(fp32_model)
+    assert widths["backbone.layer4.5"] == (288, 176)
+    assert widths["bbox_head.stride_heads.0.conv_layers.1"] == (64, 40)
+    assert model.backbone.layer4[5][3].out_channels == 176
+    assert model.neck.lateral_convs[2].in_channels == 176
+    assert model.bbox_head.stride_heads[0].kp_logits.in_channels == 40
+    assert not any(m.training for m in model.modules())   # new modules kept the eval mode
+    for name, module in model.named_modules():  # every surviving conv is a real, smaller conv
+        if isinstance(module, torch.nn.Conv2d):
+            assert module.weight.shape[0] == module.out_channels, name
+
+    outputs = run(model, calib_blobs[:1])
+    assert [tuple(o.shape[1:]) for o in outputs] == SHAPES
+    scripted = torch.jit.freeze(torch.jit.script(copy.deepcopy(model).eval()))
+    for got, want in zip(run(scripted, calib_blobs[:1]), outputs, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_recipe_ratios_prune_layer4_only():
+    model = SCRFD().eval()
+    widths = channel_pruning.prune_scrfd(model, channel_pruning.RATIOS)
+    changed = {name for name, (before, after) in widths.items() if after < before}
+    assert changed == {f"backbone.layer4.{i}" for i in range(6)}
+    assert model.neck.lateral_convs[2].in_channels == 184
+
+
+def test_pruning_at_zero_ratio_reproduces_fp32_exactly(fp32_model, calib_blobs):
+    model = copy.deepcopy(fp32_model)
+    stats = channel_pruning.consumer_input_stats(
+        model, channel_pruning.scrfd_channel_groups(model), calib_blobs[:1])
+    widths = channel_pruning.prune_scrfd(model, channel_pruning.uniform_ratios(0.0, 0.0), stats)
+    assert all(before == after for before, after in widths.values())
+    for got, want in zip(run(model, calib_blobs), run(fp32_model, calib_blobs), strict=True):
+        assert torch.equal(got, want)
+
+
+def test_reconstruction_brings_the_pruned_model_closer(fp32_model, calib_blobs):
+    """Least-squares reconstruction of the consumers beats dropping the channels outright."""
+    ratios = channel_pruning.uniform_ratios(0.4, 0.4)
+    plain = copy.deepcopy(fp32_model)
+    channel_pruning.prune_scrfd(plain, ratios)
+    rebuilt = copy.deepcopy(fp32_model)
+    stats = channel_pruning.consumer_input_stats(
+        rebuilt, channel_pruning.scrfd_channel_groups(rebuilt), calib_blobs)
+    channel_pruning.prune_scrfd(rebuilt, ratios, stats)
+    distance = self_distillation.evaluate_distance
+    assert distance(rebuilt, fp32_model, calib_blobs) < distance(plain, fp32_model, calib_blobs)
+
+
+def test_ratio_patterns_select_groups():
+    groups = {g.name: g for g in channel_pruning.scrfd_channel_groups(SCRFD())}
+    ratios = {"bbox_head.stride_heads.0.*": 0.5, "bbox_head.*": 0.25}
+    assert channel_pruning.ratio_for(groups["bbox_head.stride_heads.0.conv_layers.1"], ratios) == 0.5
+    assert channel_pruning.ratio_for(groups["bbox_head.stride_heads.2.conv_layers.1"], ratios) == 0.25
+    assert channel_pruning.ratio_for(groups["backbone.layer4.5"], ratios) == 0.0
+
+
+def test_kept_count_rounds_up_to_simd_width():
+    assert channel_pruning.kept_count(288, 0.4) == 176
+    assert channel_pruning.kept_count(288, 0.375) == 184
+    assert channel_pruning.kept_count(16, 0.4) == 16
+    assert channel_pruning.kept_count(64, 0.0) == 64
+    assert channel_pruning.kept_count(40, 0.9) == 8
+
+
 @pytest.mark.parametrize("sparsity", [0.3, 0.6])
 def test_sparsity_reaches_the_requested_fraction(fp32_model, calib_blobs, sparsity):
     model = copy.deepcopy(fp32_model)
@@ -55,6 +133,9 @@ def test_sparsity_reaches_the_requested_fraction(fp32_model, calib_blobs, sparsi
         assert (conv.weight != 0).float().mean() > 0.15
     depthwise = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
     assert all(bool((m.weight != 0).all()) for m in depthwise)
+    small = [model.backbone.stem[0][0], model.backbone.layer1[1][3], model.neck.fpn_convs[0],
+             model.bbox_head.stride_heads[0].kp_logits]   # below MIN_WEIGHTS: left dense
+    assert all(bool((m.weight != 0).all()) for m in small)
     outputs = run(model, calib_blobs[:1])
     assert [tuple(o.shape[1:]) for o in outputs] == SHAPES
 
@@ -110,3 +191,37 @@ def test_ptq_model_has_quantized_convs_and_pickles(fp32_model, calib_blobs):
         assert torch.equal(a, b)
     # scores stay float sigmoids (not 1/256-stepped quantized ones)
     assert all(o.dtype == torch.float32 for o in got)
+
+
+def test_qat_starts_from_the_ptq_ranges_and_converts_to_them(fp32_model, calib_blobs):
+    from torch.ao.quantization import disable_observer
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
+
+    shape = (1, 3, SIZE, SIZE)
+    blobs = [calib_blobs[i:i + 1].numpy() for i in range(2)]
+    ptq = torch_int8_ptq.prepare_calibrated(fp32_model, blobs, len(blobs), shape)
+    qat = prepare_qat_fx(copy.deepcopy(fp32_model).train(), torch_int8_ptq.qconfig_mapping(True),
+                         torch_int8_ptq.example_inputs(shape))
+    assert torch_int8_qat.load_activation_ranges(qat, ptq) > 40
+    qat.apply(disable_observer)
+    for fake_quant in torch_int8_qat._weight_fake_quants(qat):
+        fake_quant.enable_observer()
+    run(qat, calib_blobs[:1])   # weight fake quants see their weights once, as in the recipe
+    qat.apply(disable_observer)
+    converted = convert_fx(copy.deepcopy(qat).eval())
+    reference = convert_fx(copy.deepcopy(ptq))
+    for name in ("backbone.stem.0.0", "backbone.layer4.5.3", "neck.lateral_convs.0"):
+        got, want = converted.get_submodule(name), reference.get_submodule(name)
+        assert got.scale == pytest.approx(want.scale, rel=1e-6), name
+        assert got.zero_point == want.zero_point, name
+    # the simulation clamps where the int8 kernels do (quint8 0..255), not at reduce_range's 127
+    fake_quants = [getattr(qat, n) for n, _ in qat.named_children() if "activation_post_process" in n]
+    assert fake_quants and all(m.activation_post_process.quant_max == 255 for m in fake_quants)
+    # and its weight grid is the converted model's (the fused fake quant's was ~0.4 % off)
+    fused = qat.get_submodule("backbone.layer2.0.3")
+    folded = fused.weight * (fused.bn.weight / torch.sqrt(fused.bn.running_var + fused.bn.eps)
+                             ).reshape(-1, 1, 1, 1)
+    with torch.no_grad():
+        simulated = fused.weight_fake_quant(folded)
+    real = converted.get_submodule("backbone.layer2.0.3").weight().dequantize()
+    assert float((simulated - real).abs().gt(1e-6).float().mean()) < 0.02
