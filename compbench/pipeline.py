@@ -23,7 +23,7 @@ from compbench.tasks import create_task
 from compbench.tasks.base import Task
 from compbench.variants import Variant
 from engines.base import Engine, Session
-from engines.registry import get_engine, missing_packages
+from engines.registry import extras_for, get_engine, missing_packages
 
 SEED = 0
 FORMAT_FILE = ".format"  # hidden: not counted in the artifact size
@@ -41,14 +41,17 @@ class VariantPipeline:
     def prepare(self) -> None:
         """Fail early and cheaply: engine installed, assets present, before any build."""
         _ = self.engine
-        if self.task is None:
-            self.task = create_task(self.variant.model, self.assets)
+        # Before the task: a CIFAR task builds the model's preprocessing, which imports the
+        # model's framework (tf_keras, transformers) and would fail with an ImportError.
         missing = missing_packages(self.variant.requires)
         if missing:
+            extras = ",".join(extras_for(missing))
             raise EngineUnavailable(
-                f"{self.variant.id} needs the Python package(s) {', '.join(missing)} to build "
-                f"(install the extras of pyproject.toml: pip install -e '.[all]' "
-                "-c constraints/known-good.txt)")
+                f"{self.variant.id} needs the Python package(s) {', '.join(missing)} to build, "
+                f"which are not installed. Install them with: pip install -e '.[{extras}]' "
+                "-c constraints/known-good.txt")
+        if self.task is None:
+            self.task = create_task(self.variant.model, self.assets)
         for ref in self.variant.model.weights:
             self.assets.weights(ref)
         for ref in self.variant.inputs:

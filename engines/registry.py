@@ -33,6 +33,21 @@ ENGINES: dict[str, EngineConfig] = {
 }
 
 
+# Import name (top-level package) → the pyproject extra that installs it, so that a skip says
+# exactly what to install rather than the whole ``[all]`` stack (4 GB with TensorFlow).
+EXTRA_OF = {"torch": "torch", "torchao": "torch", "onnx": "onnx", "onnxruntime": "onnx",
+            "onnxscript": "onnx", "openvino": "openvino", "nncf": "openvino",
+            "tensorflow": "tf", "tf_keras": "tf", "tensorflow_model_optimization": "tf",
+            "transformers": "hf", "optimum": "hf"}
+
+TOX_ENVS = {"torch": "torch", "onnx": "onnxruntime", "openvino": "openvino"}  # extra → tox.ini env
+
+
+def extras_for(packages: list[str] | tuple[str, ...]) -> list[str]:
+    """The pyproject extras that install ``packages`` (import names, dotted ones too)."""
+    return sorted({EXTRA_OF.get(p.partition(".")[0], "all") for p in packages})
+
+
 def engine_config(name: str) -> EngineConfig:
     try:
         return ENGINES[name]
@@ -60,9 +75,10 @@ def get_engine(name: str) -> Engine:
 def load_engine(config: EngineConfig) -> Engine:
     missing = missing_packages(config)
     if missing:
+        hint = f" (or run `tox -e {TOX_ENVS[config.extra]}`)" if config.extra in TOX_ENVS else ""
         raise EngineUnavailable(
             f"engine {config.name!r} needs the Python package(s) {', '.join(missing)}, which are not "
             f"installed. Install them with: pip install -e '.[{config.extra}]' "
-            f"-c constraints/known-good.txt (or run `tox -e {config.extra}`).")
+            f"-c constraints/known-good.txt{hint}.")
     module = importlib.import_module(config.module)
     return module.create(config)

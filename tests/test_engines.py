@@ -64,3 +64,23 @@ def test_missing_packages_handles_dotted_names():
 
     assert missing_packages(("numpy", "no_such_parent.child", "numpy.linalg")) == [
         "no_such_parent.child"]
+
+
+def test_missing_recipe_package_skips_before_the_framework_is_imported(assets, tmp_path):
+    """A Keras or ViT row where its framework is absent (``tox -e openvino``) must skip with the
+    package and extra, not fail with the ImportError of its preprocessing (built with the task)."""
+    from compbench.cache import ArtifactCache
+
+    variant = get_variant("resnet8/fp32/openvino")
+    variant = replace(variant, model=replace(variant.model, preprocess="no_such_module:preprocess"),
+                      requires=("tf_keras_not_installed_here",))
+    with pytest.raises(EngineUnavailable) as info:
+        VariantPipeline(variant, assets, ArtifactCache(tmp_path)).prepare()
+    assert "tf_keras_not_installed_here" in str(info.value)
+
+
+def test_missing_packages_name_their_extras():
+    from engines.registry import extras_for
+
+    assert extras_for(["tf_keras", "tensorflow_model_optimization"]) == ["tf"]
+    assert extras_for(["transformers", "optimum.intel", "nncf"]) == ["hf", "openvino"]
