@@ -9,11 +9,17 @@ from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-# Libraries whose upgrade can change a built artifact or a measured accuracy.
-ARTIFACT_LIBRARIES = ("torch", "torchao", "onnx", "onnxruntime", "openvino", "nncf",
-                      "tensorflow", "tf_keras", "tensorflow-model-optimization",
-                      "transformers", "optimum", "optimum-onnx", "optimum-intel", "numpy",
-                      "opencv-python-headless")
+# Import name → the distributions whose upgrade can change what it builds or computes. A cache
+# key holds only the versions behind the imports that step uses, so an environment with fewer
+# packages (``tox -e onnxruntime``) shares the builds of the full one instead of redoing them.
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "torch": ("torch", "torchao"), "onnx": ("onnx",), "onnxruntime": ("onnxruntime",),
+    "openvino": ("openvino",), "nncf": ("nncf",), "tensorflow": ("tensorflow",),
+    "tf_keras": ("tf_keras",), "tensorflow_model_optimization": ("tensorflow-model-optimization",),
+    "transformers": ("transformers",), "optimum": ("optimum", "optimum-onnx", "optimum-intel"),
+}
+# Image decoding and array maths: behind every build and every evaluation.
+ALWAYS = ("numpy", "opencv-python-headless", "pillow")
 
 
 def files_digest(paths: Iterable[Path], root: Path | None = None) -> str:
@@ -59,9 +65,15 @@ def recipe_modules(module: str) -> list[str]:
     return found
 
 
-def library_versions(names: Iterable[str] = ARTIFACT_LIBRARIES) -> dict[str, str]:
+def library_versions(imports: Iterable[str] | None = None) -> dict[str, str]:
+    """Installed versions of ``ALWAYS`` plus the distributions behind ``imports`` (import names,
+    dotted ones too); ``None``: every known distribution (for provenance)."""
+    if imports is None:
+        names = [d for group in DISTRIBUTIONS.values() for d in group]
+    else:
+        names = [d for name in imports for d in DISTRIBUTIONS.get(name.partition(".")[0], ())]
     found = {}
-    for name in names:
+    for name in sorted({*ALWAYS, *names}):
         try:
             found[name] = version(name)
         except PackageNotFoundError:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from compbench.artifacts import Artifact, artifact_in, convert_step, route
+from compbench.artifacts import EDGE_IMPORTS, Artifact, artifact_in, convert_step, route
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, cache_key
 from compbench.errors import EngineUnavailable
@@ -74,7 +74,7 @@ class VariantPipeline:
             "code": code_fingerprint([*recipe_modules(recipe_module), source_module]),
             "weights": {w: self.assets.weights_digest(w) for w in model.weights},
             "calibration": self.task.calibration_fingerprint(),
-            "libraries": library_versions(),
+            "libraries": library_versions(self.variant.recipe_requires),
             "seed": SEED,
         } | self._inputs_key()
 
@@ -106,7 +106,7 @@ class VariantPipeline:
         for target in route(artifact.format, self.engine.config.artifact_format):
             key = {"from": cache_key(key), "to": target, "dynamic_batch": dynamic,
                    "code": code_fingerprint(["compbench.converters", "compbench.artifacts"]),
-                   "libraries": library_versions()}
+                   "libraries": library_versions(EDGE_IMPORTS[(artifact.format, target)])}
             directory = self.cache.directory(
                 "converted", key,
                 lambda out_dir, s=artifact, t=target: convert_step(
@@ -130,6 +130,7 @@ class VariantPipeline:
             "artifact": cache_key(self._saved[1]),
             "engine": self.variant.engine,
             "engine_versions": self.engine.versions(),
+            "libraries": library_versions(self.variant.model.requires),  # decoding, preprocessing
             "task": self.task.fingerprint(),
             "code": code_fingerprint(["evaluation", "compbench.tasks", model_package]),
         }

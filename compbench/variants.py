@@ -47,8 +47,9 @@ class Variant:
     engine: str
     recipe: str
     description: str
-    requires: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()         # everything this variant imports, engine included
     inputs: tuple[str, ...] = ()
+    recipe_requires: tuple[str, ...] = ()  # what its recipe imports (the same on every engine)
 
     @property
     def id(self) -> str:
@@ -105,6 +106,8 @@ MATRIX: list[Row] = [
         "unmodified weights: the reference every other variant is compared with"),
     Row("scrfd_500m_kps", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
         "PyTorch static int8 PTQ (FX, x86 backend), calibrated on calib images"),
+    Row("scrfd_500m_kps", "int8-qat", "compression.torch_int8_qat:int8_qat", ("torch",),
+        "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32"),
     Row("scrfd_500m_kps", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
         "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration",
         ("onnxruntime",)),
@@ -163,7 +166,8 @@ def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
         return tuple(dict.fromkeys(model.requires + row.requires + conversion))
 
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
-                    requires(MODELS[row.model], row, engine), row.inputs)
+                    requires(MODELS[row.model], row, engine), row.inputs,
+                    MODELS[row.model].requires + row.requires)
             for row in matrix for engine in row.engines]
 
 
