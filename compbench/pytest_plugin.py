@@ -11,16 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from compbench.assets import Assets
+from compbench.assets import Assets, parse_overrides
 from compbench.baselines import BASELINE_DIR, Baselines
 from compbench.cache import ArtifactCache
 from compbench.errors import AssetMissing, BaselineError, EngineUnavailable
 from compbench.pipeline import VariantPipeline
+from compbench.prebuild import missing_builds, prebuild
 from compbench.provenance import provenance
 from compbench.report import render, write_report
 from compbench.results import Ledger
 from compbench.settings import REPO_ROOT
 from compbench.variants import VARIANTS, Variant
+from engines.base import available_cores
 
 LEDGER = pytest.StashKey[Ledger]()
 PIPELINES = pytest.StashKey[dict]()
@@ -43,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated engines to run (default: all in the variant table)")
     group.addoption("--cache-dir", default=None,
                     help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
+    group.addoption("--build-jobs", type=int, default=None, metavar="N",
+                    help="build missing recipe artifacts in N parallel processes before the "
+                         "tests start (default: the number of cores; 1: build in the tests)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,6 +90,25 @@ def updating_baselines(pytestconfig: pytest.Config) -> bool:
 @pytest.fixture(scope="session")
 def artifact_cache(pytestconfig: pytest.Config) -> ArtifactCache:
     return ArtifactCache(pytestconfig.getoption("--cache-dir"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Cold cache: build the selected variants' recipes in parallel first (``prebuild.py``)."""
+    config = session.config
+    jobs = config.getoption("--build-jobs") or available_cores()
+    if jobs < 2 or config.getoption("collectonly"):
+        return
+    selected = {item.callspec.params["variant"].id: item.callspec.params["variant"]
+                for item in session.items
+                if hasattr(item, "callspec") and "variant" in item.callspec.params}
+    if not selected:
+        return
+    overrides = config.getoption("--asset")
+    assets = Assets(config.getoption("--assets"), parse_overrides(overrides) if overrides else None)
+    cache = ArtifactCache(config.getoption("--cache-dir"))
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    log = reporter.write_line if reporter else print
+    prebuild(missing_builds(selected.values(), assets, cache), assets, cache, jobs, log)
 
 
 def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,
