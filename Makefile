@@ -19,7 +19,7 @@ bench: $(VENV)/.installed
 	$(PYTEST) bench $(ARGS)
 
 test: $(VENV)/.installed
-	$(PYTEST) tests bench $(ARGS)
+	$(PYTEST) bench tests $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
