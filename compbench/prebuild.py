@@ -15,7 +15,6 @@ fails or skips with the real error.
 from __future__ import annotations
 
 import multiprocessing
-import sys
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -70,4 +69,3 @@ def prebuild(variant_ids: list[str], assets: Assets, cache: ArtifactCache, jobs:
                    for vid in variant_ids]
         for future in as_completed(futures):
             log(f"compbench: {future.result()}")
-    sys.stdout.flush()

@@ -20,11 +20,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(repeatable; also $COMPBENCH_ASSET_OVERRIDES='a=b;c=d')")
 
 
+def assets_from_config(config: pytest.Config) -> Assets:
+    """The assets the command line names (also used by hooks, which cannot take fixtures)."""
+    overrides = config.getoption("--asset")
+    return Assets(config.getoption("--assets"), parse_overrides(overrides) if overrides else None)
+
+
 @pytest.fixture(scope="session")
 def assets(pytestconfig: pytest.Config) -> Assets:
-    overrides = pytestconfig.getoption("--asset")
-    return Assets(pytestconfig.getoption("--assets"),
-                  parse_overrides(overrides) if overrides else None)
+    return assets_from_config(pytestconfig)
 
 
 AssetGetter = Callable[[str], Path]

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from compbench.assets import Assets, parse_overrides
+from compbench.assets import Assets
 from compbench.baselines import BASELINE_DIR, Baselines
 from compbench.cache import ArtifactCache
 from compbench.errors import AssetMissing, BaselineError, EngineUnavailable
 from compbench.pipeline import VariantPipeline
 from compbench.prebuild import missing_builds, prebuild
 from compbench.provenance import provenance
+from compbench.pytest_assets import assets_from_config
 from compbench.report import render, write_report
 from compbench.results import Ledger
 from compbench.settings import REPO_ROOT
@@ -103,8 +104,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 if hasattr(item, "callspec") and "variant" in item.callspec.params}
     if not selected:
         return
-    overrides = config.getoption("--asset")
-    assets = Assets(config.getoption("--assets"), parse_overrides(overrides) if overrides else None)
+    assets = assets_from_config(config)
     cache = ArtifactCache(config.getoption("--cache-dir"))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     log = reporter.write_line if reporter else print

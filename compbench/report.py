@@ -38,7 +38,7 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
             f"speed-up vs fp32/{variant.model.reference_engine}": _fmt(ledger.speedup(result), ".2f") + "×"
             if ledger.speedup(result) else "–",
         }
-        same_engine = 1.0 if variant.compression == "fp32" else ledger.speedup_same_engine(result)
+        same_engine = 1.0 if variant.compression == "fp32" else result.paired_speedup
         row["speed-up vs fp32 same engine (paired)"] = (_fmt(same_engine, ".2f") + "×"
                                                         if same_engine else "–")
         for metric, value in result.metrics.items():

@@ -51,18 +51,13 @@ class Ledger:
             return None
         return baseline.latency_min_ms / result.latency_min_ms
 
-    def speedup_same_engine(self, result: VariantResult) -> float | None:
-        """The paired measurement of the speed-up test (None where it did not run, e.g. for
-        models without an fp32 row on that engine such as the Optimum-only engines)."""
-        return result.paired_speedup
-
     def measured_for_baseline(self) -> dict[str, dict[str, float]]:
         values: dict[str, dict[str, float]] = {}
         for variant_id, result in self.results.items():
             entry = {metric: round(value, 6) for metric, value in result.metrics.items()}
             if result.size_bytes is not None:
                 entry["size_bytes"] = result.size_bytes
-            speedup = self.speedup_same_engine(result)
+            speedup = result.paired_speedup
             if speedup is not None and result.variant.compression != "fp32":
                 entry["speedup"] = round(speedup, 3)
             if result.gzip_size_bytes is not None:
