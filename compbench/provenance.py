@@ -1,14 +1,16 @@
-"""Who/what/where produced a number: stamped into baselines and reports."""
+"""Who/what/where produced a number: stamped into every baseline value and every report."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import platform
 import subprocess
 
-from compbench.fingerprint import library_versions
+from compbench import hardware
+from compbench.declared_requirements import extras_of_distributions, normalize
+from compbench.dependencies import installed_version
 from compbench.settings import REPO_ROOT
-from engines.base import available_cores
 
 
 def git_commit() -> str:
@@ -22,21 +24,28 @@ def git_commit() -> str:
         return "unknown"
 
 
-def cpu_model() -> str:
+def package_versions() -> dict[str, str]:
+    """Versions of compbench's direct dependencies (base and every extra) that are installed."""
     try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+        from packaging.requirements import Requirement
+
+        names = {normalize(Requirement(line).name)
+                 for line in importlib.metadata.requires("compbench") or []}
+    except importlib.metadata.PackageNotFoundError:
+        names = set(extras_of_distributions())
+    names.discard("compbench")
+    return {name: found for name in sorted(names) if (found := installed_version(name))}
 
 
-def provenance() -> dict:
-    return {
+def provenance(command: str | None = None) -> dict:
+    machine = hardware.current()
+    record = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
-        "machine": {"cpu": cpu_model(), "cores": available_cores(),
-                    "platform": platform.platform(), "python": platform.python_version()},
-        "packages": library_versions(),
+        "machine": {**machine.as_dict(), "platform": platform.platform(),
+                    "python": platform.python_version()},
+        "packages": package_versions(),
     }
+    if command:
+        record["command"] = command
+    return record

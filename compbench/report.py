@@ -21,6 +21,12 @@ def _fmt(value: float | None, spec: str) -> str:
         else format(value, spec)
 
 
+def _basis(bases: dict[str, str]) -> str:
+    """The hardware class CPU-dependent values were compared with ("shared" when none are)."""
+    specific = sorted({b for b in bases.values() if b != "shared"})
+    return " / ".join(specific) if specific else ("shared" if bases else "–")
+
+
 METRIC_LABELS = {"easy": "AP easy", "medium": "AP medium", "hard": "AP hard", "top1": "top-1"}
 
 
@@ -46,6 +52,7 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         if result.metrics:
             deltas = [result.baseline_deltas.get(m) for m in result.metrics]
             row["Δ vs baseline"] = " / ".join("new" if d is None else f"{d:+.4f}" for d in deltas)
+        row["baseline"] = _basis(result.baseline_basis)
         row["size"] = _fmt_size(result.size_bytes)
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
         rows.append(row)

@@ -17,14 +17,14 @@ class VariantResult:
     threads: int | None = None
     latency_median_ms: float | None = None
     latency_min_ms: float | None = None
-    latency_iqr_ms: float | None = None
-    rounds: int | None = None
     paired_speedup: float | None = None   # vs fp32 on the same engine, see paired_timing.py
     size_bytes: int | None = None
     gzip_size_bytes: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     baseline_deltas: dict[str, float] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    # metric → what it was gated against: "shared", a hardware class, "<class> (nearest)"
+    baseline_basis: dict[str, str] = field(default_factory=dict)
+    not_gated: str | None = None          # why the variant could not run here (a skip)
 
 
 class Ledger:

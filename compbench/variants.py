@@ -7,57 +7,8 @@ simply absent from the table, so nothing is skipped at run time for being imposs
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from compbench.errors import UnknownVariant
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    task: str                 # evaluation protocol: "widerface" | "cifar10"
-    source: str               # "module:function" building the fp32 reference (torch/keras/hf)
-    weights: tuple[str, ...]  # asset files the source reads (their checksums key the cache)
-    input_shape: tuple[int, ...]
-    reference_engine: str     # the speed-up denominator; also the source model's own format
-    description: str
-    preprocess: str = ""      # "module:function" (assets) → (uint8 NHWC images → model input)
-    requires: tuple[str, ...] = ("torch",)  # import names the source model needs
-    eval_batch: int = 1       # >1: artifacts get a dynamic batch axis so evaluation can batch
-
-
-@dataclass(frozen=True)
-class Row:
-    model: str
-    compression: str
-    recipe: str               # "module:function" in compression/
-    engines: tuple[str, ...]
-    description: str = ""
-    requires: tuple[str, ...] = ()  # import names the recipe needs beyond the model's
-    inputs: tuple[str, ...] = ()    # asset files the recipe reads besides the model's weights
-    # (e.g. a distillation teacher): checked before the build, their checksums key its cache
-
-
-@dataclass(frozen=True)
-class Variant:
-    model: ModelSpec
-    compression: str
-    engine: str
-    recipe: str
-    description: str
-    requires: tuple[str, ...] = ()         # everything this variant imports, engine included
-    inputs: tuple[str, ...] = ()
-    recipe_requires: tuple[str, ...] = ()  # what its recipe imports (the same on every engine)
-
-    @property
-    def id(self) -> str:
-        return f"{self.model.name}/{self.compression}/{self.engine}"
-
-    def __str__(self) -> str:
-        return self.id
-
+from compbench.specs import ModelSpec, Row, Variant, resolve  # noqa: F401 - re-exported
 
 FP32_ENGINES = ("torch", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")
 KERAS_ENGINES = ("keras", "tflite", "openvino")
@@ -105,14 +56,18 @@ MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "fp32", "compression.reference:fp32", FP32_ENGINES,
         "unmodified weights: the reference every other variant is compared with"),
     Row("scrfd_500m_kps", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
-        "PyTorch static int8 PTQ (FX, x86 backend), calibrated on calib images"),
+        "PyTorch static int8 PTQ (FX, x86 backend), calibrated on calib images",
+        cpu_dependent_accuracy=True),
     Row("scrfd_500m_kps", "int8-qat", "compression.torch_int8_qat:int8_qat", ("torch",),
-        "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32"),
+        "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32",
+        cpu_dependent_accuracy=True),
     Row("scrfd_500m_kps", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
         "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration",
-        ("onnxruntime",)),
+        ("onnxruntime",),
+        cpu_dependent_accuracy=True),
     Row("scrfd_500m_kps", "int8-nncf", "compression.nncf_int8:int8_nncf", ("openvino",),
-        "NNCF post-training int8 of the OpenVINO model", ("nncf",)),
+        "NNCF post-training int8 of the OpenVINO model", ("nncf",),
+        cpu_dependent_accuracy=True),
     Row("scrfd_500m_kps", "fp16-ov", "compression.openvino_fp16:fp16_ov", ("openvino",),
         "OpenVINO IR with fp16 weights"),
     Row("scrfd_500m_kps", "sparse", "compression.magnitude_sparsity:sparse", FP32_ENGINES,
@@ -125,22 +80,29 @@ MATRIX: list[Row] = [
     # -- CIFAR-10 ResNet-20 (PyTorch): the detector's generic recipes ----------------------
     Row("resnet20", "fp32", "compression.reference:fp32", FP32_ENGINES, "unmodified weights"),
     Row("resnet20", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
-        "PyTorch static int8 PTQ (FX, x86 backend), calibrated on train images"),
+        "PyTorch static int8 PTQ (FX, x86 backend), calibrated on train images",
+        cpu_dependent_accuracy=True),
     Row("resnet20", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
-        "onnxruntime static int8, QDQ", ("onnxruntime",)),
+        "onnxruntime static int8, QDQ", ("onnxruntime",),
+        cpu_dependent_accuracy=True),
     Row("resnet20", "int8-nncf", "compression.nncf_int8:int8_nncf", ("openvino",),
-        "NNCF post-training int8 of the OpenVINO model", ("nncf",)),
+        "NNCF post-training int8 of the OpenVINO model", ("nncf",),
+        cpu_dependent_accuracy=True),
     # -- Keras CIFAR-10 models: TF Model Optimization + TFLite --------------------------------
     *(row for model in ("resnet8", "mobilenetv2") for row in [
         Row(model, "fp32", "compression.reference:fp32", KERAS_ENGINES, "unmodified weights"),
         Row(model, "clustered-16", "compression.tfmot_clustering:clustered_16", KERAS_ENGINES,
-            "tfmot weight clustering, 16 clusters (k-means++), fine-tuned, stripped", TFMOT),
+            "tfmot weight clustering, 16 clusters (k-means++), fine-tuned, stripped", TFMOT,
+        cpu_dependent_accuracy=True),
         Row(model, "clustered-32", "compression.tfmot_clustering:clustered_32", KERAS_ENGINES,
-            "tfmot weight clustering, 32 clusters (k-means++), fine-tuned, stripped", TFMOT),
+            "tfmot weight clustering, 32 clusters (k-means++), fine-tuned, stripped", TFMOT,
+        cpu_dependent_accuracy=True),
         Row(model, "pruned-50", "compression.tfmot_pruning:pruned_50", KERAS_ENGINES,
-            "tfmot magnitude pruning to 50 % sparsity, fine-tuned, stripped", TFMOT),
+            "tfmot magnitude pruning to 50 % sparsity, fine-tuned, stripped", TFMOT,
+        cpu_dependent_accuracy=True),
         Row(model, "int8-tflite", "compression.tflite_int8:int8_tflite", ("tflite",),
-            "TFLite full-integer PTQ with a representative dataset (train images)"),
+            "TFLite full-integer PTQ with a representative dataset (train images)",
+        cpu_dependent_accuracy=True),
     ]),
     # -- Hugging Face ViT: Optimum on onnxruntime and OpenVINO ---------------------------------
     Row("vit", "fp32", "compression.reference:fp32", ("torch",), "unmodified weights"),
@@ -151,11 +113,14 @@ MATRIX: list[Row] = [
     Row("vit", "ort-O3", "compression.optimum_ort:ort_o3", ("onnxruntime",),
         "ORTOptimizer level O3 (O2 + GELU approximation)", OPTIMUM),
     Row("vit", "int8-dynamic", "compression.optimum_ort:int8_dynamic", ("onnxruntime",),
-        "ORTQuantizer dynamic int8 (weights int8, activations quantized at run time)", OPTIMUM),
+        "ORTQuantizer dynamic int8 (weights int8, activations quantized at run time)", OPTIMUM,
+        cpu_dependent_accuracy=True),
     Row("vit", "int8-static", "compression.optimum_ort:int8_static", ("onnxruntime",),
-        "ORTQuantizer static int8, calibrated on train images", OPTIMUM),
+        "ORTQuantizer static int8, calibrated on train images", OPTIMUM,
+        cpu_dependent_accuracy=True),
     Row("vit", "int8-ov", "compression.optimum_openvino:int8_ov", ("openvino",),
-        "optimum-intel + NNCF post-training int8 on OpenVINO", ("optimum.intel", "nncf")),
+        "optimum-intel + NNCF post-training int8 on OpenVINO", ("optimum.intel", "nncf"),
+        cpu_dependent_accuracy=True),
 ]
 
 
@@ -167,7 +132,7 @@ def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
 
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
                     requires(MODELS[row.model], row, engine), row.inputs,
-                    MODELS[row.model].requires + row.requires)
+                    row.cpu_dependent_accuracy)
             for row in matrix for engine in row.engines]
 
 
@@ -186,12 +151,6 @@ def get_variant(variant_id: str) -> Variant:
 def reference_of(variant: Variant) -> Variant:
     """The fp32 variant on the model's reference engine: the speed-up denominator."""
     return get_variant(f"{variant.model.name}/fp32/{variant.model.reference_engine}")
-
-
-def resolve(reference: str) -> Callable:
-    """``"package.module:function"`` → the function (imported only when a variant needs it)."""
-    module_name, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
 
 
 def select(patterns: list[str] | None) -> list[Variant]:

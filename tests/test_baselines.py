@@ -1,15 +1,23 @@
-"""Baseline files: strict parsing, the two-sided gate, and explicit atomic updates."""
+"""Baseline files: strict schema, the two-sided gate, hardware classes, safe updates."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 
 import pytest
 
-from compbench.baselines import Baselines
+from compbench.baselines import CROSS_HARDWARE_TOLERANCES, Baselines, baseline_path, empty, hardware_dependent
 from compbench.errors import BaselineError
 
-VID = "scrfd_500m_kps/fp32/torch"
+VID = "scrfd_500m_kps/fp32/torch"           # fp32: accuracy shared by every machine
+INT8 = "scrfd_500m_kps/int8-ort/onnxruntime"  # int8: accuracy per hardware class
+HERE, OTHER = "x86_64-avx512-vnni", "x86_64-avx2"
+
+
+def value(v, rec="r1"):
+    return {"value": v, "recorded": rec}
 
 
 def write(path, data):
@@ -17,12 +25,22 @@ def write(path, data):
     return path
 
 
+def base_file(**variants) -> dict:
+    data = empty("p")
+    data["tolerances"] = {"hard": {"abs": 0.01}, "size_bytes": {"rel": 0.05},
+                          "speedup": {"rel": 0.4}}
+    data["recordings"] = {"r1": {"git_commit": "abc"}}
+    data["variants"] = variants
+    return data
+
+
 @pytest.fixture
 def stored(tmp_path):
-    return Baselines.load("p", write(tmp_path / "p.json", {
-        "tolerances": {"hard": {"abs": 0.01}, "size_bytes": {"rel": 0.05}},
-        "variants": {VID: {"hard": 0.70, "size_bytes": 1000}},
-    }))
+    return Baselines.load("p", write(tmp_path / "p.json", base_file(**{
+        VID: {"shared": {"hard": value(0.70), "size_bytes": value(1000)}},
+        INT8: {"shared": {"size_bytes": value(800)},
+               "by_hardware": {OTHER: {"hard": value(0.60), "speedup": value(1.5)}}},
+    })))
 
 
 def test_within_tolerance_passes(stored):
@@ -33,7 +51,7 @@ def test_within_tolerance_passes(stored):
 def test_drop_beyond_tolerance_is_a_regression(stored):
     check = stored.check(VID, "hard", 0.68)
     assert check.problem.startswith("REGRESSION")
-    for text in ("hard", "0.68", "0.7", "±0.01", "--update-baselines"):
+    for text in ("hard", "0.68", "0.7", "±0.01", "--update-baselines", "[shared]"):
         assert text in check.problem
     assert check.delta == pytest.approx(-0.02)
 
@@ -52,36 +70,120 @@ def test_missing_entry_fails_with_how_to_record(stored):
     assert "no baseline" in stored.check("x/y/z", "hard", 0.5).problem
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ("{not json", "not valid JSON"),
-    ("[]", "top level"),
-    ('{"tolerances": {}}', '"variants"'),
-    (json.dumps({"variants": {VID: {"hard": "high"}}}), "finite number"),
-    (json.dumps({"variants": {VID: {"hard": float("nan")}}}).replace("NaN", "NaN"), "finite"),
+def test_which_values_depend_on_the_hardware():
+    assert hardware_dependent(INT8, "hard") and hardware_dependent(VID, "speedup")
+    assert not hardware_dependent(VID, "hard") and not hardware_dependent(INT8, "size_bytes")
+
+
+def test_own_class_is_gated_at_the_normal_tolerance(stored):
+    stored.hardware_class = OTHER
+    check = stored.check(INT8, "hard", 0.585)
+    assert check.basis == OTHER and check.problem.startswith("REGRESSION")
+
+
+def test_another_class_is_compared_with_the_nearest_under_the_cross_tolerance(stored):
+    stored.hardware_class = HERE  # no values of its own: AVX2's are the nearest there are
+    within = stored.check(INT8, "hard", 0.60 - CROSS_HARDWARE_TOLERANCES["hard"]["abs"] + 0.001)
+    assert within.problem is None and within.basis == f"{OTHER} (nearest)"
+    assert "cross-hardware" in within.tolerance
+    beyond = stored.check(INT8, "hard", 0.60 - CROSS_HARDWARE_TOLERANCES["hard"]["abs"] - 0.01)
+    assert beyond.problem.startswith("REGRESSION") and f"[{OTHER} (nearest)]" in beyond.problem
+    # hardware-independent values are gated as usual on any class
+    assert stored.check(INT8, "size_bytes", 900, higher_is_better=False).problem is not None
+
+
+def test_no_class_at_all_is_a_missing_baseline_not_a_pass(stored):
+    stored.hardware_class = HERE
+    check = stored.check(VID, "speedup", 3.0, two_sided=False)
+    assert check.problem and "no baseline for 'speedup' for hardware class" in check.problem
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda d: d.update(schema=1), '"schema" is 1'),
+    (lambda d: d.pop("recordings"), '"recordings"'),
+    (lambda d: d.pop("variants"), '"variants"'),
+    (lambda d: d["tolerances"].update(hard={"abs": -0.1}), 'negative'),
+    (lambda d: d["tolerances"].update(hard={"rel": "x"}), 'finite number'),
+    (lambda d: d["tolerances"].update(hard={"abs": 0.1, "rel": 0.1}), '{"abs": x}'),
+    (lambda d: d["tolerances"].update(hardd={"abs": 0.1}), 'unknown metric'),
+    (lambda d: d["variants"].update({VID: {"shared": {"hard": value("high")}}}), 'finite number'),
+    (lambda d: d["variants"].update({VID: {"shared": {"hard": 0.7}}}), '"value"'),
+    (lambda d: d["variants"].update({VID: {"shared": {"top5": value(1)}}}), 'unknown metric'),
+    (lambda d: d["variants"].update({VID: {"shared": {"hard": value(1, "zz")}}}), 'names no entry'),
+    (lambda d: d["variants"].update({VID: {"by_hardware": {HERE: {"hard": value(float("inf"))}}}}),
+     'finite'),
+    (lambda d: d["variants"].update({VID: {"sharde": {}}}), 'must be an object with'),
 ])
-def test_malformed_file_is_one_clear_error(tmp_path, content, fragment):
-    path = tmp_path / "bad.json"
-    path.write_text(content)
+def test_malformed_file_is_one_clear_error_naming_the_key(tmp_path, mutate, fragment):
+    data = base_file()
+    mutate(data)
+    path = write(tmp_path / "bad.json", data)
     with pytest.raises(BaselineError) as info:
         Baselines.load("bad", path)
     assert str(path) in str(info.value) and fragment in str(info.value)
 
 
-def test_update_merges_reports_changes_and_writes_atomically(stored):
+@pytest.mark.parametrize("content", ["{not json", "[]"])
+def test_unparsable_file_is_one_clear_error(tmp_path, content):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(BaselineError, match="bad.json"):
+        Baselines.load("bad", path)
+
+
+def test_a_folder_or_bad_profile_is_refused(tmp_path):
+    (tmp_path / "p.json").mkdir()
+    with pytest.raises(BaselineError, match="is a folder"):
+        Baselines.load("p", tmp_path / "p.json")
+    for profile in ("../x", "a/b", ".hidden", ""):
+        with pytest.raises(BaselineError, match="not a profile name"):
+            baseline_path(profile)
+    assert baseline_path("full", tmp_path) == tmp_path / "full.json"
+
+
+def test_update_stamps_only_what_was_measured(stored):
     before = stored.path.read_text()
-    data, changes = stored.updated({VID: {"hard": 0.71, "size_bytes": 1000},
-                                    "m/c/e": {"top1": 0.5}}, {"git_commit": "abc"})
+    stored.hardware_class = HERE
+    data, changes = stored.updated({INT8: {"hard": 0.61, "speedup": 5.0}, "m/c/e": {"top1": 0.5}},
+                                   {"git_commit": "new"})
     assert stored.path.read_text() == before  # computing an update writes nothing
-    assert changes == ["m/c/e top1: (new) → 0.5", f"{VID} hard: 0.7 → 0.71"]
-    stored.write(data)
-    reloaded = Baselines.load("p", stored.path)
-    assert reloaded.entry(VID)["hard"] == 0.71
-    assert reloaded.data["provenance"] == {"git_commit": "abc"}
-    assert [p.name for p in stored.path.parent.iterdir()] == ["p.json"]  # no temp files left
+    assert changes == ["m/c/e top1: (new) → 0.5", f"{INT8} hard [{HERE}]: (new) → 0.61",
+                       f"{INT8} speedup [{HERE}]: (new) → 5"]
+    entry = data["variants"][INT8]
+    assert entry["by_hardware"][OTHER]["hard"] == value(0.60)      # the other class untouched
+    new_id = entry["by_hardware"][HERE]["hard"]["recorded"]
+    assert data["recordings"][new_id] == {"git_commit": "new"}
+    assert data["variants"][VID]["shared"]["hard"] == value(0.70)   # not re-measured: kept
+    assert set(data["recordings"]) == {"r1", new_id}
 
 
-def test_one_sided_gate_only_fails_on_the_worse_side(tmp_path):
-    stored = Baselines.load("s", write(tmp_path / "s.json", {
-        "tolerances": {"speedup": {"rel": 0.4}}, "variants": {VID: {"speedup": 2.0}}}))
-    assert stored.check(VID, "speedup", 5.0, two_sided=False).problem is None
-    assert stored.check(VID, "speedup", 1.1, two_sided=False).problem.startswith("REGRESSION")
+def test_record_is_atomic_keeps_the_mode_and_writes_through_a_symlink(stored, tmp_path):
+    os.chmod(stored.path, 0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(stored.path)
+    linked = Baselines.load("p", link)
+    linked.hardware_class = HERE
+    assert linked.record({VID: {"hard": 0.71}}, {"git_commit": "n"}) == [f"{VID} hard: 0.7 → 0.71"]
+    assert link.is_symlink() and oct(stored.path.stat().st_mode & 0o777) == oct(0o640)
+    assert Baselines.load("p", stored.path).data["variants"][VID]["shared"]["hard"]["value"] == 0.71
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "link.json.lock", "p.json"]
+
+
+def _record(path: str, variant: str, result) -> None:
+    baselines = Baselines.load("p", __import__("pathlib").Path(path))
+    baselines.record({variant: {"top1": 0.5}}, {"git_commit": variant})
+    result.put(variant)
+
+
+def test_concurrent_updates_serialize_instead_of_losing_one(stored):
+    """Each process loaded the file before the other wrote: the lock plus the re-read keep both."""
+    context = multiprocessing.get_context("spawn")
+    done = context.Queue()
+    workers = [context.Process(target=_record, args=(str(stored.path), f"m/c/e{i}", done))
+               for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    final = Baselines.load("p", stored.path).data["variants"]
+    assert {f"m/c/e{i}" for i in range(4)} <= set(final) and VID in final

@@ -1,0 +1,21 @@
+"""The one way a bench test turns baseline checks into a verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from compbench.baselines import Check
+from compbench.results import VariantResult
+
+
+def gate(result: VariantResult, checks: Iterable[Check], updating_baselines: bool,
+         detail: str = "") -> None:
+    """Record each check's basis in the ledger; fail with every problem at once, unless this
+    session records new baselines (then the measurements are what it is for)."""
+    checks = list(checks)
+    result.baseline_basis.update({c.metric: c.basis for c in checks})
+    problems = [c.problem + detail for c in checks if c.problem]
+    if problems and not updating_baselines:
+        pytest.fail("\n".join(problems), pytrace=False)

@@ -1,0 +1,102 @@
+"""The hardware class a measurement belongs to, and how far apart two classes are.
+
+int8 kernels are chosen by instruction set: with AVX-512 VNNI (or AVX-VNNI, AMX) a u8×s8 dot
+product accumulates exactly; on AVX2 alone it goes through ``vpmaddubsw``, whose int16
+intermediate saturates, and onnxruntime, OpenVINO and fbgemm all pick other code paths. So int8
+accuracy and every speed-up depend on the ISA tier, not on the CPU's name: a Zen 4 and a
+Sapphire Rapids runner share int8 numerics, a Zen 3 one does not. The class is therefore the
+architecture plus the best int8 tier the CPU offers; vendor, family, model and the full flag
+list are recorded beside it (provenance) without splitting baselines further.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from dataclasses import asdict, dataclass
+
+from engines.base import available_cores
+
+# Best first: the first tier whose flags are all present names the class.
+INT8_TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("amx", ("amx_int8",)),
+    ("avx512-vnni", ("avx512_vnni",)),
+    ("avx-vnni", ("avx_vnni",)),
+    ("avx512", ("avx512f",)),
+    ("avx2", ("avx2",)),
+    ("sse4", ("sse4_2",)),
+)
+RECORDED_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
+                  "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
+
+
+@dataclass(frozen=True)
+class Hardware:
+    hardware_class: str
+    vendor: str
+    family: str
+    model: str
+    model_name: str
+    flags: tuple[str, ...]   # the ISA flags of RECORDED_FLAGS that this CPU has
+    cores: int
+
+    def describe(self) -> str:
+        flags = " ".join(self.flags) or "none of " + " ".join(RECORDED_FLAGS[:4])
+        return (f"{self.model_name} ({self.vendor} family {self.family} model {self.model}), "
+                f"{self.cores} cores, ISA: {flags} → class `{self.hardware_class}`")
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"flags": list(self.flags)}
+
+
+def _cpuinfo() -> dict[str, str]:
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    break  # the first processor describes them all
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        pass
+    return fields
+
+
+def classify(arch: str, flags: set[str]) -> str:
+    for tier, needed in INT8_TIERS:
+        if all(flag in flags for flag in needed):
+            return f"{arch}-{tier}"
+    return f"{arch}-generic"
+
+
+@functools.cache
+def current() -> Hardware:
+    info = _cpuinfo()
+    flags = set(info.get("flags", "").split())
+    arch = platform.machine() or "unknown"
+    return Hardware(classify(arch, flags), info.get("vendor_id", "unknown"),
+                    info.get("cpu family", "?"), info.get("model", "?"),
+                    info.get("model name", platform.processor() or "unknown"),
+                    tuple(f for f in RECORDED_FLAGS if f in flags), available_cores())
+
+
+def distance(a: str, b: str) -> int:
+    """How many int8 tiers apart two classes are (another architecture: farther than any)."""
+    arch_a, _, tier_a = a.partition("-")
+    arch_b, _, tier_b = b.partition("-")
+    names = [name for name, _ in INT8_TIERS] + ["generic"]
+    if arch_a != arch_b or tier_a not in names or tier_b not in names:
+        return len(names) + 1
+    return abs(names.index(tier_a) - names.index(tier_b))
+
+
+def nearest(target: str, candidates: list[str]) -> str | None:
+    """The candidate class closest to ``target``; on a tie the lower tier (the conservative
+    reference: an int8 path that was slow there is not expected to be fast here)."""
+    if not candidates:
+        return None
+    names = [name for name, _ in INT8_TIERS] + ["generic"]
+    return min(candidates, key=lambda c: (distance(target, c),
+                                          -names.index(c.partition("-")[2])
+                                          if c.partition("-")[2] in names else 0))

@@ -1,0 +1,79 @@
+"""The data types of the test matrix (``compbench.variants`` holds the table itself).
+
+Apart from the table so that a step's interpreter, which receives its variant as data
+(``Variant.as_request`` / ``Variant.from_request``), never imports the table: editing one row
+must not look like a code change to every cached step of every other row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str                 # evaluation protocol: "widerface" | "cifar10"
+    source: str               # "module:function" building the fp32 reference (torch/keras/hf)
+    weights: tuple[str, ...]  # asset files the source reads (their checksums key the cache)
+    input_shape: tuple[int, ...]
+    reference_engine: str     # the speed-up denominator; also the source model's own format
+    description: str
+    preprocess: str = ""      # "module:function" (assets) → (uint8 NHWC images → model input)
+    requires: tuple[str, ...] = ("torch",)  # import names the source model needs
+    eval_batch: int = 1       # >1: artifacts get a dynamic batch axis so evaluation can batch
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    compression: str
+    recipe: str               # "module:function" in compression/
+    engines: tuple[str, ...]
+    description: str = ""
+    requires: tuple[str, ...] = ()  # import names the recipe needs beyond the model's
+    inputs: tuple[str, ...] = ()    # asset files the recipe reads besides the model's weights
+    # (e.g. a distillation teacher): checked before the build, their checksums key its cache
+    # Accuracy differs between CPU int8 instruction sets (int8 kernels; TF fine-tunes whose
+    # oneDNN float kernels differ by ISA and drift apart over training steps, measured): its
+    # baselines are kept per hardware class (compbench.hardware).
+    cpu_dependent_accuracy: bool = False
+
+
+@dataclass(frozen=True)
+class Variant:
+    model: ModelSpec
+    compression: str
+    engine: str
+    recipe: str
+    description: str
+    requires: tuple[str, ...] = ()         # everything this variant imports, engine included
+    inputs: tuple[str, ...] = ()
+    cpu_dependent_accuracy: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.model.name}/{self.compression}/{self.engine}"
+
+    def __str__(self) -> str:
+        return self.id
+
+    def as_request(self) -> dict:
+        """JSON-able form (a step's request; part of its cache key)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_request(cls, data: dict) -> Variant:
+        def tuples(mapping: dict) -> dict:
+            return {k: tuple(v) if isinstance(v, list) else v for k, v in mapping.items()}
+
+        return cls(**tuples({**data, "model": ModelSpec(**tuples(data["model"]))}))
+
+
+def resolve(reference: str) -> Callable:
+    """``"package.module:function"`` → the function (imported only when a variant needs it)."""
+    module_name, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
