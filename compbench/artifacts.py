@@ -61,16 +61,6 @@ ROUTES: dict[tuple[str, str], str | None] = {
 }
 
 
-# What each direct edge imports: the library versions that key a converted artifact.
-EDGE_IMPORTS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("torch", "torchscript"): ("torch",),
-    ("torch", "onnx"): ("torch", "onnx"),
-    ("onnx", "openvino"): ("openvino",),
-    ("keras", "tflite"): ("tensorflow", "tf_keras"),
-    ("keras", "openvino"): ("openvino", "tensorflow", "tf_keras"),
-}
-
-
 def route(source: str, target: str) -> list[str]:
     """Formats to produce, in order, to get from ``source`` to ``target`` (empty when equal)."""
     if source == target:

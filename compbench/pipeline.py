@@ -1,32 +1,36 @@
 """One variant, end to end, in the template steps of NNCF's conformance pipelines:
 
-    prepare → compress → save → validate → benchmark
+    prepare → compress → convert → evaluate → benchmark
 
-Every expensive step is cached by content (``ArtifactCache``), so the accuracy, size and
-latency tests of one variant share one build, and a second session rebuilds nothing.
+The three expensive steps are cached (``ArtifactCache``) and each runs in its own interpreter
+(``compbench.isolation``), keyed by its direct inputs and by the dependencies it recorded while
+running. Conversions and evaluations are keyed by the *content* of the artifact they start from,
+so two recipes that produce the same bytes share everything downstream. Only ``benchmark``
+happens in the pytest process, on a session loaded from the cached artifact.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from compbench.artifacts import EDGE_IMPORTS, Artifact, artifact_in, convert_step, route
+from compbench.artifacts import Artifact, artifact_in, route
 from compbench.assets import Assets
-from compbench.cache import ArtifactCache, cache_key
+from compbench.cache import ArtifactCache, Entry
+from compbench.declared_requirements import check_declared
 from compbench.errors import EngineUnavailable
-from compbench.fingerprint import code_fingerprint, library_versions, recipe_modules
+from compbench.isolation import STEP_THREADS, run_step
+from compbench.specs import Variant
 from compbench.tasks import create_task
 from compbench.tasks.base import Task
-from compbench.variants import Variant
 from engines.base import Engine, Session
 from engines.registry import extras_for, get_engine, missing_packages
 
 SEED = 0
-FORMAT_FILE = ".format"  # hidden: not counted in the artifact size
 
 
 @dataclass
@@ -61,61 +65,72 @@ class VariantPipeline:
     def engine(self) -> Engine:
         return get_engine(self.variant.engine)
 
+    def _request(self, **extra: Any) -> dict[str, Any]:
+        return {"variant": self.variant.as_request(), "assets": str(self.assets.root),
+                "overrides": {k: str(v) for k, v in self.assets.overrides.items()}, **extra}
+
+    def _run(self, step: str, request: dict[str, Any]):
+        uses_tf = "tensorflow" in self.variant.requires
+        label = self.variant.id
+
+        def runner(out_dir):
+            result, dependencies = run_step(step, request, out_dir, label, uses_tf)
+            check_declared(self.variant, step, dependencies)
+            return result, dependencies
+
+        return runner
+
     # -- compress --------------------------------------------------------------------------
     @cached_property
-    def recipe_key(self) -> dict[str, Any]:
+    def recipe_inputs(self) -> dict[str, Any]:
+        """Direct inputs of the build; the code and libraries it used are recorded by the
+        cache (``compbench.dependencies``), not listed here."""
         model = self.variant.model
-        recipe_module = self.variant.recipe.partition(":")[0]
-        source_module = model.source.partition(":")[0].rpartition(".")[0]
-        return {
-            "model": model.name,
+        inputs = {
+            # the model's data is an input (the table module is not); its prose is not
+            "model": {k: v for k, v in dataclasses.asdict(model).items() if k != "description"},
             "compression": self.variant.compression,
             "recipe": self.variant.recipe,
-            "code": code_fingerprint([*recipe_modules(recipe_module), source_module]),
             "weights": {w: self.assets.weights_digest(w) for w in model.weights},
             "calibration": self.task.calibration_fingerprint(),
-            "libraries": library_versions(self.variant.recipe_requires),
             "seed": SEED,
-        } | self._inputs_key()
+            "threads": STEP_THREADS,
+        }
+        if self.variant.inputs:
+            inputs["inputs"] = {ref: self.assets.weights_digest(ref) for ref in self.variant.inputs}
+        return inputs
 
-    def _inputs_key(self) -> dict[str, Any]:
-        """Only rows with extra inputs get the entry, so the other rows' cache keys stay valid."""
-        if not self.variant.inputs:
-            return {}
-        return {"inputs": {ref: self.assets.weights_digest(ref) for ref in self.variant.inputs}}
+    @cached_property
+    def _recipe_entry(self) -> Entry:
+        return self.cache.get_or_build("recipes", self.recipe_inputs,
+                                       self._run("compress", self._request(seed=SEED)))
 
     def compress(self) -> Artifact:
-        from compbench.variants import resolve
-        from compression.base import RecipeContext
+        entry = self._recipe_entry
+        return artifact_in(entry.path, entry.value["format"])
 
-        def build(out_dir):
-            ctx = RecipeContext(self.variant.model, self.variant.compression, out_dir,
-                                self.task, self.assets, SEED)
-            artifact = resolve(self.variant.recipe)(ctx)
-            (out_dir / FORMAT_FILE).write_text(artifact.format)
+    def recipe_cached(self) -> bool:
+        return self.cache.lookup("recipes", self.recipe_inputs) is not None
 
-        directory = self.cache.directory("recipes", self.recipe_key, build)
-        return artifact_in(directory, (directory / FORMAT_FILE).read_text())
-
-    # -- save (in the engine's format) -----------------------------------------------------
+    # -- convert (to the engine's format) --------------------------------------------------
     @cached_property
-    def _saved(self) -> tuple[Artifact, dict[str, Any]]:
+    def _converted(self) -> tuple[Artifact, Entry]:
+        entry = self._recipe_entry
         artifact = self.compress()
-        key: dict[str, Any] = self.recipe_key
         dynamic = self.variant.model.eval_batch > 1
+        shape = list(self.variant.model.input_shape)
         for target in route(artifact.format, self.engine.config.artifact_format):
-            key = {"from": cache_key(key), "to": target, "dynamic_batch": dynamic,
-                   "code": code_fingerprint(["compbench.converters", "compbench.artifacts"]),
-                   "libraries": library_versions(EDGE_IMPORTS[(artifact.format, target)])}
-            directory = self.cache.directory(
-                "converted", key,
-                lambda out_dir, s=artifact, t=target: convert_step(
-                    s, t, out_dir, self.variant.model.input_shape, dynamic))
-            artifact = artifact_in(directory, target)
-        return artifact, key
+            inputs = {"from": entry.digest, "from_format": artifact.format, "to": target,
+                      "dynamic_batch": dynamic, "input_shape": shape}
+            request = self._request(source_format=artifact.format, source_path=str(artifact.path),
+                                    target=target, input_shape=shape, dynamic_batch=dynamic)
+            entry = self.cache.get_or_build("converted", inputs, self._run("convert", request))
+            artifact = artifact_in(entry.path, target)
+        return artifact, entry
 
     def save(self) -> Artifact:
-        return self._saved[0]
+        """The artifact in the engine's format (converted from the recipe's, cached)."""
+        return self._converted[0]
 
     @property
     def session(self) -> Session:
@@ -123,22 +138,21 @@ class VariantPipeline:
             self._session = self.engine.load(self.save().path)
         return self._session
 
-    # -- validate --------------------------------------------------------------------------
+    # -- evaluate --------------------------------------------------------------------------
+    @cached_property
+    def evaluation(self) -> dict[str, Any]:
+        """Accuracy metrics and the batch they were computed at (cached by artifact content,
+        engine implementation and evaluation data; one thread, see ``isolation``)."""
+        artifact, entry = self._converted
+        inputs = {"artifact": entry.digest, "format": artifact.format,
+                  "engine": self.engine.config.module, "threads": STEP_THREADS,
+                  "task": self.task.fingerprint(), "batch": self.variant.model.eval_batch}
+        request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
+                                batch=self.variant.model.eval_batch)
+        return self.cache.get_or_build("accuracy", inputs, self._run("evaluate", request)).value
+
     def validate(self) -> dict[str, float]:
-        model_package = self.variant.model.source.partition(":")[0].rpartition(".")[0]
-        parts = {
-            "artifact": cache_key(self._saved[1]),
-            "engine": self.variant.engine,
-            "engine_versions": self.engine.versions(),
-            "libraries": library_versions(self.variant.model.requires),  # decoding, preprocessing
-            "task": self.task.fingerprint(),
-            "code": code_fingerprint(["evaluation", "compbench.tasks", model_package]),
-        }
-        batch = self.variant.model.eval_batch
-        if not self.session.accepts_batch(batch):
-            batch = 1
-        return self.cache.json_value(
-            "accuracy", parts, lambda: self.task.evaluate(self.session.run, self.variant.id, batch))
+        return dict(self.evaluation["metrics"])
 
     # -- benchmark -------------------------------------------------------------------------
     def benchmark_input(self) -> np.ndarray:
@@ -146,4 +160,3 @@ class VariantPipeline:
 
     def size_bytes(self) -> int:
         return self.save().size_bytes
-

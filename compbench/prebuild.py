@@ -1,71 +1,59 @@
-"""Build a session's missing recipe artifacts side by side, before the first test needs one.
+"""Fill the cache for a session's variants side by side, before the first test needs them.
 
-Why: the expensive recipes are small-batch training loops (QAT, channel pruning, sparsity,
-distillation, tfmot fine-tunes) that gain nothing from a second thread on a shared 2-core
-machine (measured on SCRFD fine-tuning: 0.29 s/step on one thread, 0.60 s/step on two while
-another job ran), so every recipe pins one thread and ``jobs`` builds run in parallel processes.
-A recipe's result does not depend on how the cache was filled: each build runs the same code on
-the same thread count, whether here, in a test, or alone. A cold first run gets twice the
-throughput; a warm one finds nothing to build and starts at once.
+Why: cold, nearly all of a session's time is cached steps (recipe builds, conversions,
+accuracy evaluations), each a single-threaded process (``compbench.isolation``); on a 2-core
+machine two of them run at once for twice the throughput. The order is the tests' order, one
+recipe group at a time (a recipe serves every engine of its row), and per-entry locks in the
+cache make two workers needing the same entry wait for one build. The result does not depend on
+whether the prebuild ran: the same steps run the same way inside the tests.
 
-Failures are not reported here: the test that needs the artifact rebuilds it in-process and
-fails or skips with the real error.
+Failures are not reported here: the test that needs the entry runs the step again and fails or
+skips with the real error.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from compbench.assets import Assets
-from compbench.cache import ArtifactCache, cache_key
+from compbench.cache import cache_key
 from compbench.pipeline import VariantPipeline
-from compbench.variants import Variant, get_variant
 
 
-def missing_builds(variants: Iterable[Variant], assets: Assets,
-                   cache: ArtifactCache) -> list[str]:
-    """Ids of one variant per recipe build that is not cached yet (a recipe serves all the
-    engines of its row), skipping variants that cannot build here (engine or asset missing)."""
-    pending: dict[str, str] = {}
-    tasks: dict = {}
-    for variant in variants:
-        pipeline = VariantPipeline(variant, assets, cache, tasks.get(variant.model.name))
+def recipe_groups(pipelines: Iterable[VariantPipeline]) -> list[list[VariantPipeline]]:
+    groups: dict[str, list[VariantPipeline]] = {}
+    for pipeline in pipelines:
+        groups.setdefault(cache_key(pipeline.recipe_inputs), []).append(pipeline)
+    return list(groups.values())
+
+
+def _fill(group: list[VariantPipeline]) -> list[tuple[str, str | None]]:
+    outcomes = []
+    for pipeline in group:
         try:
-            pipeline.prepare()
-        except Exception:  # noqa: BLE001 - missing engine/asset/package: its tests say so
-            continue
-        tasks[variant.model.name] = pipeline.task
-        key = cache_key(pipeline.recipe_key)
-        if key not in pending and not (cache.entry_dir("recipes", key) / "meta.json").is_file():
-            pending[key] = variant.id
-    return list(pending.values())
+            pipeline.save()
+            pipeline.validate()
+            outcomes.append((pipeline.variant.id, None))
+        except Exception as exc:  # noqa: BLE001 - re-raised by the test that needs it
+            outcomes.append((pipeline.variant.id, f"{type(exc).__name__}: {str(exc)[:200]}"))
+    return outcomes
 
 
-def _build(variant_id: str, assets_root: Path, overrides: dict[str, Path] | None,
-           cache_root: Path) -> str:
-    try:
-        pipeline = VariantPipeline(get_variant(variant_id), Assets(assets_root, overrides),
-                                   ArtifactCache(cache_root))
-        pipeline.prepare()
-        pipeline.compress()
-    except Exception as exc:  # noqa: BLE001 - re-raised by the test that needs the artifact
-        return f"{variant_id}: not prebuilt ({type(exc).__name__}: {exc})"
-    return f"{variant_id}: built"
-
-
-def prebuild(variant_ids: list[str], assets: Assets, cache: ArtifactCache, jobs: int,
-             log=print) -> None:
-    """Build ``variant_ids``' recipes in ``jobs`` processes (spawned: no inherited threads)."""
-    if not variant_ids:
+def prebuild(pipelines: list[VariantPipeline], jobs: int,
+             log: Callable[[str], None] = print) -> None:
+    """Build, convert and evaluate ``pipelines`` (prepared) in ``jobs`` parallel step processes."""
+    groups = recipe_groups(pipelines)
+    if not groups:
         return
-    log(f"compbench: building {len(variant_ids)} missing recipe artifact(s) in {jobs} "
-        f"parallel process(es): {', '.join(variant_ids)}")
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(_build, vid, assets.root, assets.overrides, cache.root)
-                   for vid in variant_ids]
+    log(f"compbench: preparing {len(pipelines)} variant(s) ({len(groups)} recipe builds) in "
+        f"{jobs} parallel step process(es); cached steps are reused")
+    started, done = time.monotonic(), 0
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_fill, group) for group in groups]
         for future in as_completed(futures):
-            log(f"compbench: {future.result()}")
+            for variant_id, problem in future.result():
+                done += 1
+                state = "ready" if problem is None else f"not prepared ({problem})"
+                log(f"compbench: [{done}/{len(pipelines)}] {variant_id} {state} "
+                    f"({time.monotonic() - started:.0f} s)")

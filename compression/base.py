@@ -18,8 +18,8 @@ import numpy as np
 
 from compbench.artifacts import Artifact, artifact_in
 from compbench.assets import Assets
+from compbench.specs import ModelSpec, resolve
 from compbench.tasks.base import Task
-from compbench.variants import ModelSpec, resolve
 
 Recipe = Callable[["RecipeContext"], Artifact]
 

@@ -124,5 +124,5 @@ def finetune(model, batches: _Batches, config: FinetuneConfig,
             else tf_keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits))
     schedule = tf_keras.optimizers.schedules.CosineDecay(config.learning_rate, config.steps)
     model.compile(optimizer=tf_keras.optimizers.Adam(schedule), loss=loss)
-    history = model.fit(batches, epochs=1, shuffle=False, callbacks=list(callbacks), verbose=1)
+    history = model.fit(batches, epochs=1, shuffle=False, callbacks=list(callbacks), verbose=0)
     return [float(v) for v in history.history["loss"]]

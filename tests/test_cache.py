@@ -1,12 +1,16 @@
-"""The content-addressed cache builds once, and never exposes a half-built entry."""
+"""The cache: one build per entry, nothing half-written, damaged entries rebuilt, never loaded."""
 
 from __future__ import annotations
 
 import json
+import stat
+import threading
+import time
 
 import pytest
 
-from compbench.cache import ArtifactCache, cache_key
+from compbench.cache import ENTRY_FILE, ArtifactCache, CacheWarning, cache_key
+from compbench.dependencies import loaded_dependencies
 
 
 def test_key_is_order_independent_and_content_sensitive():
@@ -14,19 +18,27 @@ def test_key_is_order_independent_and_content_sensitive():
     assert cache_key({"a": 1}) != cache_key({"a": 2})
 
 
-def test_directory_is_built_once(tmp_path):
-    cache = ArtifactCache(tmp_path)
-    calls = []
-
-    def build(out):
+def builder(calls: list, payload: bytes = b"x", value=None):
+    def run(out):
         calls.append(out)
-        (out / "model.onnx").write_bytes(b"x")
+        (out / "model.onnx").write_bytes(payload)
+        (out / ".scratch").write_text("hidden files are not part of the entry")
+        return value or {"format": "onnx"}, loaded_dependencies()
+    return run
 
-    first = cache.directory("recipes", {"k": 1}, build)
-    second = cache.directory("recipes", {"k": 1}, build)
-    assert first == second and len(calls) == 1
-    assert (first / "model.onnx").read_bytes() == b"x"
-    assert json.loads((first / "meta.json").read_text())["parts"] == {"k": 1}
+
+def test_entry_is_built_once_and_records_what_it_needs(tmp_path):
+    cache = ArtifactCache(tmp_path / "cache")
+    calls: list = []
+    first = cache.get_or_build("recipes", {"k": 1}, builder(calls))
+    second = cache.get_or_build("recipes", {"k": 1}, builder(calls))
+    assert first.path == second.path and len(calls) == 1
+    assert (first.path / "model.onnx").read_bytes() == b"x"
+    assert not (first.path / ".scratch").exists()
+    meta = json.loads((first.path / ENTRY_FILE).read_text())
+    assert meta["inputs"] == {"k": 1} and set(meta["files"]) == {"model.onnx"}
+    assert "compbench/cache.py" in meta["dependencies"]["project"]
+    assert stat.S_IMODE((tmp_path / "cache").stat().st_mode) == 0o700
 
 
 def test_failed_build_leaves_nothing(tmp_path):
@@ -37,15 +49,77 @@ def test_failed_build_leaves_nothing(tmp_path):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
-        cache.directory("recipes", {"k": 2}, broken)
-    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+        cache.get_or_build("recipes", {"k": 2}, broken)
+    assert not any(p.is_file() and not p.name.endswith(".lock") for p in tmp_path.rglob("*"))
+    assert cache.lookup("recipes", {"k": 2}) is None
 
 
-def test_json_values_are_cached_and_damaged_entries_recomputed(tmp_path):
+@pytest.mark.parametrize("damage", ["edit", "truncate", "delete", "extra", "entry-file"])
+def test_damaged_or_altered_entry_is_rebuilt_with_a_warning(tmp_path, damage):
     cache = ArtifactCache(tmp_path)
-    values = iter([{"ap": 0.5}, {"ap": 0.6}])
-    assert cache.json_value("accuracy", {"k": 3}, lambda: next(values)) == {"ap": 0.5}
-    assert cache.json_value("accuracy", {"k": 3}, lambda: next(values)) == {"ap": 0.5}
-    entry = next(tmp_path.rglob("*.json"))
-    entry.write_text("{broken")
-    assert cache.json_value("accuracy", {"k": 3}, lambda: next(values)) == {"ap": 0.6}
+    calls: list = []
+    entry = cache.get_or_build("recipes", {"k": 3}, builder(calls, b"original"))
+    target = entry.path / "model.onnx"
+    if damage == "edit":
+        target.write_bytes(b"tampered")
+    elif damage == "truncate":
+        target.write_bytes(b"orig")
+    elif damage == "delete":
+        target.unlink()
+    elif damage == "extra":
+        (entry.path / "evil.py").write_text("print('hi')")
+    else:
+        (entry.path / ENTRY_FILE).write_text("{broken")
+    with pytest.warns(CacheWarning, match="damaged or was altered"):
+        rebuilt = cache.get_or_build("recipes", {"k": 3}, builder(calls, b"original"))
+    assert len(calls) == 2
+    assert (rebuilt.path / "model.onnx").read_bytes() == b"original"
+
+
+def test_stale_dependencies_are_a_miss_and_the_old_entry_is_kept(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    calls: list = []
+
+    def run_with(deps):
+        def run(out):
+            calls.append(out)
+            (out / "f").write_text(str(len(calls)))
+            return {}, deps
+        return run
+
+    current = loaded_dependencies()
+    stale = json.loads(json.dumps(current))
+    stale["distributions"]["numpy"] = "0.0.1"
+    old = cache.get_or_build("accuracy", {"k": 4}, run_with(stale))
+    assert cache.lookup("accuracy", {"k": 4}) is None        # numpy 0.0.1 is not installed
+    new = cache.get_or_build("accuracy", {"k": 4}, run_with(current))
+    assert new.path != old.path and old.path.is_dir() and len(calls) == 2
+    assert cache.lookup("accuracy", {"k": 4}).path == new.path
+
+
+def test_concurrent_builders_of_one_entry_build_it_once(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    calls: list = []
+
+    def slow(out):
+        calls.append(out)
+        time.sleep(0.5)
+        (out / "m").write_text("m")
+        return {}, loaded_dependencies()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        cache.get_or_build("recipes", {"k": 5}, slow))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len({r.path for r in results}) == 1
+
+
+def test_a_cache_others_can_write_to_is_flagged(tmp_path):
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o777)
+    with pytest.warns(CacheWarning, match="writable by other users"):
+        ArtifactCache(root).get_or_build("recipes", {"k": 6}, builder([]))

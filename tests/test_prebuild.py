@@ -1,31 +1,51 @@
-"""Parallel prebuild: one build per recipe, only the missing ones, really built by workers."""
+"""Parallel prebuild: one recipe build per group, cached steps reused, failures left to tests."""
 
 from __future__ import annotations
 
-from compbench.cache import ArtifactCache, cache_key
+from compbench.cache import ArtifactCache
 from compbench.pipeline import VariantPipeline
-from compbench.prebuild import missing_builds, prebuild
+from compbench.prebuild import prebuild, recipe_groups
 from compbench.variants import get_variant
 
 
-def test_one_build_per_missing_recipe_and_workers_fill_the_cache(assets, tmp_path):
-    cache = ArtifactCache(tmp_path)
+def prepared(ids, assets, cache):
+    pipelines = [VariantPipeline(get_variant(i), assets, cache) for i in ids]
+    for pipeline in pipelines:
+        pipeline.prepare()
+    return pipelines
+
+
+def test_one_recipe_build_serves_every_engine_of_its_row(assets, tmp_path):
     ids = ["scrfd_500m_kps/fp32/torch", "scrfd_500m_kps/fp32/onnxruntime",
-           "scrfd_500m_kps/fp16-ov/openvino", "scrfd_500m_kps/fp32/openvino"]
-    variants = [get_variant(i) for i in ids]
-    assert missing_builds(variants, assets, cache) == ["scrfd_500m_kps/fp32/torch",
-                                                       "scrfd_500m_kps/fp16-ov/openvino"]
-    lines: list[str] = []
-    prebuild(["scrfd_500m_kps/fp32/torch"], assets, cache, jobs=2, log=lines.append)
-    assert lines[-1] == "compbench: scrfd_500m_kps/fp32/torch: built"
-    assert missing_builds(variants, assets, cache) == ["scrfd_500m_kps/fp16-ov/openvino"]
-    pipeline = VariantPipeline(variants[0], assets, cache)
-    pipeline.prepare()
-    assert (cache.entry_dir("recipes", cache_key(pipeline.recipe_key)) / "meta.json").is_file()
+           "scrfd_500m_kps/fp16-ov/openvino", "scrfd_500m_kps/fp32/openvino",
+           "scrfd_500m_kps/sparse/torch", "scrfd_500m_kps/sparse/openvino"]
+    groups = recipe_groups(prepared(ids, assets, ArtifactCache(tmp_path)))
+    assert [[p.variant.id for p in g] for g in groups] == [
+        ["scrfd_500m_kps/fp32/torch", "scrfd_500m_kps/fp32/onnxruntime",
+         "scrfd_500m_kps/fp32/openvino"],
+        ["scrfd_500m_kps/fp16-ov/openvino"],
+        ["scrfd_500m_kps/sparse/torch", "scrfd_500m_kps/sparse/openvino"]]
 
 
-def test_a_failing_build_is_left_to_the_test(assets, tmp_path):
-    """Workers never raise: the test that needs the artifact rebuilds it and shows the error."""
+def test_workers_fill_the_cache_that_the_tests_then_reuse(assets, tmp_path):
+    cache = ArtifactCache(tmp_path)
+    ids = ["resnet20/fp32/torch", "resnet20/fp32/torchscript"]
     lines: list[str] = []
-    prebuild(["no/such/variant"], assets, ArtifactCache(tmp_path), jobs=2, log=lines.append)
-    assert "not prebuilt (UnknownVariant" in lines[-1]
+    prebuild(prepared(ids, assets, cache), jobs=2, log=lines.append)
+    assert lines[0].startswith("compbench: preparing 2 variant(s) (1 recipe builds)")
+    assert sorted(line.split("] ")[1].split(" (")[0] for line in lines[1:]) == [
+        f"{i} ready" for i in ids]
+    fresh = prepared(ids, assets, cache)[1]
+    assert fresh.recipe_cached()
+    assert fresh.validate() == {"top1": 0.8103}  # from the cache: no step process runs
+
+
+def test_a_failing_step_is_left_to_the_test(assets, tmp_path):
+    """Workers never raise: the test that needs the entry runs the step again and shows why."""
+    pipeline = prepared(["resnet20/fp32/torch"], assets, ArtifactCache(tmp_path))[0]
+    pipeline.variant = get_variant("resnet20/fp32/torch").__class__(
+        **{**pipeline.variant.__dict__, "recipe": "compression.reference:no_such_recipe"})
+    lines: list[str] = []
+    prebuild([pipeline], jobs=2, log=lines.append)
+    assert "not prepared (StepFailed: compress of resnet20/fp32/torch failed: AttributeError" \
+        in lines[-1]

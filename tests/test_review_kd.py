@@ -206,8 +206,8 @@ def test_teacher_checksum_keys_the_distilled_build(assets, tmp_path):
     assert variant.inputs == (review_kd.TEACHER,)
     key = VariantPipeline(variant, assets, ArtifactCache(tmp_path))
     key.prepare()
-    teacher_digest = key.recipe_key["inputs"][review_kd.TEACHER]
+    teacher_digest = key.recipe_inputs["inputs"][review_kd.TEACHER]
     assert teacher_digest == assets.weights_digest(review_kd.TEACHER)
     plain = VariantPipeline(get_variant("scrfd_500m_kps/fp32/torch"), assets, ArtifactCache(tmp_path))
     plain.prepare()
-    assert "inputs" not in plain.recipe_key   # rows without extra inputs keep their cache keys
+    assert "inputs" not in plain.recipe_inputs   # rows without extra inputs keep their cache keys

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from compbench.assets import Assets
+from compbench.specs import ModelSpec, resolve
 from compbench.tasks.base import Task
-from compbench.variants import ModelSpec, resolve
 
 
 def create_task(model: ModelSpec, assets: Assets) -> Task:

@@ -1,0 +1,80 @@
+"""Run one cached step (build, convert, evaluate) in a fresh Python interpreter.
+
+Why a fresh interpreter for every step:
+- its ``sys.modules`` at the end is exactly what the step depended on (the cache's manifest,
+  ``compbench.dependencies``), with nothing inherited from whatever ran before in the session;
+- it always starts the same way, with one thread per library, so a step computes the same bytes
+  whether it ran in the parallel prebuild, inside a test, cold or warm;
+- library chatter (TensorFlow's C++ logs, Keras progress bars) goes to the step's log, shown
+  only when the step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from compbench import errors
+from compbench.settings import REPO_ROOT
+from compbench.step_worker import OUTCOME_FILE, REQUEST_FILE
+
+STEP_THREADS = 1
+LOG_FILE = ".step.log"
+LOG_TAIL_LINES = 25
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+class StepFailed(errors.CompbenchError):
+    """A step raised something that is not a user-facing compbench error (a bug or a library
+    failure): the message carries the end of its log and traceback."""
+
+
+def step_environment(uses_tensorflow: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({name: str(STEP_THREADS) for name in _THREAD_VARIABLES})
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1",
+                "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+                "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"})
+    if not uses_tensorflow:
+        env["USE_TF"] = "0"  # transformers/optimum would import TensorFlow (~20 s) and record it
+    return env
+
+
+def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
+             uses_tensorflow: bool = False) -> tuple[Any, dict]:
+    """``compbench.steps.<step>(request, out_dir)`` in a child; returns (result, dependencies).
+
+    Raises the step's own ``CompbenchError`` subclass with its message (NaN outputs, corrupt
+    assets, ...), or ``StepFailed`` with the log's tail for anything else.
+    """
+    (out_dir / REQUEST_FILE).write_text(json.dumps({"step": step, **request}, default=str))
+    log_path = out_dir / LOG_FILE
+    with open(log_path, "wb") as log:
+        completed = subprocess.run(
+            [sys.executable, "-m", "compbench.step_worker", str(out_dir)],
+            cwd=REPO_ROOT, env=step_environment(uses_tensorflow), stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, check=False)
+    try:
+        outcome = json.loads((out_dir / OUTCOME_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        outcome = {"ok": False, "error": "StepFailed",
+                   "message": f"the {step} process for {label} ended with exit code "
+                              f"{completed.returncode} and no result"}
+    if outcome.get("ok"):
+        return outcome["result"], outcome["dependencies"]
+    raise _error_of(outcome, step, label, log_path)
+
+
+def _error_of(outcome: dict, step: str, label: str, log_path: Path) -> Exception:
+    cls = getattr(errors, outcome.get("error", ""), None)
+    if isinstance(cls, type) and issubclass(cls, errors.CompbenchError):
+        return cls(outcome.get("message", ""))
+    tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
+    return StepFailed(f"{step} of {label} failed: {outcome.get('error')}: "
+                      f"{outcome.get('message')}\n--- end of its log ---\n" + "\n".join(tail))

@@ -1,0 +1,58 @@
+"""The cached steps as they run inside a step interpreter (``compbench.isolation``).
+
+Each takes the JSON request the pipeline wrote and the folder to fill, and returns a small
+JSON result. Everything they import is recorded as their dependencies, so they import only what
+the step needs: the engine and the task of this variant, never the whole matrix's libraries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from compbench.assets import Assets
+
+
+def _assets(request: dict) -> Assets:
+    overrides = {k: Path(v) for k, v in (request.get("overrides") or {}).items()}
+    return Assets(request["assets"], overrides)
+
+
+def compress(request: dict, out_dir: Path) -> dict:
+    """Run the variant's recipe on its fp32 source model; the artifact lands in ``out_dir``."""
+    from compbench.specs import Variant, resolve
+    from compbench.tasks import create_task
+    from compression.base import RecipeContext
+
+    variant = Variant.from_request(request["variant"])
+    assets = _assets(request)
+    task = create_task(variant.model, assets)
+    context = RecipeContext(variant.model, variant.compression, out_dir, task, assets,
+                            request["seed"])
+    artifact = resolve(variant.recipe)(context)
+    return {"format": artifact.format}
+
+
+def convert(request: dict, out_dir: Path) -> dict:
+    """One direct conversion edge (``compbench.artifacts.convert_step``)."""
+    from compbench.artifacts import Artifact, convert_step
+
+    source = Artifact(request["source_format"], Path(request["source_path"]))
+    target = convert_step(source, request["target"], out_dir, tuple(request["input_shape"]),
+                          request["dynamic_batch"])
+    return {"format": target.format}
+
+
+def evaluate(request: dict, out_dir: Path) -> dict:
+    """Accuracy of one artifact on one engine (``request["threads"]`` threads), on the task's
+    evaluation data; batched where the loaded artifact accepts it."""
+    from compbench.specs import Variant
+    from compbench.tasks import create_task
+    from engines.registry import engine_config, load_engine
+
+    variant = Variant.from_request(request["variant"])
+    task = create_task(variant.model, _assets(request))
+    config = dataclasses.replace(engine_config(variant.engine), threads=request["threads"])
+    session = load_engine(config).load(Path(request["artifact"]))
+    batch = request["batch"] if session.accepts_batch(request["batch"]) else 1
+    return {"metrics": task.evaluate(session.run, variant.id, batch), "batch": batch}
