@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from compbench.baselines import Baselines
+from compbench.gate import gate
 from compbench.pipeline import VariantPipeline
 from compbench.results import Ledger
 from compbench.variants import Variant
@@ -17,6 +16,4 @@ def test_accuracy(variant: Variant, pipeline: VariantPipeline, baselines: Baseli
     result.metrics = metrics
     checks = [baselines.check(variant.id, metric, value) for metric, value in metrics.items()]
     result.baseline_deltas = {c.metric: c.delta for c in checks if c.delta is not None}
-    problems = [c.problem for c in checks if c.problem]
-    if problems and not updating_baselines:
-        pytest.fail("\n".join(problems), pytrace=False)
+    gate(result, checks, updating_baselines)

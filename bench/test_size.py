@@ -3,9 +3,8 @@ baseline."""
 
 from __future__ import annotations
 
-import pytest
-
 from compbench.baselines import Baselines
+from compbench.gate import gate
 from compbench.pipeline import VariantPipeline
 from compbench.results import Ledger
 from compbench.variants import Variant
@@ -20,6 +19,4 @@ def test_size(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,
     checks = [baselines.check(variant.id, "size_bytes", result.size_bytes, higher_is_better=False),
               baselines.check(variant.id, "size_gzip_bytes", result.gzip_size_bytes,
                               higher_is_better=False)]
-    problems = [c.problem for c in checks if c.problem]
-    if problems and not updating_baselines:
-        pytest.fail("\n".join(problems), pytrace=False)
+    gate(result, checks, updating_baselines)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from compbench.baselines import Baselines
+from compbench.gate import gate
 from compbench.paired_timing import paired_timing
 from compbench.pipeline import VariantPipeline
 from compbench.pytest_plugin import timing_disabled
@@ -39,7 +40,6 @@ def test_speedup(variant: Variant, pipeline: VariantPipeline,
     timing = paired_timing(lambda: fp32.run(inputs), lambda: candidate.run(inputs))
     ledger[variant].paired_speedup = timing.speedup
     check = baselines.check(variant.id, "speedup", timing.speedup, two_sided=False)
-    if check.problem and not updating_baselines:
-        pytest.fail(f"{check.problem} (paired, {timing.rounds} rounds each: fp32 "
-                    f"{timing.reference_min_s * 1e3:.2f} ms, {variant.compression} "
-                    f"{timing.candidate_min_s * 1e3:.2f} ms)", pytrace=False)
+    gate(ledger[variant], [check], updating_baselines,
+         f" (paired, {timing.rounds} rounds each: fp32 {timing.reference_min_s * 1e3:.2f} ms, "
+         f"{variant.compression} {timing.candidate_min_s * 1e3:.2f} ms)")

@@ -1,22 +1,32 @@
 """The bench session: variant parametrization, shared pipelines, baselines and the final report.
 
 Registered by the root conftest for every run; the fixtures here are used by ``bench/``.
+
+What the session guarantees (README, "What the gate guarantees"):
+- a selected variant whose assets are missing or corrupt ends the session non-zero before any
+  test runs (one line per missing file, saying where to get it); only a missing *optional
+  engine* skips, and the summary counts every variant that was not gated and why;
+- an unknown ``--engine`` or ``--profile`` is a usage error;
+- ``--update-baselines`` writes only when the session finished normally with no failed or
+  errored test, before the report is rendered, under the baseline file's lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from compbench import hardware
 from compbench.assets import Assets
-from compbench.baselines import BASELINE_DIR, Baselines
+from compbench.baselines import BASELINE_DIR, Baselines, baseline_path
 from compbench.cache import ArtifactCache
-from compbench.errors import AssetMissing, BaselineError, EngineUnavailable
+from compbench.errors import AssetCorrupt, AssetMissing, BaselineError, EngineUnavailable
 from compbench.pipeline import VariantPipeline
-from compbench.prebuild import missing_builds, prebuild
+from compbench.prebuild import prebuild
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
 from compbench.report import render, write_report
@@ -24,10 +34,13 @@ from compbench.results import Ledger
 from compbench.settings import REPO_ROOT
 from compbench.variants import VARIANTS, Variant
 from engines.base import available_cores
+from engines.registry import ENGINES
 
 LEDGER = pytest.StashKey[Ledger]()
 PIPELINES = pytest.StashKey[dict]()
 NOTES = pytest.StashKey[dict]()
+BASELINE_CHANGES = pytest.StashKey[list]()
+EXIT_UNGATEABLE = 3
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,29 +52,51 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="folder of <profile>.json baseline files (default: baselines/)")
     group.addoption("--update-baselines", action="store_true",
                     help="record this session's measurements into baselines/<profile>.json "
-                         "(atomic, with provenance) instead of gating on them")
+                         "(only if every test passed; atomic, locked, with provenance) instead "
+                         "of gating on them")
     group.addoption("--report-dir", default=str(REPO_ROOT / "reports"),
                     help="where the markdown comparison report is written")
     group.addoption("--engine", default=None, metavar="NAMES",
-                    help="comma-separated engines to run (default: all in the variant table)")
+                    help=f"comma-separated engines to run (default: all): {', '.join(ENGINES)}")
     group.addoption("--cache-dir", default=None,
                     help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
     group.addoption("--build-jobs", type=int, default=None, metavar="N",
-                    help="build missing recipe artifacts in N parallel processes before the "
-                         "tests start (default: the number of cores; 1: build in the tests)")
+                    help="prepare missing artifacts and evaluations in N parallel processes "
+                         "before the tests start (default: the number of cores; 1: in the tests)")
+
+
+def selected_engines(config: pytest.Config) -> list[str] | None:
+    raw = config.getoption("--engine")
+    if not raw:
+        return None
+    names = [name.strip() for name in raw.split(",")]
+    unknown = [name for name in names if name not in ENGINES]
+    if unknown or not all(names):
+        raise pytest.UsageError(f"--engine {raw!r}: unknown engine name(s) "
+                                f"{', '.join(repr(n) for n in unknown) or '(empty)'}; known: "
+                                f"{', '.join(ENGINES)}")
+    return names
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # TensorFlow's C++ INFO/WARNING lines (oneDNN notices, CUDA stubs) are not for a user's
+    # terminal; set before any engine imports it. TF_CPP_MIN_LOG_LEVEL=0 brings them back.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    selected_engines(config)
+    try:
+        baseline_path(config.getoption("--profile"))
+    except BaselineError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[LEDGER] = Ledger()
     config.stash[PIPELINES] = {}
     config.stash[NOTES] = {}
+    config.stash[BASELINE_CHANGES] = []
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "variant" in metafunc.fixturenames:
-        engines = metafunc.config.getoption("--engine")
-        variants = [v for v in VARIANTS.values()
-                    if not engines or v.engine in engines.split(",")]
+        engines = selected_engines(metafunc.config)
+        variants = [v for v in VARIANTS.values() if not engines or v.engine in engines]
         metafunc.parametrize("variant", variants, ids=[v.id for v in variants], scope="session")
 
 
@@ -80,7 +115,7 @@ def baselines(pytestconfig: pytest.Config) -> Baselines:
 
 def load_baselines(config: pytest.Config) -> Baselines:
     profile = config.getoption("--profile")
-    return Baselines.load(profile, Path(config.getoption("--baselines-dir")) / f"{profile}.json")
+    return Baselines.load(profile, baseline_path(profile, Path(config.getoption("--baselines-dir"))))
 
 
 @pytest.fixture(scope="session")
@@ -93,29 +128,9 @@ def artifact_cache(pytestconfig: pytest.Config) -> ArtifactCache:
     return ArtifactCache(pytestconfig.getoption("--cache-dir"))
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Cold cache: build the selected variants' recipes in parallel first (``prebuild.py``)."""
-    config = session.config
-    jobs = config.getoption("--build-jobs") or available_cores()
-    if jobs < 2 or config.getoption("collectonly"):
-        return
-    selected = {item.callspec.params["variant"].id: item.callspec.params["variant"]
-                for item in session.items
-                if hasattr(item, "callspec") and "variant" in item.callspec.params}
-    if not selected:
-        return
-    assets = assets_from_config(config)
-    cache = ArtifactCache(config.getoption("--cache-dir"))
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    log = reporter.write_line if reporter else print
-    prebuild(missing_builds(selected.values(), assets, cache), assets, cache, jobs, log)
-
-
-def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,
-                cache: ArtifactCache) -> VariantPipeline:
-    """The session's one prepared pipeline of ``variant`` (its accuracy, size, latency and
-    speed-up tests share it); skips with the reason if an optional engine or asset is missing.
-    """
+def _prepare(config: pytest.Config, variant: Variant, assets: Assets,
+             cache: ArtifactCache) -> VariantPipeline | Exception:
+    """The session's one pipeline of ``variant`` (prepared), or the reason it cannot run."""
     pipelines = config.stash[PIPELINES]
     if variant.id not in pipelines:
         tasks = {p.variant.model.name: p.task for p in pipelines.values()
@@ -125,10 +140,46 @@ def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,
             candidate.prepare()
             pipelines[variant.id] = candidate
             config.stash[NOTES][variant.model.name] = candidate.task.data_description
-        except (EngineUnavailable, AssetMissing) as exc:
+        except (EngineUnavailable, AssetMissing, AssetCorrupt) as exc:
             pipelines[variant.id] = exc
-    found = pipelines[variant.id]
+    return pipelines[variant.id]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Before any test: refuse a session that cannot gate what it selected, then fill the cache
+    for the selected variants in parallel (``prebuild.py``)."""
+    config = session.config
+    selected = {item.callspec.params["variant"].id: item.callspec.params["variant"]
+                for item in session.items
+                if hasattr(item, "callspec") and "variant" in item.callspec.params}
+    if not selected or config.getoption("collectonly"):
+        return
+    assets = assets_from_config(config)
+    cache = ArtifactCache(config.getoption("--cache-dir"))
+    prepared = {vid: _prepare(config, v, assets, cache) for vid, v in selected.items()}
+    asset_problems = sorted({str(p) for p in prepared.values()
+                             if isinstance(p, (AssetMissing, AssetCorrupt))})
+    if asset_problems:
+        count = sum(isinstance(p, (AssetMissing, AssetCorrupt)) for p in prepared.values())
+        pytest.exit(f"compbench: {count} selected variant(s) cannot be gated, nothing was run:\n  "
+                    + "\n  ".join(asset_problems), returncode=EXIT_UNGATEABLE)
+    jobs = config.getoption("--build-jobs") or available_cores()
+    if jobs < 2:
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    log = reporter.write_line if reporter else print
+    prebuild([p for p in prepared.values() if isinstance(p, VariantPipeline)], jobs, log)
+
+
+def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,
+                cache: ArtifactCache) -> VariantPipeline:
+    """The session's one prepared pipeline of ``variant`` (its accuracy, size, latency and
+    speed-up tests share it); skips with the reason if an optional engine is missing."""
+    found = _prepare(config, variant, assets, cache)
+    if isinstance(found, AssetCorrupt):
+        pytest.fail(str(found), pytrace=False)
     if isinstance(found, Exception):
+        config.stash[LEDGER][variant].not_gated = str(found)
         pytest.skip(str(found))
     config.stash[LEDGER][variant].threads = found.engine.threads
     return found
@@ -139,7 +190,7 @@ def pipeline(variant: Variant, assets: Assets, artifact_cache: ArtifactCache,
              pytestconfig: pytest.Config) -> VariantPipeline:
     """One prepared pipeline per variant, shared by its accuracy, size and latency tests.
 
-    A missing optional engine or asset skips with the reason; anything else is an error.
+    A missing optional engine skips with the reason; anything else is an error.
     """
     return pipeline_of(pytestconfig, variant, assets, artifact_cache)
 
@@ -157,37 +208,86 @@ def timing_disabled(config: pytest.Config) -> bool:
                 or config.getoption("benchmark_skip", False))
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+def engine_threads() -> dict[str, int]:
+    return {name: config.resolved_threads for name, config in ENGINES.items()}
+
+
+def recording_provenance(config: pytest.Config) -> dict:
+    command = " ".join(["pytest", *config.invocation_params.args])
+    return provenance(command) | {"engine_threads": engine_threads()}
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    """pytest-benchmark's saved runs carry the int8-relevant hardware class too, so
+    ``--benchmark-compare`` across machines shows it was across machines."""
+    machine_info["compbench_hardware"] = hardware.current().as_dict()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Baselines are written here, before the report (which could still fail), and only for a
+    session that ended normally with every test passed: an interrupted or broken run must not
+    become the reference."""
+    config = session.config
+    if not config.getoption("--update-baselines") or LEDGER not in config.stash:
+        return
+    notes = config.stash[BASELINE_CHANGES]
     ledger: Ledger = config.stash[LEDGER]
+    if exitstatus != 0 or session.testsfailed:
+        notes.append(f"baselines NOT updated: the session did not pass cleanly (exit status "
+                     f"{int(exitstatus)}, {session.testsfailed} failed/errored test(s)); fix "
+                     "them and run again")
+        return
+    measured = ledger.measured_for_baseline()
+    if not measured:
+        notes.append("baselines NOT updated: nothing was measured")
+        return
+    baselines = load_baselines(config)
+    changes = baselines.record(measured, recording_provenance(config))
+    notes.append(f"baselines {'updated' if changes else 'unchanged'}: {baselines.path}")
+    notes.extend("  " + line for line in changes)
+
+
+def report_header(config: pytest.Config, origin: dict) -> str:
+    machine = hardware.current()
+    threads = ", ".join(f"{name} {count}" for name, count in engine_threads().items())
+    return (f"# compbench report {origin['date']}\n\n"
+            f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`.\n"
+            f"Machine: {machine.describe()}. Timing threads per engine: {threads}; builds and "
+            "accuracy evaluations: one thread, each in its own process.\n"
+            "Latency: pytest-benchmark rounds of one batch-1 forward. Speed-up vs fp32 on the "
+            "same engine: paired measurement, the two models alternating round by round, ratio "
+            "of their minimum rounds; vs the model's reference engine: ratio of the latency "
+            "tests' minimum rounds (taken minutes apart, noisier). Δ vs baseline: measured − "
+            "stored baseline (accuracy metrics); `baseline` names the hardware class the "
+            "CPU-dependent values were compared with (`shared`: the same on every machine).\n\n")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if LEDGER not in config.stash:
+        return
+    ledger: Ledger = config.stash[LEDGER]
+    for line in config.stash[BASELINE_CHANGES]:
+        terminalreporter.write_line(line)
     if not ledger.results:
         return
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     origin = provenance()
-    header = (f"# compbench report {origin['date']}\n\n"
-              f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`, "
-              f"{origin['machine']['cpu']} ({origin['machine']['cores']} cores). Latency: "
-              "pytest-benchmark rounds of one batch-1 forward. Speed-up vs fp32 on the same engine: "
-              "paired measurement, the two models alternating round by round, ratio of their "
-              "minimum rounds; vs the model's reference engine: ratio of the latency tests' "
-              "minimum rounds (taken minutes apart, noisier). Δ vs baseline: measured − stored "
-              "baseline (accuracy metrics).\n\n")
-    markdown = header + render(ledger, config.stash[NOTES])
+    markdown = report_header(config, origin) + render(ledger, config.stash[NOTES])
     path = write_report(markdown, Path(config.getoption("--report-dir")), stamp)
     terminalreporter.write_sep("=", "compbench comparison")
     terminalreporter.write_line(markdown)
     terminalreporter.write_line(f"report written to {path}")
-    if config.getoption("--update-baselines"):
-        _update_baselines(terminalreporter, config, ledger, origin)
-
-
-def _update_baselines(terminalreporter, config: pytest.Config, ledger: Ledger,
-                      origin: dict) -> None:
-    baselines = load_baselines(config)
-    data, changes = baselines.updated(ledger.measured_for_baseline(), origin)
-    if not changes:
-        terminalreporter.write_line(f"baselines unchanged: {baselines.path}")
-        return
-    baselines.write(data)
-    terminalreporter.write_sep("-", f"baselines updated: {baselines.path}")
-    for line in changes:
-        terminalreporter.write_line("  " + line)
+    not_gated = {vid: r.not_gated for vid, r in ledger.results.items() if r.not_gated}
+    if not_gated:
+        terminalreporter.write_line(f"{len(not_gated)} variant(s) not gated (optional engine or "
+                                    "package missing):")
+        for variant_id, reason in not_gated.items():
+            terminalreporter.write_line(f"  {variant_id}: {reason}")
+    nearest = sorted({f"{vid} {m}: {basis}" for vid, r in ledger.results.items()
+                      for m, basis in r.baseline_basis.items() if basis.endswith("(nearest)")})
+    if nearest:
+        terminalreporter.write_line(
+            f"{len(nearest)} value(s) compared with another hardware class's baseline under "
+            f"the cross-hardware tolerance (no baseline for {hardware.current().hardware_class}):")
+        for line in nearest:
+            terminalreporter.write_line("  " + line)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ from compbench.errors import NonFiniteOutput
 from compbench.settings import REPO_ROOT
 from compbench.tasks.base import checked
 
-VARIANT = "scrfd_500m_kps/fp32/torch"
+VARIANT = "resnet20/fp32/torch"
 
 
 def test_nan_outputs_stop_evaluation_naming_the_variant():
@@ -38,15 +41,18 @@ def test_nan_from_a_real_broken_model(asset_file, assets):
         task.evaluate(torch_runner(model), "broken-variant")
 
 
-def run_bench(tmp_path, *extra: str) -> subprocess.CompletedProcess:
+def run_bench(tmp_path, *extra: str, tests: str = "bench/test_size.py",
+              env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "bench/test_size.py", "-q", "-k", VARIANT,
-         "--baselines-dir", str(tmp_path), "--report-dir", str(tmp_path / "reports"), *extra],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+        [sys.executable, "-m", "pytest", tests, "-q", "-k", VARIANT, "-p", "no:randomly",
+         "--baselines-dir", str(tmp_path), "--report-dir", str(tmp_path / "reports"),
+         "--benchmark-storage", str(tmp_path / "benchmarks"), *extra],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, **(env or {})})
 
 
 def test_baselines_are_written_only_with_the_flag(tmp_path, asset_file):
-    asset_file("scrfd/SCRFD_500M_KPS.pth")
+    asset_file("cifar10/models/resnet20-12fca82f.th")
     baseline = tmp_path / "default.json"
 
     gated = run_bench(tmp_path)
@@ -58,8 +64,11 @@ def test_baselines_are_written_only_with_the_flag(tmp_path, asset_file):
     assert recorded.returncode == 0, recorded.stdout
     assert "baselines updated" in recorded.stdout and "(new)" in recorded.stdout
     data = json.loads(baseline.read_text())
-    assert data["variants"][VARIANT]["size_bytes"] > 100_000
-    assert {"date", "git_commit", "machine", "packages"} <= set(data["provenance"])
+    record = data["variants"][VARIANT]["shared"]["size_bytes"]
+    assert record["value"] > 100_000
+    provenance = data["recordings"][record["recorded"]]
+    assert {"date", "git_commit", "machine", "packages", "command", "engine_threads"} <= set(provenance)
+    assert {"hardware_class", "flags", "vendor", "model", "cores"} <= set(provenance["machine"])
 
     before = baseline.read_bytes()
     again = run_bench(tmp_path)
@@ -68,8 +77,90 @@ def test_baselines_are_written_only_with_the_flag(tmp_path, asset_file):
 
 
 def test_malformed_baseline_is_one_error(tmp_path, asset_file):
-    asset_file("scrfd/SCRFD_500M_KPS.pth")
+    asset_file("cifar10/models/resnet20-12fca82f.th")
     (tmp_path / "default.json").write_text('{"variants": {')
     result = run_bench(tmp_path)
     assert result.returncode != 0
     assert f"baseline file {tmp_path / 'default.json'} is not valid JSON" in result.stdout
+
+
+def test_a_missing_assets_folder_is_red_not_all_skipped(tmp_path):
+    for wrong in (["--assets", str(tmp_path / "nonexistent")],
+                  []):
+        env = {} if wrong else {"COMPBENCH_ASSETS": str(tmp_path / "typo")}
+        result = run_bench(tmp_path, *wrong, env=env)
+        assert result.returncode == 3, result.stdout[-2000:]
+        assert "cannot be gated, nothing was run" in result.stdout
+        assert "asset not found" in result.stdout and "Get it from" in result.stdout
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("engines", ["onnxruntime,openvno", "torch,", "TORCH"])
+def test_an_unknown_engine_is_one_usage_error(tmp_path, engines):
+    result = run_bench(tmp_path, "--engine", engines)
+    assert result.returncode == 4
+    assert "unknown engine name" in result.stderr and "known: torch" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_profile_outside_the_baselines_folder_is_refused(tmp_path):
+    result = run_bench(tmp_path, "--profile", "../x")
+    assert result.returncode == 4 and "not a profile name" in result.stderr
+    assert not (REPO_ROOT / "x.json").exists()
+
+
+def test_a_failing_session_does_not_update_baselines(tmp_path, asset_file):
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    baseline = tmp_path / "default.json"
+    assert run_bench(tmp_path, "--update-baselines").returncode == 0
+    before = baseline.read_bytes()
+    # the same session plus a test that fails: nothing may be written
+    failing = tmp_path / "test_fails.py"
+    failing.write_text("def test_broken():\n    assert False\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_size.py", str(failing), "-q", "-k",
+         f"{VARIANT} or broken", "--baselines-dir", str(tmp_path), "--update-baselines",
+         "--report-dir", str(tmp_path / "reports"), "--rootdir", str(REPO_ROOT)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1
+    assert "baselines NOT updated" in result.stdout
+    assert baseline.read_bytes() == before
+
+
+def test_ctrl_c_leaves_the_baseline_file_byte_identical(tmp_path, asset_file):
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    baseline = tmp_path / "default.json"
+    assert run_bench(tmp_path, "--update-baselines").returncode == 0
+    before = baseline.read_bytes()
+    slow = tmp_path / "test_slow.py"
+    slow.write_text("import time\ndef test_slow():\n    time.sleep(60)\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "bench/test_size.py", str(slow), "-q", "-s", "-k",
+         f"{VARIANT} or slow", "--baselines-dir", str(tmp_path), "--update-baselines",
+         "--report-dir", str(tmp_path / "reports"), "--rootdir", str(REPO_ROOT)],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(25)  # collection, prebuild (cached) and the size test are done by then
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 2, output[-2000:]
+    assert "baselines NOT updated" in output
+    assert baseline.read_bytes() == before
+
+
+def test_a_variant_with_nan_outputs_leaves_no_timing(tmp_path, asset_file):
+    """Its latency test fails before pytest-benchmark times it, so nothing is saved for
+    ``--benchmark-compare`` to compare with later."""
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    broken = tmp_path / "weights.th"
+    checkpoint = torch.load(asset_file("cifar10/models/resnet20-12fca82f.th"), map_location="cpu",
+                            weights_only=False)
+    state = checkpoint["state_dict"]
+    first = next(k for k in state if k.endswith("conv1.weight"))
+    state[first] = torch.full_like(state[first], float("nan"))
+    torch.save(checkpoint, broken)
+    result = run_bench(tmp_path, "--asset", f"cifar10/models/resnet20-12fca82f.th={broken}",
+                       "--benchmark-autosave", tests="bench/test_latency.py",
+                       env={"COMPBENCH_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "contains NaN or infinity" in result.stdout
+    assert not list((tmp_path / "benchmarks").rglob("*.json"))
