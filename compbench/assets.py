@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from compbench.errors import AssetCorrupt, AssetMissing
+from compbench.errors import AssetCorrupt, AssetMissing, BadOption
 from compbench.settings import ASSETS_ENV, REPO_ROOT, resolve_assets_dir
 
 OVERRIDES_ENV = "COMPBENCH_ASSET_OVERRIDES"  # "relpath=path;relpath=path"
@@ -84,15 +84,20 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, Path]:
-    """``["scrfd/SCRFD_500M_KPS.pth=/data/my.pth", ...]`` → mapping (from --asset / env)."""
+def parse_overrides(items: list[str] | None, source: str = OVERRIDES_ENV) -> dict[str, Path]:
+    """``["scrfd/SCRFD_500M_KPS.pth=/data/my.pth", ...]`` → mapping (from --asset / env).
+
+    ``source`` names where the items came from (``Assets`` passes the environment variable's
+    items with the default): a malformed override must name the option the user has to fix.
+    """
     overrides = {}
     for item in items or []:
-        relpath, sep, path = item.partition("=")
+        relpath, sep, path = (part.strip() for part in item.partition("="))
         if not sep or not relpath or not path:
-            raise ValueError(f"asset override {item!r} must look like RELPATH=PATH, e.g. "
-                             "scrfd/SCRFD_500M_KPS.pth=/data/other.pth")
-        overrides[relpath.strip()] = Path(path.strip()).expanduser().resolve()
+            separator = " (entries separated by ';')" if source == OVERRIDES_ENV else ""
+            raise BadOption(f"{source}: asset override {item!r} must look like RELPATH=PATH"
+                            f"{separator}, e.g. scrfd/SCRFD_500M_KPS.pth=/data/other.pth")
+        overrides[relpath] = Path(path).expanduser().resolve()
     return overrides
 
 

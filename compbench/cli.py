@@ -41,6 +41,11 @@ def cmd_assets(args: argparse.Namespace) -> int:
 
 
 def cmd_predict_wider(args: argparse.Namespace) -> int:
+    from evaluation.widerface.prediction_files import check_event_folders, check_output_folder
+
+    # A bad --out must cost a second, not a calibration and a pass over every image.
+    out = Path(args.out)
+    existing = check_output_folder(out, overwrite=args.overwrite)
     from compbench.variants import get_variant
 
     variant = get_variant(args.variant)  # an unknown id fails before any heavy import
@@ -54,12 +59,18 @@ def cmd_predict_wider(args: argparse.Namespace) -> int:
         raise CompbenchError(f"{variant.id} is not a WIDER FACE detector variant")
     assets = Assets(args.assets)
     task = WiderFaceTask(assets, images_root=Path(args.images) if args.images else None)
+    check_event_folders(out, [key for key, _ in task.images])  # the events are known only now
     pipeline = VariantPipeline(variant, assets, ArtifactCache(args.cache_dir), task)
     pipeline.prepare()
     predictions = task.predict(pipeline.session.run, variant.id)
-    write_predictions(Path(args.out), predictions)
+    write_predictions(out, predictions)
     total = sum(len(p) for p in predictions.values())
     print(f"wrote {len(predictions)} prediction files ({total} detections) to {args.out}")
+    stale = [key for key in existing if key not in predictions]
+    if stale:
+        print(f"note: {len(stale)} older prediction file(s) of other images are still in "
+              f"{args.out} (e.g. {existing[stale[0]]}); eval-wider would read them too: "
+              f"delete them or write to a new folder.", file=sys.stderr)
     return 0
 
 
@@ -96,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--images", default=None,
                          help="WIDER_val/images folder (default: the assets' mini set)")
     predict.add_argument("--out", required=True, help="output folder for <event>/<name>.txt")
+    predict.add_argument("--overwrite", action="store_true",
+                         help="replace the prediction files already in --out (refused otherwise)")
     predict.add_argument("--assets", default=None, metavar="DIR")
     predict.add_argument("--cache-dir", default=None)
     predict.set_defaults(func=cmd_predict_wider)

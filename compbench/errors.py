@@ -33,3 +33,7 @@ class EngineUnavailable(CompbenchError):
 
 class NonFiniteOutput(CompbenchError):
     """A model produced NaN or infinity: the artifact is broken, results would be meaningless."""
+
+
+class BadOption(CompbenchError, ValueError):
+    """A malformed command-line option or environment setting (a ValueError for older callers)."""

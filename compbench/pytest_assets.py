@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from compbench.assets import Assets, parse_overrides
-from compbench.errors import AssetMissing
+from compbench.errors import AssetMissing, BadOption
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -20,10 +20,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(repeatable; also $COMPBENCH_ASSET_OVERRIDES='a=b;c=d')")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Vet --asset and $COMPBENCH_ASSET_OVERRIDES at start-up: found later, in a fixture or a
+    collection hook, a malformed override would surface as a traceback instead of one line."""
+    assets_from_config(config)
+
+
 def assets_from_config(config: pytest.Config) -> Assets:
-    """The assets the command line names (also used by hooks, which cannot take fixtures)."""
+    """The assets the command line names (also used by hooks, which cannot take fixtures).
+
+    A malformed override is a usage error: pytest prints its message alone and exits 4.
+    """
     overrides = config.getoption("--asset")
-    return Assets(config.getoption("--assets"), parse_overrides(overrides) if overrides else None)
+    try:
+        return Assets(config.getoption("--assets"),
+                      parse_overrides(overrides, "--asset") if overrides else None)
+    except BadOption as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,39 @@ CALIB_IMAGES = "widerface/calib/images"
 FULL_VAL_IMAGES = 3226
 
 
+_JPEG_START, _JPEG_END = b"\xff\xd8", b"\xff\xd9"
+_TAIL_BYTES = 4096  # enough to step over the zero padding some writers append
+
+
+def _jpeg_is_truncated(path: Path) -> bool:
+    """True for a JPEG without its end-of-image marker: a cut-short copy or download.
+
+    OpenCV's libjpeg only warns ("Premature end of JPEG file") and returns the missing rows
+    grey, which would quietly lower the AP. Reading the first and last bytes costs one seek;
+    a second, strict decode would double the time per image. Non-JPEG files are left to
+    OpenCV, which decodes them or fails loudly.
+    """
+    with path.open("rb") as handle:
+        if handle.read(2) != _JPEG_START:
+            return False
+        size = handle.seek(0, 2)
+        handle.seek(max(size - _TAIL_BYTES, 2))
+        return not handle.read().rstrip(b"\0").endswith(_JPEG_END)
+
+
 def read_image(path: Path) -> np.ndarray:
+    fix = "Replace it with the original from the WIDER FACE release."
+    try:
+        truncated = _jpeg_is_truncated(path)
+    except OSError as exc:
+        raise AssetCorrupt(f"cannot read image {path} ({exc.strerror}): it must be a readable "
+                           f"file. {fix}") from exc
+    if truncated:
+        raise AssetCorrupt(f"image {path} is truncated (the JPEG lacks its end marker FFD9, e.g. "
+                           f"an interrupted copy or download). {fix}")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise AssetCorrupt(f"cannot decode image {path}: the file is damaged or not an image. "
-                           "Replace it with the original from the WIDER FACE release.")
+        raise AssetCorrupt(f"cannot decode image {path}: the file is damaged or not an image. {fix}")
     return image
 
 

@@ -12,11 +12,13 @@ import json
 import sys
 from pathlib import Path
 
-from compbench.errors import CompbenchError
+from compbench.errors import AssetCorrupt, CompbenchError
 from evaluation.widerface.ground_truth import (
+    GT_RELDIR,
     SETTINGS,
     VAL_MAT,
     WiderGroundTruth,
+    check_official_files,
     load_ground_truth,
     setting_mat,
 )
@@ -27,13 +29,13 @@ from evaluation.widerface.prediction_files import (
 )
 from evaluation.widerface.protocol import WiderResult, evaluate_detailed
 
-GT_RELDIR = "widerface/eval_tools/ground_truth"
 EXIT_BAD_INPUT = 2
+PROG = "compbench eval-wider"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="compbench eval-wider",
+        prog=PROG,
         description="WIDER FACE val AP (official eval_tools protocol) of prediction files "
                     "laid out as <pred-dir>/<event>/<name>.txt.")
     parser.add_argument("--pred-dir", required=True, type=Path,
@@ -50,13 +52,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ground_truth(gt_dir: Path | None) -> WiderGroundTruth:
     if gt_dir is not None:
+        # A folder the user names is checked against the official checksums too: unknown
+        # content is allowed with a warning, an official file under the wrong name is not.
+        for warning in check_official_files(gt_dir):
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         return load_ground_truth(gt_dir)
     # The default copy is a managed asset: verify its checksums so a damaged file is an error.
     from compbench.assets import Assets
 
     assets = Assets()
-    for name in (VAL_MAT, *(setting_mat(setting) for setting in SETTINGS)):
-        assets.file(f"{GT_RELDIR}/{name}")
+    try:
+        for name in (VAL_MAT, *(setting_mat(setting) for setting in SETTINGS)):
+            assets.file(f"{GT_RELDIR}/{name}")
+    except AssetCorrupt:
+        check_official_files(assets.root / GT_RELDIR)  # says which official file it is, if one
+        raise
     return load_ground_truth(assets.root / GT_RELDIR)
 
 
@@ -97,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lines, aps = run(args.pred_dir, args.gt_dir, args.subset)
     except CompbenchError as exc:
-        print(f"compbench eval-wider: {exc}", file=sys.stderr)
+        print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print("\n".join(lines))
     print(json.dumps(aps))

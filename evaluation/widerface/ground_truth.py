@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
+from compbench.assets import MANIFEST, sha256_of
 from compbench.errors import AssetCorrupt, AssetMissing
+from evaluation.widerface.images import path_problem
 
 SETTINGS: tuple[str, ...] = ("easy", "medium", "hard")
 VAL_MAT = "wider_face_val.mat"
 GT_SOURCE = "the WIDER FACE dataset site (eval_tools.zip, folder eval_tools/ground_truth)"
+GT_RELDIR = "widerface/eval_tools/ground_truth"  # under the assets folder
 
 
 def setting_mat(setting: str) -> str:
@@ -53,14 +57,76 @@ class WiderGroundTruth:
         return int(sum(len(per_image[key]) for key in chosen))
 
 
+def _check_file(path: Path) -> None:
+    if not path.exists() and not path.is_symlink():
+        raise AssetMissing(
+            f"WIDER FACE ground truth file not found: {path}. The folder must hold "
+            f"{VAL_MAT} and wider_{{easy,medium,hard}}_val.mat; get them from {GT_SOURCE}.")
+    problem = path_problem(path, folder=False)
+    if problem:
+        raise AssetCorrupt(f"WIDER FACE ground truth file not usable: {problem}; put the "
+                           f"official file there, from {GT_SOURCE}.")
+
+
+def _check_folder(gt_dir: Path) -> None:
+    if not gt_dir.exists() and not gt_dir.is_symlink():
+        raise AssetMissing(f"WIDER FACE ground truth folder not found: {gt_dir}. It must hold "
+                           f"{VAL_MAT} and wider_{{easy,medium,hard}}_val.mat; get them from "
+                           f"{GT_SOURCE}.")
+    problem = path_problem(gt_dir, folder=True)
+    if problem:
+        raise AssetCorrupt(f"WIDER FACE ground truth folder not usable: {problem}; it must be a "
+                           f"folder holding {VAL_MAT} and wider_{{easy,medium,hard}}_val.mat.")
+
+
+def official_checksums() -> dict[str, str]:
+    """File name -> sha256 of the official files, taken from the asset manifest so the
+    published checksums live in one place."""
+    prefix = f"{GT_RELDIR}/"
+    return {relpath[len(prefix):]: spec.sha256 for relpath, spec in MANIFEST.items()
+            if relpath.startswith(prefix) and spec.sha256}
+
+
+def _sha256(path: Path) -> str:
+    _check_file(path)
+    try:
+        return sha256_of(path)
+    except OSError as exc:
+        raise AssetCorrupt(f"cannot read {path} ({exc.strerror}): check its permissions.") from exc
+
+
+def check_official_files(gt_dir: str | Path) -> list[str]:
+    """Compare the four files with the official checksums; return warnings for unknown content.
+
+    An official file under another official name (easy saved as hard) loads without complaint
+    (every setting file also holds face_bbx_list) and gives plausible, wrong APs, so it is an
+    error that says what the file really is. Unknown content (a re-saved copy, another
+    release) may be legitimate: only a warning, the structural checks still apply.
+    """
+    gt_dir = Path(gt_dir)
+    _check_folder(gt_dir)
+    official = official_checksums()
+    name_of = {digest: name for name, digest in official.items()}
+    warnings = []
+    for name, expected in official.items():
+        path = gt_dir / name
+        digest = _sha256(path)
+        if digest == expected:
+            continue
+        if digest in name_of:
+            raise AssetCorrupt(f"{path} is the official {name_of[digest]} (identical sha256), "
+                               f"not {name}: the ground truth files are misnamed or swapped; "
+                               f"put the official {name} there, from {GT_SOURCE}.")
+        warnings.append(f"{path} is not the official {name} (unknown sha256 {digest[:16]}…); "
+                        f"using it anyway, its APs are not comparable with published ones.")
+    return warnings
+
+
 def _load_mat(path: Path, variables: list[str]) -> dict[str, np.ndarray]:
     # Imported here: scipy.io is the slowest import of the package and only this needs it.
     from scipy.io import loadmat
 
-    if not path.is_file():
-        raise AssetMissing(
-            f"WIDER FACE ground truth file not found: {path}. The folder must hold "
-            f"{VAL_MAT} and wider_{{easy,medium,hard}}_val.mat; get them from {GT_SOURCE}.")
+    _check_file(path)
     try:
         content = loadmat(str(path), variable_names=variables)
     except Exception as exc:  # scipy raises several unrelated types for a damaged file
@@ -96,6 +162,27 @@ def _keep_of(path: Path, cell: np.ndarray, key: str, n_faces: int) -> np.ndarray
     return one_based - 1
 
 
+def _flat_faces(gt: WiderGroundTruth, setting: str) -> np.ndarray:
+    """The setting's faces as indices into all faces of the split, image after image."""
+    start, flat = 0, [np.zeros(0, dtype=np.int64)]
+    for key, boxes in gt.boxes.items():
+        flat.append(gt.keep[setting][key] + start)
+        start += len(boxes)
+    return np.concatenate(flat)
+
+
+def _check_nested(gt_dir: Path, gt: WiderGroundTruth) -> None:
+    """In the official release every easy face is a medium face and every medium face a hard
+    one, on every image. Setting files that break it are swapped or edited; unlike a bad
+    index, nothing else would notice. Costs about 15 ms of a 0.4 s load."""
+    for looser, stricter in pairwise(SETTINGS):
+        if not np.isin(_flat_faces(gt, looser), _flat_faces(gt, stricter)).all():
+            raise AssetCorrupt(
+                f"{gt_dir / setting_mat(looser)} keeps faces that {setting_mat(stricter)} does "
+                f"not (official files nest easy within medium within hard): the setting files "
+                f"are swapped or not from the official release; get them from {GT_SOURCE}.")
+
+
 def _read(gt_dir: Path) -> WiderGroundTruth:
     val_path = gt_dir / VAL_MAT
     val = _load_mat(val_path, ["event_list", "file_list", "face_bbx_list"])
@@ -117,20 +204,20 @@ def _read(gt_dir: Path) -> WiderGroundTruth:
             for keys, gt_cell in zip(event_keys, mat["gt_list"][:, 0], strict=True)
             for key, cell in zip(keys, gt_cell[:, 0], strict=True)
         }
-    return WiderGroundTruth(boxes=boxes, keep=keep)
+    ground_truth = WiderGroundTruth(boxes=boxes, keep=keep)
+    _check_nested(gt_dir, ground_truth)
+    return ground_truth
 
 
 def load_ground_truth(gt_dir: str | Path) -> WiderGroundTruth:
     """Read ``wider_face_val.mat`` and the three setting files of ``gt_dir``.
 
     The setting files repeat the event and file lists; we check they agree with the main file,
-    because a keep list applied to the wrong image would silently corrupt every AP.
+    because a keep list applied to the wrong image would silently corrupt every AP. Contents
+    are not checksummed here (``check_official_files`` does, for folders the user names).
     """
     gt_dir = Path(gt_dir)
-    if not gt_dir.is_dir():
-        raise AssetMissing(f"WIDER FACE ground truth folder not found: {gt_dir}. It must hold "
-                           f"{VAL_MAT} and wider_{{easy,medium,hard}}_val.mat; get them from "
-                           f"{GT_SOURCE}.")
+    _check_folder(gt_dir)
     try:
         return _read(gt_dir)
     except (IndexError, ValueError, TypeError, AttributeError) as exc:

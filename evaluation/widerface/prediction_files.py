@@ -17,13 +17,15 @@ line at fault.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from compbench.errors import CompbenchError
 from evaluation.widerface.fast_decimal import CHUNK_BYTES, parse_numbers
+from evaluation.widerface.images import is_dangling, list_folder, path_problem
 
 SUFFIX = ".txt"
 COLUMNS = 5
@@ -64,16 +66,90 @@ def write_predictions(out_dir: str | Path, predictions: Mapping[str, np.ndarray]
             raise PredictionFileError(f"predictions for {key!r} contain NaN or infinity; "
                                       f"refusing to write them.")
         rows = "".join(" ".join(map(repr, row)) + "\n" for row in array.tolist())
-        (out_dir / event).mkdir(parents=True, exist_ok=True)
-        (out_dir / event / f"{name}{SUFFIX}").write_text(f"{name}\n{len(array)}\n{rows}",
-                                                         encoding="ascii")
+        _write_file(out_dir / event / f"{name}{SUFFIX}", f"{name}\n{len(array)}\n{rows}")
+
+
+def _write_file(target: Path, text: str) -> None:
+    """``check_output_folder`` vets the folder up front; this still names the file if the disk
+    fills up or the folder changes under us, instead of ending a long run in a traceback."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="ascii")
+    except OSError as exc:
+        raise PredictionFileError(f"cannot write {target} ({exc.strerror}): check that the output "
+                                  f"folder is writable and has no file where a folder must go.") from exc
+
+
+def _check_creatable(out_dir: Path) -> None:
+    """A missing ``--out`` is created by the writer: its nearest existing ancestor must allow it."""
+    ancestor = out_dir.parent
+    while not ancestor.exists() and not ancestor.is_symlink() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    problem = path_problem(ancestor, folder=True)
+    if problem:
+        raise PredictionFileError(f"--out {out_dir} cannot be created: {problem}; choose another "
+                                  f"output folder.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PredictionFileError(f"--out {out_dir} cannot be created: {ancestor} is not writable "
+                                  f"(check its permissions or choose another output folder).")
+
+
+def check_output_folder(out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
+    """Vet an output folder before inference, so a bad ``--out`` costs seconds, not a whole run.
+
+    Returns the prediction files already there (only allowed with ``overwrite``): the writer
+    replaces those of the images it predicts and leaves the others, which the caller reports.
+    """
+    out_dir = Path(out_dir)
+    if not out_dir.exists() and not out_dir.is_symlink():
+        _check_creatable(out_dir)
+        return {}
+    problem = path_problem(out_dir, folder=True)
+    if problem:
+        raise PredictionFileError(f"--out {problem}: it must be a folder (created if absent); "
+                                  f"choose another path.")
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise PredictionFileError(f"--out {out_dir} is not writable (check its permissions or "
+                                  f"choose another output folder).")
+    existing = prediction_paths(out_dir)
+    if existing and not overwrite:
+        first = next(iter(existing.values()))
+        raise PredictionFileError(f"--out {out_dir} already holds {len(existing)} prediction "
+                                  f"file(s) (e.g. {first}); pass --overwrite to replace them, or "
+                                  f"choose an empty or new folder.")
+    return existing
+
+
+def check_event_folders(out_dir: str | Path, keys: Iterable[str]) -> None:
+    """A file where an event folder must go would make the writer fail after inference."""
+    out_dir = Path(out_dir)
+    for event in sorted({_split_key(key)[0] for key in keys}):
+        folder = out_dir / event
+        problem = path_problem(folder, folder=True) if folder.exists() or is_dangling(folder) else None
+        if problem:
+            raise PredictionFileError(f"{problem}, but the predictions of event {event} go into a "
+                                      f"folder of that name: move it away or choose another --out.")
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise PredictionFileError(f"{path}: cannot read the prediction file ({exc}).") from exc
+        raise PredictionFileError(f"{path}: cannot read the prediction file ({exc.strerror}): "
+                                  f"check its permissions.") from exc
+
+
+def _count_beyond_body(count: int, body: bytes) -> int | None:
+    """The box lines present if fewer than ``count``, else None.
+
+    Checked before anything is sized by ``count``: a corrupt count such as 99999999999 would
+    otherwise ask for terabytes. The newline count is a C-speed upper bound; only a file that
+    exceeds it pays for the exact count (the one the line-by-line reader uses).
+    """
+    if count <= body.count(b"\n") + 1:
+        return None
+    present = len(body.decode("ascii", errors="replace").splitlines())
+    return present if count > present else None
 
 
 def _header(path: Path, raw: bytes) -> tuple[int, bytes]:
@@ -102,7 +178,11 @@ def _header(path: Path, raw: bytes) -> tuple[int, bytes]:
     end = len(raw)
     while end > second_end + 1 and raw[end - 1] in _WHITESPACE:  # trailing blank lines
         end -= 1
-    return count, raw[second_end + 1:end]
+    body = raw[second_end + 1:end]
+    present = _count_beyond_body(count, body)
+    if present is not None:
+        raise _fail(path, 2, f"box count {count} but {present} box line(s) follow")
+    return count, body
 
 
 _SEPARATORS_ONLY = bytes(c for c in range(256) if c not in b" \n")
@@ -165,17 +245,37 @@ def read_prediction_file(path: str | Path) -> np.ndarray:
 def prediction_paths(pred_dir: str | Path) -> dict[str, Path]:
     """``"<event>/<name>" -> path`` of every ``<pred_dir>/<event>/<name>.txt``, sorted by key."""
     pred_dir = Path(pred_dir)
-    if not pred_dir.is_dir():
+    if not pred_dir.exists() and not pred_dir.is_symlink():
         raise PredictionFileError(f"prediction folder not found: {pred_dir} (expected "
                                   f"<folder>/<event>/<name>.txt, the official layout).")
+    problem = path_problem(pred_dir, folder=True)
+    if problem:
+        raise PredictionFileError(f"prediction folder not usable: {problem} (it must be a "
+                                  f"folder holding <event>/<name>.txt, the official layout).")
     paths = {}
-    for event_dir in pred_dir.iterdir():
-        if not event_dir.is_dir() or event_dir.name.startswith("."):
+    for event_dir in list_folder(pred_dir, PredictionFileError):
+        if event_dir.name.startswith("."):
             continue
-        for path in event_dir.iterdir():
-            if path.suffix == SUFFIX and not path.name.startswith(".") and path.is_file():
-                paths[f"{event_dir.name}/{path.stem}"] = path
+        if is_dangling(event_dir):  # perhaps a linked event folder: its files would be lost
+            raise PredictionFileError(f"{path_problem(event_dir, folder=True)}: fix or remove it.")
+        if event_dir.is_dir():
+            paths.update(_event_files(event_dir))
     return dict(sorted(paths.items()))
+
+
+def _event_files(event_dir: Path) -> dict[str, Path]:
+    """The ``.txt`` entries of one event folder. One that is not a readable file is an error:
+    skipping it would silently count that image as having no detections."""
+    paths = {}
+    for path in list_folder(event_dir, PredictionFileError):
+        if path.suffix != SUFFIX or path.name.startswith("."):
+            continue
+        problem = path_problem(path, folder=False)
+        if problem:
+            raise PredictionFileError(f"{problem}: expected a prediction file there; fix or "
+                                      f"remove it.")
+        paths[f"{event_dir.name}/{path.stem}"] = path
+    return paths
 
 
 def read_predictions(pred_dir: str | Path) -> dict[str, np.ndarray]:
