@@ -109,19 +109,24 @@ def test_a_profile_outside_the_baselines_folder_is_refused(tmp_path):
     assert not (REPO_ROOT / "x.json").exists()
 
 
+def updating_with(tmp_path, extra_test: str, name: str) -> list[str]:
+    """A recording session of the size test plus one more test file (failing or slow)."""
+    extra = tmp_path / f"test_{name}.py"
+    extra.write_text(extra_test)
+    return [sys.executable, "-m", "pytest", "bench/test_size.py", str(extra), "-q", "-s", "-k",
+            f"{VARIANT} or {name}", "--baselines-dir", str(tmp_path), "--update-baselines",
+            "--report-dir", str(tmp_path / "reports"), "--rootdir", str(REPO_ROOT)]
+
+
 def test_a_failing_session_does_not_update_baselines(tmp_path, asset_file):
     asset_file("cifar10/models/resnet20-12fca82f.th")
     baseline = tmp_path / "default.json"
     assert run_bench(tmp_path, "--update-baselines").returncode == 0
     before = baseline.read_bytes()
     # the same session plus a test that fails: nothing may be written
-    failing = tmp_path / "test_fails.py"
-    failing.write_text("def test_broken():\n    assert False\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench/test_size.py", str(failing), "-q", "-k",
-         f"{VARIANT} or broken", "--baselines-dir", str(tmp_path), "--update-baselines",
-         "--report-dir", str(tmp_path / "reports"), "--rootdir", str(REPO_ROOT)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(updating_with(tmp_path, "def test_broken():\n    assert False\n",
+                                          "broken"),
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 1
     assert "baselines NOT updated" in result.stdout
     assert baseline.read_bytes() == before
@@ -132,12 +137,8 @@ def test_ctrl_c_leaves_the_baseline_file_byte_identical(tmp_path, asset_file):
     baseline = tmp_path / "default.json"
     assert run_bench(tmp_path, "--update-baselines").returncode == 0
     before = baseline.read_bytes()
-    slow = tmp_path / "test_slow.py"
-    slow.write_text("import time\ndef test_slow():\n    time.sleep(60)\n")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "bench/test_size.py", str(slow), "-q", "-s", "-k",
-         f"{VARIANT} or slow", "--baselines-dir", str(tmp_path), "--update-baselines",
-         "--report-dir", str(tmp_path / "reports"), "--rootdir", str(REPO_ROOT)],
+        updating_with(tmp_path, "import time\ndef test_slow():\n    time.sleep(60)\n", "slow"),
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(25)  # collection, prebuild (cached) and the size test are done by then
     process.send_signal(signal.SIGINT)
