@@ -1,0 +1,3 @@
+# usage: source common.sh; run script.py args...
+export COMPBENCH_ASSETS=/work/shared/assets PYTHONPATH=/tmp/int8study OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2 TQDM_DISABLE=1
+run() { (cd /tmp/int8study && COMPBENCH_CACHE=${COMPBENCH_CACHE:-/tmp/int8study-cache} taskset -c 1 /work/main/.venv/bin/python "$@"); }
