@@ -7,6 +7,7 @@ a fraction of a second and ``compbench variants`` works without any engine insta
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     except CompbenchError as exc:
         print(f"compbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `compbench variants | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
