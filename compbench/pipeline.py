@@ -12,9 +12,9 @@ happens in the pytest process, on a session loaded from the cached artifact.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from engines.base import Engine, Session
 from engines.registry import extras_for, get_engine, missing_packages
 
 SEED = 0
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,6 +41,15 @@ class VariantPipeline:
     cache: ArtifactCache
     task: Task | None = None
     _session: Session | None = field(default=None, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _once(self, name: str, compute: Callable[[], T]) -> T:
+        """Compute a step once per pipeline. Not ``functools.cached_property``: on Python 3.11
+        it holds one lock per attribute *across all instances*, so the prebuild's two threads
+        would wait for each other's builds instead of running them side by side."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     # -- prepare ---------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -61,9 +71,9 @@ class VariantPipeline:
         for ref in self.variant.inputs:
             self.assets.file(ref)
 
-    @cached_property
+    @property
     def engine(self) -> Engine:
-        return get_engine(self.variant.engine)
+        return self._once("engine", lambda: get_engine(self.variant.engine))
 
     def _request(self, **extra: Any) -> dict[str, Any]:
         return {"variant": self.variant.as_request(), "assets": str(self.assets.root),
@@ -81,10 +91,13 @@ class VariantPipeline:
         return runner
 
     # -- compress --------------------------------------------------------------------------
-    @cached_property
+    @property
     def recipe_inputs(self) -> dict[str, Any]:
         """Direct inputs of the build; the code and libraries it used are recorded by the
         cache (``compbench.dependencies``), not listed here."""
+        return self._once("recipe_inputs", self._recipe_inputs)
+
+    def _recipe_inputs(self) -> dict[str, Any]:
         model = self.variant.model
         inputs = {
             # the model's data is an input (the table module is not); its prose is not
@@ -100,22 +113,23 @@ class VariantPipeline:
             inputs["inputs"] = {ref: self.assets.weights_digest(ref) for ref in self.variant.inputs}
         return inputs
 
-    @cached_property
     def _recipe_entry(self) -> Entry:
-        return self.cache.get_or_build("recipes", self.recipe_inputs,
-                                       self._run("compress", self._request(seed=SEED)))
+        return self._once("recipe", lambda: self.cache.get_or_build(
+            "recipes", self.recipe_inputs, self._run("compress", self._request(seed=SEED))))
 
     def compress(self) -> Artifact:
-        entry = self._recipe_entry
+        entry = self._recipe_entry()
         return artifact_in(entry.path, entry.value["format"])
 
     def recipe_cached(self) -> bool:
         return self.cache.lookup("recipes", self.recipe_inputs) is not None
 
     # -- convert (to the engine's format) --------------------------------------------------
-    @cached_property
     def _converted(self) -> tuple[Artifact, Entry]:
-        entry = self._recipe_entry
+        return self._once("converted", self._convert)
+
+    def _convert(self) -> tuple[Artifact, Entry]:
+        entry = self._recipe_entry()
         artifact = self.compress()
         dynamic = self.variant.model.eval_batch > 1
         shape = list(self.variant.model.input_shape)
@@ -130,7 +144,7 @@ class VariantPipeline:
 
     def save(self) -> Artifact:
         """The artifact in the engine's format (converted from the recipe's, cached)."""
-        return self._converted[0]
+        return self._converted()[0]
 
     @property
     def session(self) -> Session:
@@ -139,11 +153,14 @@ class VariantPipeline:
         return self._session
 
     # -- evaluate --------------------------------------------------------------------------
-    @cached_property
+    @property
     def evaluation(self) -> dict[str, Any]:
         """Accuracy metrics and the batch they were computed at (cached by artifact content,
         engine implementation and evaluation data; one thread, see ``isolation``)."""
-        artifact, entry = self._converted
+        return self._once("evaluation", self._evaluate)
+
+    def _evaluate(self) -> dict[str, Any]:
+        artifact, entry = self._converted()
         inputs = {"artifact": entry.digest, "format": artifact.format,
                   "engine": self.engine.config.module, "threads": STEP_THREADS,
                   "task": self.task.fingerprint(), "batch": self.variant.model.eval_batch}

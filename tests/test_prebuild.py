@@ -49,3 +49,27 @@ def test_a_failing_step_is_left_to_the_test(assets, tmp_path):
     prebuild([pipeline], jobs=2, log=lines.append)
     assert "not prepared (StepFailed: compress of resnet20/fp32/torch failed: AttributeError" \
         in lines[-1]
+
+
+def test_two_pipelines_build_side_by_side(assets, tmp_path):
+    """The prebuild's threads must not wait for each other (functools.cached_property on
+    Python 3.11 locks per attribute across instances and made the prebuild serial)."""
+    import threading
+    import time
+
+    first, second = prepared(["resnet20/fp32/torch", "resnet20/int8-ptq/torch"], assets,
+                             ArtifactCache(tmp_path))
+    inside = []
+
+    def slow():
+        inside.append(time.monotonic())
+        time.sleep(0.5)
+        return len(inside)
+
+    threads = [threading.Thread(target=p._once, args=("step", slow)) for p in (first, second)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started < 0.9 and len(inside) == 2
