@@ -16,6 +16,7 @@ import functools
 import hashlib
 import importlib.metadata
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -38,11 +39,62 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def loaded_dependencies() -> dict:
-    """Project files and distributions behind every module this interpreter has imported."""
+def _top_level_names(dist: importlib.metadata.Distribution) -> set[str]:
+    declared = (dist.read_text("top_level.txt") or "").split()
+    if declared:
+        return set(declared)
+    return {Path(str(f)).parts[0].removesuffix(".py") for f in dist.files or ()
+            if Path(str(f)).parts and not Path(str(f)).parts[0].endswith((".dist-info", ".data"))}
+
+
+def standard_path(entries: list[str]) -> list[str]:
+    """The import path without the folders libraries add for their vendored copies (setuptools
+    puts ``setuptools/_vendor``, with ``backports.tarfile`` and others, on ``sys.path`` when it
+    is imported): versions found there are invisible to a process that did not import it, so
+    an entry that recorded them would never match again. A vendored module belongs to its host
+    package, whose version is recorded."""
+    kept = []
+    for entry in entries:
+        path = Path(entry or ".").resolve()
+        if path.is_dir() and "_vendor" not in path.parts and not (path.parent / "__init__.py").exists():
+            kept.append(str(path))
+    return kept
+
+
+@functools.cache
+def _installed() -> dict[str, str]:
+    """Distribution name → version, the first found on the standard path (what is imported)."""
+    found: dict[str, str] = {}
+    for dist in importlib.metadata.distributions(path=standard_path(sys.path)):
+        name = dist.metadata["Name"]
+        if name and normalize_name(name) not in found:
+            found[normalize_name(name)] = dist.version
+    return found
+
+
+def normalize_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def loaded_dependencies(start_path: list[str] | None = None) -> dict:
+    """Project files and distributions behind every module this interpreter has imported.
+
+    ``start_path``: ``sys.path`` as it was when the interpreter started; distributions are
+    looked up on its ``standard_path`` only, as ``stale_reason`` does in any other process.
+    """
+    versions: dict[str, str] = {}
+    owners: dict[str, list[str]] = {}
+    search = standard_path(start_path if start_path is not None else sys.path)
+    for dist in importlib.metadata.distributions(path=search):
+        if not dist.metadata["Name"]:
+            continue
+        name = normalize_name(dist.metadata["Name"])
+        versions.setdefault(name, dist.version)  # the first on the path is what is imported
+        for top in _top_level_names(dist):
+            if name not in owners.setdefault(top, []):
+                owners[top].append(name)
     project: dict[str, str] = {}
     distributions: dict[str, str] = {}
-    owners = importlib.metadata.packages_distributions()
     for name, module in list(sys.modules.items()):
         top = name.partition(".")[0]
         if top in sys.stdlib_module_names or top in ("__main__", "__mp_main__"):
@@ -56,20 +108,14 @@ def loaded_dependencies() -> dict:
                 project[relpath] = file_sha256(Path(origin))
             continue
         for dist in owners.get(top, ()):
-            found = installed_version(dist)
-            if found is not None:
-                distributions[dist] = found
+            distributions[dist] = versions[dist]
     return {"project": dict(sorted(project.items())),
             "distributions": dict(sorted(distributions.items())),
             "python": platform.python_version()}
 
 
-@functools.cache
 def installed_version(distribution: str) -> str | None:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    return _installed().get(normalize_name(distribution))
 
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}
@@ -89,7 +135,7 @@ def _current_digest(relpath: str) -> str | None:
 
 def forget_versions() -> None:
     """Installed versions are memoised per process; call after changing what is installed."""
-    installed_version.cache_clear()
+    _installed.cache_clear()
 
 
 def stale_reason(recorded: dict) -> str | None:

@@ -19,6 +19,7 @@ OUTCOME_FILE = ".outcome.json"
 
 
 def main(out_dir: Path) -> int:
+    start_path = list(sys.path)  # before any library adds its own folders to it
     request = json.loads((out_dir / REQUEST_FILE).read_text(encoding="utf-8"))
     try:
         from compbench import steps
@@ -29,7 +30,7 @@ def main(out_dir: Path) -> int:
         outcome = {"ok": False, "error": type(exc).__name__, "message": str(exc)}
     from compbench.dependencies import loaded_dependencies
 
-    outcome["dependencies"] = loaded_dependencies()
+    outcome["dependencies"] = loaded_dependencies(start_path)
     partial = out_dir / (OUTCOME_FILE + ".part")
     partial.write_text(json.dumps(outcome, default=str), encoding="utf-8")
     os.replace(partial, out_dir / OUTCOME_FILE)

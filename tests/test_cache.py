@@ -123,3 +123,31 @@ def test_a_cache_others_can_write_to_is_flagged(tmp_path):
     root.chmod(0o777)
     with pytest.warns(CacheWarning, match="writable by other users"):
         ArtifactCache(root).get_or_build("recipes", {"k": 6}, builder([]))
+
+
+def test_vendored_folders_added_at_run_time_do_not_make_entries_unmatchable(tmp_path):
+    """setuptools puts its ``_vendor`` folder (``backports.tarfile`` and others) on sys.path when
+    imported; a step that recorded a version only visible there would miss forever (seen: the
+    tfmot and NNCF recipes were rebuilt by every engine of their row)."""
+    import subprocess
+    import sys
+
+    from compbench.dependencies import stale_reason
+    from compbench.settings import REPO_ROOT
+
+    vendor = tmp_path / "host" / "_vendor"
+    (vendor / "vendoredthing").mkdir(parents=True)
+    (vendor / "vendoredthing" / "__init__.py").write_text("")
+    (vendor / "vendoredthing-1.0.dist-info").mkdir()
+    (vendor / "vendoredthing-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: vendoredthing\nVersion: 1.0\n")
+    (vendor / "vendoredthing-1.0.dist-info" / "top_level.txt").write_text("vendoredthing\n")
+    script = (f"import sys, json; start = list(sys.path); sys.path.insert(0, {str(vendor)!r}); "
+              "import vendoredthing, numpy; "
+              "from compbench.dependencies import loaded_dependencies; "
+              "print(json.dumps(loaded_dependencies(start)))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True,
+                          text=True, check=True)
+    recorded = json.loads(done.stdout)
+    assert "vendoredthing" not in recorded["distributions"] and "numpy" in recorded["distributions"]
+    assert stale_reason(recorded) is None
