@@ -30,6 +30,11 @@ def _basis(bases: dict[str, str]) -> str:
 METRIC_LABELS = {"easy": "AP easy", "medium": "AP medium", "hard": "AP hard", "top1": "top-1"}
 
 
+def _metric_order(metric: str) -> tuple[int, str]:
+    order = list(METRIC_LABELS)
+    return (order.index(metric) if metric in order else len(order), metric)
+
+
 def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
     rows = []
     for result in ledger.results.values():
@@ -47,10 +52,11 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         same_engine = 1.0 if variant.compression == "fp32" else result.paired_speedup
         row["speed-up vs fp32 same engine (paired)"] = (_fmt(same_engine, ".2f") + "×"
                                                         if same_engine else "–")
-        for metric, value in result.metrics.items():
-            row[METRIC_LABELS.get(metric, metric)] = _fmt(value, ".4f")
-        if result.metrics:
-            deltas = [result.baseline_deltas.get(m) for m in result.metrics]
+        metrics = sorted(result.metrics, key=_metric_order)  # cached results come key-sorted
+        for metric in metrics:
+            row[METRIC_LABELS.get(metric, metric)] = _fmt(result.metrics[metric], ".4f")
+        if metrics:
+            deltas = [result.baseline_deltas.get(m) for m in metrics]
             row["Δ vs baseline"] = " / ".join("new" if d is None else f"{d:+.4f}" for d in deltas)
         row["baseline"] = _basis(result.baseline_basis)
         row["size"] = _fmt_size(result.size_bytes)

@@ -1,0 +1,21 @@
+"""The comparison table: metric columns in the task's order, whatever order results came in."""
+
+from __future__ import annotations
+
+from compbench.report import model_table
+from compbench.results import Ledger
+from compbench.variants import get_variant
+
+
+def test_cached_results_keep_the_metric_order_and_say_their_baseline_basis():
+    ledger = Ledger()
+    result = ledger[get_variant("scrfd_500m_kps/int8-ort/openvino")]
+    result.metrics = {"easy": 0.8, "hard": 0.6, "medium": 0.7}  # as a cached (key-sorted) entry
+    result.baseline_deltas = {"easy": 0.0, "hard": -0.01, "medium": 0.002}
+    result.baseline_basis = {"easy": "x86_64-avx2 (nearest)", "size_bytes": "shared"}
+    table = model_table(ledger, "scrfd_500m_kps")
+    columns = list(table.columns)
+    assert columns.index("AP easy") < columns.index("AP medium") < columns.index("AP hard")
+    row = table.iloc[0]
+    assert row["Δ vs baseline"] == "+0.0000 / +0.0020 / -0.0100"
+    assert row["baseline"] == "x86_64-avx2 (nearest)"
