@@ -57,26 +57,28 @@ class WiderGroundTruth:
         return int(sum(len(per_image[key]) for key in chosen))
 
 
-def _check_file(path: Path) -> None:
+_HOLDS = f"{VAL_MAT} and wider_{{easy,medium,hard}}_val.mat"
+
+
+def _check_path(path: Path, folder: bool) -> None:
+    """A missing ground-truth file or folder, or one of the wrong kind: one message naming it."""
+    what = "folder" if folder else "file"
     if not path.exists() and not path.is_symlink():
-        raise AssetMissing(
-            f"WIDER FACE ground truth file not found: {path}. The folder must hold "
-            f"{VAL_MAT} and wider_{{easy,medium,hard}}_val.mat; get them from {GT_SOURCE}.")
-    problem = path_problem(path, folder=False)
+        raise AssetMissing(f"WIDER FACE ground truth {what} not found: {path}. The folder must "
+                           f"hold {_HOLDS}; get them from {GT_SOURCE}.")
+    problem = path_problem(path, folder=folder)
     if problem:
-        raise AssetCorrupt(f"WIDER FACE ground truth file not usable: {problem}; put the "
-                           f"official file there, from {GT_SOURCE}.")
+        fix = (f"it must be a folder holding {_HOLDS}" if folder
+               else f"put the official file there, from {GT_SOURCE}")
+        raise AssetCorrupt(f"WIDER FACE ground truth {what} not usable: {problem}; {fix}.")
+
+
+def _check_file(path: Path) -> None:
+    _check_path(path, folder=False)
 
 
 def _check_folder(gt_dir: Path) -> None:
-    if not gt_dir.exists() and not gt_dir.is_symlink():
-        raise AssetMissing(f"WIDER FACE ground truth folder not found: {gt_dir}. It must hold "
-                           f"{VAL_MAT} and wider_{{easy,medium,hard}}_val.mat; get them from "
-                           f"{GT_SOURCE}.")
-    problem = path_problem(gt_dir, folder=True)
-    if problem:
-        raise AssetCorrupt(f"WIDER FACE ground truth folder not usable: {problem}; it must be a "
-                           f"folder holding {VAL_MAT} and wider_{{easy,medium,hard}}_val.mat.")
+    _check_path(gt_dir, folder=True)
 
 
 def official_checksums() -> dict[str, str]:

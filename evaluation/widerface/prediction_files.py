@@ -80,6 +80,12 @@ def _write_file(target: Path, text: str) -> None:
                                   f"folder is writable and has no file where a folder must go.") from exc
 
 
+def _require_writable(folder: Path, problem: str) -> None:
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PredictionFileError(f"{problem} (check its permissions or choose another output "
+                                  "folder).")
+
+
 def _check_creatable(out_dir: Path) -> None:
     """A missing ``--out`` is created by the writer: its nearest existing ancestor must allow it."""
     ancestor = out_dir.parent
@@ -89,9 +95,7 @@ def _check_creatable(out_dir: Path) -> None:
     if problem:
         raise PredictionFileError(f"--out {out_dir} cannot be created: {problem}; choose another "
                                   f"output folder.")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise PredictionFileError(f"--out {out_dir} cannot be created: {ancestor} is not writable "
-                                  f"(check its permissions or choose another output folder).")
+    _require_writable(ancestor, f"--out {out_dir} cannot be created: {ancestor} is not writable")
 
 
 def check_output_folder(out_dir: str | Path, overwrite: bool = False) -> dict[str, Path]:
@@ -108,9 +112,7 @@ def check_output_folder(out_dir: str | Path, overwrite: bool = False) -> dict[st
     if problem:
         raise PredictionFileError(f"--out {problem}: it must be a folder (created if absent); "
                                   f"choose another path.")
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise PredictionFileError(f"--out {out_dir} is not writable (check its permissions or "
-                                  f"choose another output folder).")
+    _require_writable(out_dir, f"--out {out_dir} is not writable")
     existing = prediction_paths(out_dir)
     if existing and not overwrite:
         first = next(iter(existing.values()))
