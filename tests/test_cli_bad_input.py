@@ -144,12 +144,14 @@ def test_event_folder_that_is_a_broken_link(one_prediction, capsys):
     assert f"{one_prediction / '1--Handshaking'} is a broken symbolic link" in line
 
 
+def permission_denied(path, *_):
+    """What reading a file without permission raises (root ignores chmod 000)."""
+    raise PermissionError(13, "Permission denied", str(path))
+
+
 def test_unreadable_prediction_file(one_prediction, gt_dir, capsys, monkeypatch):
     # Root reads through chmod 000, so the permission error is raised where the file is read.
-    def denied(self):
-        raise PermissionError(13, "Permission denied", str(self))
-
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    monkeypatch.setattr(Path, "read_bytes", permission_denied)
     line = eval_error(capsys, "--pred-dir", str(one_prediction), "--gt-dir", str(gt_dir))
     assert (f"{one_prediction / REAL_KEY}.txt: cannot read the prediction file (Permission "
             f"denied): check its permissions") in line
@@ -241,10 +243,7 @@ def test_ground_truth_file_that_is_unreadable(tmp_path, gt_dir, one_prediction, 
                                               monkeypatch):
     import evaluation.widerface.ground_truth as ground_truth
 
-    def denied(path):
-        raise PermissionError(13, "Permission denied", str(path))
-
-    monkeypatch.setattr(ground_truth, "sha256_of", denied)
+    monkeypatch.setattr(ground_truth, "sha256_of", permission_denied)
     line = eval_error(capsys, "--pred-dir", str(one_prediction), "--gt-dir", str(gt_dir))
     assert (f"cannot read {gt_dir / 'wider_face_val.mat'} (Permission denied): check its "
             f"permissions") in line
