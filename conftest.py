@@ -1,3 +1,3 @@
 """Root conftest: registers compbench's pytest plugins for both ``tests/`` and ``bench/``."""
 
-pytest_plugins = ["compbench.pytest_assets", "compbench.pytest_plugin"]
+pytest_plugins = ["compbench.pytest_assets", "runner.pytest_plugin"]

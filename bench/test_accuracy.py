@@ -1,12 +1,12 @@
-"""Accuracy of every variant against the stored baseline, two-sided (see compbench.baselines)."""
+"""Accuracy of every variant against the stored baseline, two-sided (see runner.baselines)."""
 
 from __future__ import annotations
 
-from compbench.baselines import Baselines
-from compbench.gate import gate
-from compbench.pipeline import VariantPipeline
-from compbench.results import Ledger
-from compbench.variants import Variant
+from runner.baselines import Baselines
+from runner.gate import gate
+from runner.matrix import Variant
+from runner.pipeline import VariantPipeline
+from runner.results import Ledger
 
 
 def test_accuracy(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,

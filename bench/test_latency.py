@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from compbench import hardware
-from compbench.pipeline import VariantPipeline
-from compbench.results import Ledger
-from compbench.variants import Variant
+from runner.matrix import Variant
+from runner.pipeline import VariantPipeline
+from runner.results import Ledger
 
 
 def test_latency(benchmark, variant: Variant, pipeline: VariantPipeline, ledger: Ledger) -> None:

@@ -14,13 +14,13 @@ from collections.abc import Callable
 
 import pytest
 
-from compbench.baselines import Baselines
-from compbench.gate import gate
 from compbench.paired_timing import paired_timing
-from compbench.pipeline import VariantPipeline
-from compbench.pytest_plugin import timing_disabled
-from compbench.results import Ledger, same_engine_reference
-from compbench.variants import Variant
+from runner.baselines import Baselines
+from runner.gate import gate
+from runner.matrix import Variant
+from runner.pipeline import VariantPipeline
+from runner.pytest_plugin import timing_disabled
+from runner.results import Ledger, same_engine_reference
 
 
 def test_speedup(variant: Variant, pipeline: VariantPipeline,

@@ -12,10 +12,17 @@ list are recorded beside it (provenance) without splitting baselines further.
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from dataclasses import asdict, dataclass
 
-from engines.base import available_cores
+
+def available_cores() -> int:
+    """Cores this process may run on (its affinity, not the machine's count: CI runners pin)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 # Best first: the first tier whose flags are all present names the class.
 INT8_TIERS: tuple[tuple[str, tuple[str, ...]], ...] = (

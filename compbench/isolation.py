@@ -48,12 +48,14 @@ def step_environment(uses_tensorflow: bool) -> dict[str, str]:
 
 def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
              uses_tensorflow: bool = False) -> tuple[Any, dict]:
-    """``compbench.steps.<step>(request, out_dir)`` in a child; returns (result, dependencies).
+    """``step(request, out_dir)`` in a child (``step`` is ``"module:function"``); returns
+    (result, dependencies).
 
     Raises the step's own ``CompbenchError`` subclass with its message (NaN outputs, corrupt
     assets, ...), or ``StepFailed`` with the log's tail for anything else.
     """
     (out_dir / REQUEST_FILE).write_text(json.dumps({"step": step, **request}, default=str))
+    name = step.rpartition(":")[2]  # what a user reads in messages: "compress", "evaluate"
     log_path = out_dir / LOG_FILE
     with open(log_path, "wb") as log:
         completed = subprocess.run(
@@ -64,11 +66,11 @@ def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
         outcome = json.loads((out_dir / OUTCOME_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         outcome = {"ok": False, "error": "StepFailed",
-                   "message": f"the {step} process for {label} ended with exit code "
+                   "message": f"the {name} process for {label} ended with exit code "
                               f"{completed.returncode} and no result"}
     if outcome.get("ok"):
         return outcome["result"], outcome["dependencies"]
-    raise _error_of(outcome, step, label, log_path)
+    raise _error_of(outcome, name, label, log_path)
 
 
 def _error_of(outcome: dict, step: str, label: str, log_path: Path) -> Exception:

@@ -8,8 +8,8 @@ import platform
 import subprocess
 
 from compbench import hardware
-from compbench.declared_requirements import extras_of_distributions, normalize
 from compbench.dependencies import installed_version
+from compbench.extras import extras_of_distributions, normalize
 from compbench.settings import REPO_ROOT
 
 

@@ -1,4 +1,4 @@
-"""The data types of the test matrix (``compbench.variants`` holds the table itself).
+"""The data types of the test matrix (``runner.matrix`` holds the table itself).
 
 Apart from the table so that a step's interpreter, which receives its variant as data
 (``Variant.as_request`` / ``Variant.from_request``), never imports the table: editing one row

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from compbench.artifacts import Artifact, artifact_in
 from compbench.assets import Assets
 from compbench.specs import ModelSpec, resolve
-from compbench.tasks.base import Task
+from formats.artifacts import Artifact, artifact_in
+from tasks.base import Task
 
 Recipe = Callable[["RecipeContext"], Artifact]
 
@@ -53,7 +53,7 @@ class RecipeContext:
 
     def fp32_onnx(self, module=None) -> Path:
         """The (source or given) torch model exported to ONNX in the scratch folder."""
-        from compbench.converters.torch_to_onnx import convert
+        from formats.torch_to_onnx import convert
 
         torch_file = self.scratch_dir() / "source.pt"
         onnx_file = self.scratch_dir() / "source.onnx"

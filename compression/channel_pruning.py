@@ -50,7 +50,6 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from compbench.artifacts import Artifact
 from compression.base import RecipeContext
 from compression.self_distillation import (
     BUILD_THREADS,
@@ -58,6 +57,7 @@ from compression.self_distillation import (
     self_distill,
     stack_inputs,
 )
+from formats.artifacts import Artifact
 
 RATIOS = {"backbone.layer4.*": 0.375}   # 288 -> 184 channels in all six layer4 blocks
 CHANNEL_MULTIPLE = 8

@@ -33,9 +33,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from compbench.artifacts import Artifact
 from compression.base import RecipeContext
 from compression.self_distillation import BUILD_THREADS, DistillConfig, self_distill, stack_inputs
+from formats.artifacts import Artifact
 
 SPARSITY = 0.6
 UNNORMALISED_SPARSITY = 0.3

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compbench.artifacts import Artifact, artifact_in
 from compression.base import RecipeContext
+from formats.artifacts import Artifact, artifact_in
 
 
 def fp16_ov(ctx: RecipeContext) -> Artifact:

@@ -34,8 +34,8 @@ import os
 import shutil
 from pathlib import Path
 
-from compbench.artifacts import Artifact, artifact_in
 from compression.base import RecipeContext
+from formats.artifacts import Artifact, artifact_in
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # local folders only: nothing here may touch the Hub
 os.environ.setdefault("USE_TF", "0")

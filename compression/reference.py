@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compbench.artifacts import Artifact
 from compression.base import RecipeContext
+from formats.artifacts import Artifact
 
 
 def fp32(ctx: RecipeContext) -> Artifact:

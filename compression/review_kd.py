@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from compbench.artifacts import Artifact
 from compression.base import RecipeContext
+from formats.artifacts import Artifact
 
 TEACHER = "scrfd/scrfd_2.5g_kps.onnx"
 NUM_STRIDES = 3

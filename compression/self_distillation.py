@@ -34,7 +34,7 @@ LossFn = Callable[[Outputs, Outputs], Tensor]
 
 # One thread: training steps this small gain nothing from a second thread on a shared 2-core
 # machine (0.29 s/step on one, 0.60 on two while another job ran), so builds pin one thread
-# and run two at a time (compbench/prebuild.py); pinned, a build computes the same bits
+# and run two at a time (runner/prebuild.py); pinned, a build computes the same bits
 # wherever it runs.
 BUILD_THREADS = 1
 

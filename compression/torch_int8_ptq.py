@@ -39,9 +39,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from compbench.artifacts import Artifact, artifact_in
 from compression.base import RecipeContext
 from compression.self_distillation import BUILD_THREADS
+from formats.artifacts import Artifact, artifact_in
 
 BACKEND = "x86"
 # Qualified module names kept in fp32 (none needed for SCRFD_500M_KPS, see the module docstring).

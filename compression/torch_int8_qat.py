@@ -37,7 +37,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from compbench.artifacts import Artifact
 from compression.base import RecipeContext
 from compression.self_distillation import (
     BUILD_THREADS,
@@ -55,6 +54,7 @@ from compression.torch_int8_ptq import (
     qconfig_mapping,
     save_quantized,
 )
+from formats.artifacts import Artifact
 
 QUINT8_RANGE = (0, 255)
 OBSERVER_FREEZE = 0.7    # fraction of the steps after which the weight ranges stop moving

@@ -7,7 +7,6 @@ measures the neighbours as much as the model.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,12 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+from compbench.hardware import available_cores
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import torch
 
 from compbench.errors import NonFiniteOutput
 from compbench.settings import REPO_ROOT
-from compbench.tasks.base import checked
+from tasks.base import checked
 
 VARIANT = "resnet20/fp32/torch"
 
@@ -28,9 +28,9 @@ def test_nan_outputs_stop_evaluation_naming_the_variant():
 
 
 def test_nan_from_a_real_broken_model(asset_file, assets):
-    from compbench.tasks.widerface import WiderFaceTask
     from models.scrfd.network import torch_runner
     from models.scrfd.weights import load_scrfd_500m_kps
+    from tasks.widerface import WiderFaceTask
 
     model = load_scrfd_500m_kps(asset_file("scrfd/SCRFD_500M_KPS.pth"))
     with torch.no_grad():

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from compbench.baselines import CROSS_HARDWARE_TOLERANCES, Baselines, baseline_path, empty, hardware_dependent
 from compbench.errors import BaselineError
+from runner.baselines import CROSS_HARDWARE_TOLERANCES, Baselines, baseline_path, empty, hardware_dependent
 
 VID = "scrfd_500m_kps/fp32/torch"           # fp32: accuracy shared by every machine
 INT8 = "scrfd_500m_kps/int8-ort/onnxruntime"  # int8: accuracy per hardware class

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tomllib
 import sys
 import zipfile
 from pathlib import Path
@@ -18,14 +19,15 @@ import pytest
 
 from compbench.settings import REPO_ROOT
 
-PACKAGES = ("compbench", "models", "compression", "evaluation", "engines")
+PACKAGES = tuple(pattern.rstrip("*") for pattern in tomllib.loads(
+    (REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"])
 VARIANT = "resnet20/fp32/onnxruntime"
 DRIVER = """
 import json, sys
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
-from compbench.pipeline import VariantPipeline
-from compbench.variants import get_variant
+from runner.pipeline import VariantPipeline
+from runner.matrix import get_variant
 assets = Assets(sys.argv[1], {"cifar10/test.zip": __import__("pathlib").Path(sys.argv[3])})
 pipeline = VariantPipeline(get_variant(sys.argv[4]), assets, ArtifactCache(sys.argv[2]))
 pipeline.prepare()
@@ -86,7 +88,7 @@ def test_edits_and_upgrades_rebuild_exactly_what_used_them(project, tmp_path):
         before = now
         return changed
 
-    touch(project / "compbench" / "report.py")           # imported by no step
+    touch(project / "runner" / "report.py")              # imported by no step
     assert run(project, cache) == first and rebuilt() == set()
 
     touch(project / "engines" / "onnxruntime_cpu.py")    # only the evaluation loads it
@@ -96,7 +98,7 @@ def test_edits_and_upgrades_rebuild_exactly_what_used_them(project, tmp_path):
     assert run(project, cache) == first                  # the conversion and evaluation are
     assert rebuilt() == {"recipes"}                      # reused (keyed by content)
 
-    touch(project / "compbench" / "converters" / "torch_to_onnx.py")  # a lazy import
+    touch(project / "formats" / "torch_to_onnx.py")      # a lazy import
     assert run(project, cache) == first and rebuilt() == {"converted"}
 
     touch(project / "models" / "cifar" / "resnet20.py")  # every step unpickles the model

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from compbench.assets import OVERRIDES_ENV, parse_overrides
-from compbench.cli import main as compbench_main
 from compbench.errors import AssetCorrupt, BadOption, CompbenchError
 from compbench.settings import REPO_ROOT
 from evaluation.widerface import PredictionFileError, read_prediction_file, read_predictions
 from evaluation.widerface.cli import main as eval_main
+from runner.cli import main as compbench_main
 
 GT_RELDIR = "widerface/eval_tools/ground_truth"
 GT_NAMES = ["wider_face_val.mat", "wider_easy_val.mat", "wider_medium_val.mat",
@@ -106,7 +106,7 @@ def test_absurd_box_count_as_a_command(tmp_path, gt_dir):
     path = write(tmp_path / "preds" / f"{REAL_KEY}.txt",
                  "0_Parade_marchingband_1_465\n99999999999\n1 2 3 4 0.5\n")
     completed = subprocess.run(
-        [sys.executable, "-m", "compbench.cli", "eval-wider", "--pred-dir",
+        [sys.executable, "-m", "runner.cli", "eval-wider", "--pred-dir",
          str(tmp_path / "preds"), "--gt-dir", str(gt_dir)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
@@ -269,7 +269,7 @@ def no_pipeline(monkeypatch):
         def prepare(self) -> None:
             pytest.fail("--out was not checked before the pipeline was prepared")
 
-    monkeypatch.setattr("compbench.pipeline.VariantPipeline", Refused)
+    monkeypatch.setattr("runner.pipeline.VariantPipeline", Refused)
 
 
 def predict_error(capsys, out: Path, *extra: str) -> str:
@@ -293,7 +293,7 @@ def test_out_under_a_file(tmp_path, capsys, no_pipeline):
 def test_out_as_a_command_fails_fast(tmp_path):
     out = write(tmp_path / "out", "x")
     completed = subprocess.run(
-        [sys.executable, "-m", "compbench.cli", "predict-wider", "--variant", VARIANT,
+        [sys.executable, "-m", "runner.cli", "predict-wider", "--variant", VARIANT,
          "--out", str(out)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=20)
     assert completed.returncode == 2
     assert f"--out {out} is a file" in one_line_error(completed, "compbench: error: ")
@@ -319,10 +319,10 @@ def test_out_that_holds_predictions_needs_overwrite(tmp_path, capsys, no_pipelin
 
 def test_overwrite_replaces_and_names_the_leftovers(tmp_path, asset_dir, assets, capsys,
                                                     monkeypatch):
-    from compbench.tasks.widerface import WiderFaceTask
+    from tasks.widerface import WiderFaceTask
 
     asset_dir("widerface/WIDER_val/images")
-    monkeypatch.setattr("compbench.pipeline.VariantPipeline", FakePipeline)
+    monkeypatch.setattr("runner.pipeline.VariantPipeline", FakePipeline)
     monkeypatch.setattr(WiderFaceTask, "predict",
                         lambda self, run, label: {REAL_KEY: np.zeros((0, 5))})
     out = tmp_path / "out"
@@ -341,7 +341,7 @@ def test_overwrite_replaces_and_names_the_leftovers(tmp_path, asset_dir, assets,
 def test_truncated_jpeg_is_corrupt_not_half_grey(tmp_path, asset_dir):
     import cv2
 
-    from compbench.tasks.widerface import read_image
+    from tasks.widerface import read_image
 
     source = sorted(asset_dir("widerface/WIDER_val/images").rglob("*.jpg"))[0]
     data = source.read_bytes()
@@ -359,7 +359,7 @@ def test_truncated_jpeg_is_corrupt_not_half_grey(tmp_path, asset_dir):
 
 
 def test_every_real_image_passes_the_truncation_check(asset_dir):
-    from compbench.tasks.widerface import _jpeg_is_truncated
+    from tasks.widerface import _jpeg_is_truncated
 
     images = [path for folder in ("widerface/WIDER_val/images", "widerface/calib/images")
               for path in sorted(asset_dir(folder).rglob("*.jpg"))]
@@ -368,7 +368,7 @@ def test_every_real_image_passes_the_truncation_check(asset_dir):
 
 
 def test_unreadable_image_names_it(tmp_path, monkeypatch):
-    from compbench.tasks.widerface import read_image
+    from tasks.widerface import read_image
 
     image = tmp_path / "a.jpg"
     image.mkdir()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from compbench.declared_requirements import (
+from runner.declared_requirements import (
     UndeclaredRequirement,
     check_declared,
     extras_of_distributions,
     undeclared,
 )
-from compbench.variants import get_variant
+from runner.matrix import get_variant
 
 
 def test_extras_come_from_the_package_metadata_not_a_list():
@@ -30,4 +30,4 @@ def test_a_step_that_loaded_an_undeclared_framework_fails_naming_the_row():
     with pytest.raises(UndeclaredRequirement) as info:
         check_declared(variant, "compress", {"distributions": {"torch": "2", "tensorflow": "2"}})
     assert "resnet20/fp32/torch loaded tensorflow" in str(info.value)
-    assert "compbench/variants.py" in str(info.value)
+    assert "runner/matrix.py" in str(info.value)

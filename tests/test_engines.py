@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from compbench.errors import AssetMissing, EngineUnavailable
-from compbench.pipeline import VariantPipeline
-from compbench.variants import FP32_ENGINES, get_variant
 from engines.registry import ENGINES, load_engine
+from runner.matrix import FP32_ENGINES, get_variant
+from runner.pipeline import VariantPipeline
 
 # max |engine - torch| over all nine raw SCRFD outputs (scores, box and keypoint distances)
 TOLERANCE = {"torch": 0.0, "torchscript": 1e-4, "onnxruntime": 1e-4, "onnxruntime-1t": 1e-4,

@@ -20,11 +20,11 @@ import pytest  # noqa: E402
 pytest.importorskip("tensorflow")
 pytest.importorskip("tf_keras")
 
-from compbench.artifacts import artifact_in  # noqa: E402
-from compbench.variants import MODELS  # noqa: E402
 from engines.registry import get_engine  # noqa: E402
 from evaluation.cifar10 import CifarSplit, load_cifar10  # noqa: E402
+from formats.artifacts import artifact_in  # noqa: E402
 from models.cifar.keras_models import resnet8_preprocess  # noqa: E402
+from runner.matrix import MODELS  # noqa: E402
 
 RESNET8 = "cifar10/models/mlperf_tiny_resnet8.h5"
 RESNET8_INT8_REFERENCE = "cifar10/models/mlperf_tiny_resnet8_int8.tflite"
@@ -64,9 +64,9 @@ def keras_outputs(resnet8_h5, few_images):
 def test_fp32_engines_match_keras(engine, resnet8_h5, few_images, keras_outputs, tmp_path):
     if engine == "openvino":
         pytest.importorskip("openvino")
-        from compbench.converters.keras_to_openvino import convert
+        from formats.keras_to_openvino import convert
     else:
-        from compbench.converters.keras_to_tflite import convert
+        from formats.keras_to_tflite import convert
     target = artifact_in(tmp_path, engine)
     convert(resnet8_h5, target.path, MODELS["resnet8"].input_shape)
     outputs = run_all(get_engine(engine).load(target.path), few_images.images)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from compbench.cache import ArtifactCache
-from compbench.pipeline import VariantPipeline
-from compbench.prebuild import prebuild, recipe_groups
-from compbench.variants import get_variant
+from runner.matrix import get_variant
+from runner.pipeline import VariantPipeline
+from runner.prebuild import prebuild, recipe_groups
 
 
 def prepared(ids, assets, cache):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from compbench.report import model_table
-from compbench.results import Ledger
-from compbench.variants import get_variant
+from runner.matrix import get_variant
+from runner.report import model_table
+from runner.results import Ledger
 
 
 def test_cached_results_keep_the_metric_order_and_say_their_baseline_basis():

@@ -198,9 +198,9 @@ def test_a_few_training_steps_reduce_the_loss():
 def test_teacher_checksum_keys_the_distilled_build(assets, tmp_path):
     """A different teacher file must rebuild the student, not reuse the cached one."""
     from compbench.cache import ArtifactCache
-    from compbench.pipeline import VariantPipeline
-    from compbench.variants import get_variant
     from compression import review_kd
+    from runner.matrix import get_variant
+    from runner.pipeline import VariantPipeline
 
     variant = get_variant("scrfd_500m_kps/distilled/onnxruntime")
     assert variant.inputs == (review_kd.TEACHER,)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import onnxruntime as ort
 import pytest
 
-from compbench.pipeline import VariantPipeline
-from compbench.variants import get_variant
+from runner.matrix import get_variant
+from runner.pipeline import VariantPipeline
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 
 from compbench.errors import UnknownVariant
 from compbench.settings import REPO_ROOT
-from compbench.variants import MATRIX, VARIANTS, get_variant, reference_of
 from engines.registry import ENGINES
+from runner.matrix import MATRIX, VARIANTS, get_variant, reference_of
 
 
 def test_ids_expand_from_the_table():
@@ -41,13 +41,13 @@ def test_reference_is_fp32_on_the_reference_engine():
 
 
 def test_cli_lists_ids():
-    out = subprocess.run([sys.executable, "-m", "compbench.cli", "variants", "--ids"],
+    out = subprocess.run([sys.executable, "-m", "runner.cli", "variants", "--ids"],
                          cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split() == list(VARIANTS)
 
 
 def test_cli_unknown_variant_is_one_line_error(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "compbench.cli", "predict-wider", "--variant",
+    run = subprocess.run([sys.executable, "-m", "runner.cli", "predict-wider", "--variant",
                           "nope/fp32/torch", "--out", str(tmp_path)],
                          cwd=REPO_ROOT, capture_output=True, text=True)
     assert run.returncode == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from compbench.results import Ledger
+from runner.results import Ledger
 
 
 def _fmt_size(size: int | None) -> str:

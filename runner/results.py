@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from compbench.variants import VARIANTS, Variant, reference_of
+from runner.matrix import VARIANTS, Variant, reference_of
 
 
 def same_engine_reference(variant: Variant) -> Variant | None:

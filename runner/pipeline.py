@@ -18,17 +18,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from compbench.artifacts import Artifact, artifact_in, route
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, Entry
-from compbench.declared_requirements import check_declared
 from compbench.errors import EngineUnavailable
 from compbench.isolation import STEP_THREADS, run_step
 from compbench.specs import Variant
-from compbench.tasks import create_task
-from compbench.tasks.base import Task
 from engines.base import Engine, Session
 from engines.registry import extras_for, get_engine, missing_packages
+from formats.artifacts import Artifact, artifact_in, route
+from runner.declared_requirements import check_declared
+from tasks import create_task
+from tasks.base import Task
 
 SEED = 0
 T = TypeVar("T")
@@ -84,7 +84,8 @@ class VariantPipeline:
         label = self.variant.id
 
         def runner(out_dir):
-            result, dependencies = run_step(step, request, out_dir, label, uses_tf)
+            result, dependencies = run_step(f"runner.steps:{step}", request, out_dir, label,
+                                            uses_tf)
             check_declared(self.variant, step, dependencies)
             return result, dependencies
 

@@ -77,15 +77,15 @@ def convert_step(source: Artifact, target_format: str, out_dir: Path,
     """One direct conversion; heavy libraries are imported only for the edge that needs them."""
     target = artifact_in(out_dir, target_format)
     if (source.format, target_format) == ("torch", "torchscript"):
-        from compbench.converters.torch_to_torchscript import convert
+        from formats.torch_to_torchscript import convert
     elif (source.format, target_format) == ("torch", "onnx"):
-        from compbench.converters.torch_to_onnx import convert
+        from formats.torch_to_onnx import convert
     elif (source.format, target_format) == ("onnx", "openvino"):
-        from compbench.converters.onnx_to_openvino import convert
+        from formats.onnx_to_openvino import convert
     elif (source.format, target_format) == ("keras", "tflite"):
-        from compbench.converters.keras_to_tflite import convert
+        from formats.keras_to_tflite import convert
     elif (source.format, target_format) == ("keras", "openvino"):
-        from compbench.converters.keras_to_openvino import convert
+        from formats.keras_to_openvino import convert
     else:
         raise ValueError(f"no direct conversion from {source.format} to {target_format}")
     convert(source.path, target.path, input_shape, dynamic_batch)

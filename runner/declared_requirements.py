@@ -10,41 +10,12 @@ metadata (``pyproject.toml``), not from another list.
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
-import re
-
 from compbench.errors import CompbenchError
-
-NOT_DECLARABLE = ("all", "dev")
+from compbench.extras import extras_of_distributions, normalize
 
 
 class UndeclaredRequirement(CompbenchError):
     """A step loaded a framework that its variant's row does not declare."""
-
-
-def normalize(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-@functools.cache
-def extras_of_distributions() -> dict[str, frozenset[str]]:
-    """Distribution → the compbench extras that install it (base dependencies excluded)."""
-    from packaging.requirements import Requirement
-
-    metadata = importlib.metadata.metadata("compbench")
-    extras = [e for e in metadata.get_all("Provides-Extra") or [] if e not in NOT_DECLARABLE]
-    found: dict[str, set[str]] = {}
-    base: set[str] = set()
-    for line in metadata.get_all("Requires-Dist") or []:
-        requirement = Requirement(line)
-        if requirement.marker is None:
-            base.add(normalize(requirement.name))
-            continue
-        for extra in extras:
-            if requirement.marker.evaluate({"extra": extra}):
-                found.setdefault(normalize(requirement.name), set()).add(extra)
-    return {name: frozenset(values) for name, values in found.items() if name not in base}
 
 
 def undeclared(loaded_distributions: list[str], declared_extras: set[str]) -> list[str]:
@@ -61,6 +32,6 @@ def check_declared(variant, step: str, dependencies: dict) -> None:
     if missing:
         raise UndeclaredRequirement(
             f"the {step} step of {variant.id} loaded {', '.join(missing)}, which its row in "
-            f"compbench/variants.py does not declare (declared extras: "
+            f"runner/matrix.py does not declare (declared extras: "
             f"{', '.join(sorted(declared)) or 'none'}). Add the import name to the row's "
             "`requires` (or the model's), so a machine without it skips this variant cleanly.")

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from compbench.baselines import Check
-from compbench.results import VariantResult
+from runner.baselines import Check
+from runner.results import VariantResult
 
 
 def gate(result: VariantResult, checks: Iterable[Check], updating_baselines: bool,

@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from compbench.assets import Assets
 from compbench.fingerprint import files_digest
-from compbench.tasks.base import RunFn, Task, checked
 from evaluation.cifar10 import CifarSplit, fixed_subset, load_cifar10, top1_accuracy
+from tasks.base import RunFn, Task, checked
 
 Preprocess = Callable[[np.ndarray], np.ndarray]  # uint8 N×32×32×3 RGB → model input batch
 

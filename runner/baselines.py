@@ -71,7 +71,7 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
         return True
     if metric not in ACCURACY_METRICS:
         return False
-    from compbench.variants import VARIANTS
+    from runner.matrix import VARIANTS
 
     variant = VARIANTS.get(variant_id)
     return bool(variant and variant.cpu_dependent_accuracy)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from compbench.cache import cache_key
-from compbench.pipeline import VariantPipeline
+from runner.pipeline import VariantPipeline
 
 
 def recipe_groups(pipelines: Iterable[VariantPipeline]) -> list[list[VariantPipeline]]:

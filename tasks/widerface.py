@@ -16,10 +16,10 @@ from tqdm import tqdm
 from compbench.assets import Assets
 from compbench.errors import AssetCorrupt
 from compbench.fingerprint import files_digest
-from compbench.tasks.base import RunFn, Task, checked
 from evaluation.widerface import evaluate, list_images, load_ground_truth
 from models.scrfd.detector import DetectorSettings, detect, to_wider
 from models.scrfd.preprocess import letterbox
+from tasks.base import RunFn, Task, checked
 
 GT_FILES = tuple(f"widerface/eval_tools/ground_truth/wider_{name}_val.mat"
                  for name in ("face", "easy", "medium", "hard"))

@@ -15,8 +15,8 @@ from compbench.errors import CompbenchError
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
-    from compbench.variants import select
     from engines.registry import engine_config, missing_packages
+    from runner.matrix import select
 
     for variant in select(args.filter):
         if args.ids:
@@ -47,14 +47,14 @@ def cmd_predict_wider(args: argparse.Namespace) -> int:
     # A bad --out must cost a second, not a calibration and a pass over every image.
     out = Path(args.out)
     existing = check_output_folder(out, overwrite=args.overwrite)
-    from compbench.variants import get_variant
+    from runner.matrix import get_variant
 
     variant = get_variant(args.variant)  # an unknown id fails before any heavy import
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
-    from compbench.pipeline import VariantPipeline
-    from compbench.tasks.widerface import WiderFaceTask
     from evaluation.widerface import write_predictions
+    from runner.pipeline import VariantPipeline
+    from tasks.widerface import WiderFaceTask
 
     if variant.model.task != "widerface":
         raise CompbenchError(f"{variant.id} is not a WIDER FACE detector variant")

@@ -22,19 +22,19 @@ import pytest
 
 from compbench import hardware
 from compbench.assets import Assets
-from compbench.baselines import BASELINE_DIR, Baselines, baseline_path
 from compbench.cache import ArtifactCache
 from compbench.errors import AssetCorrupt, AssetMissing, BaselineError, EngineUnavailable
-from compbench.pipeline import VariantPipeline
-from compbench.prebuild import prebuild
+from compbench.hardware import available_cores
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
-from compbench.report import render, write_report
-from compbench.results import Ledger
 from compbench.settings import REPO_ROOT
-from compbench.variants import VARIANTS, Variant
-from engines.base import available_cores
 from engines.registry import ENGINES
+from runner.baselines import BASELINE_DIR, Baselines, baseline_path
+from runner.matrix import VARIANTS, Variant
+from runner.pipeline import VariantPipeline
+from runner.prebuild import prebuild
+from runner.report import render, write_report
+from runner.results import Ledger
 
 LEDGER = pytest.StashKey[Ledger]()
 PIPELINES = pytest.StashKey[dict]()

@@ -21,8 +21,8 @@ def _assets(request: dict) -> Assets:
 def compress(request: dict, out_dir: Path) -> dict:
     """Run the variant's recipe on its fp32 source model; the artifact lands in ``out_dir``."""
     from compbench.specs import Variant, resolve
-    from compbench.tasks import create_task
     from compression.base import RecipeContext
+    from tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     assets = _assets(request)
@@ -34,8 +34,8 @@ def compress(request: dict, out_dir: Path) -> dict:
 
 
 def convert(request: dict, out_dir: Path) -> dict:
-    """One direct conversion edge (``compbench.artifacts.convert_step``)."""
-    from compbench.artifacts import Artifact, convert_step
+    """One direct conversion edge (``formats.artifacts.convert_step``)."""
+    from formats.artifacts import Artifact, convert_step
 
     source = Artifact(request["source_format"], Path(request["source_path"]))
     target = convert_step(source, request["target"], out_dir, tuple(request["input_shape"]),
@@ -47,8 +47,8 @@ def evaluate(request: dict, out_dir: Path) -> dict:
     """Accuracy of one artifact on one engine (``request["threads"]`` threads), on the task's
     evaluation data; batched where the loaded artifact accepts it."""
     from compbench.specs import Variant
-    from compbench.tasks import create_task
     from engines.registry import engine_config, load_engine
+    from tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     task = create_task(variant.model, _assets(request))

@@ -1,1 +1,0 @@
-"""Format converters, one module per edge of ``compbench.artifacts.ROUTES``."""
