@@ -11,7 +11,7 @@ from runner.results import Ledger
 
 def test_accuracy(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,
                   ledger: Ledger, updating_baselines: bool) -> None:
-    metrics = pipeline.validate()
+    metrics = pipeline.accuracy()
     result = ledger[variant]
     result.metrics = metrics
     checks = [baselines.check(variant.id, metric, value) for metric, value in metrics.items()]

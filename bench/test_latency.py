@@ -18,7 +18,7 @@ from runner.results import Ledger
 
 
 def test_latency(benchmark, variant: Variant, pipeline: VariantPipeline, ledger: Ledger) -> None:
-    pipeline.validate()  # cached; raises NonFiniteOutput for NaN outputs, before any timing
+    pipeline.accuracy()  # cached; raises NonFiniteOutput for NaN outputs, before any timing
     inputs = pipeline.benchmark_input()
     session = pipeline.session
     # warm-up outside the timed rounds (first-call allocations, JIT caches), checked as well

@@ -12,7 +12,7 @@ from runner.results import Ledger
 
 def test_size(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,
               ledger: Ledger, updating_baselines: bool) -> None:
-    artifact = pipeline.save()
+    artifact = pipeline.convert()
     result = ledger[variant]
     result.size_bytes = artifact.size_bytes
     result.gzip_size_bytes = artifact.gzip_size_bytes

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    task: str                 # evaluation protocol: "widerface" | "cifar10"
+    task: str                 # a module of tasks/ (its TASK declares data, metrics, protocol)
     source: str               # "module:function" building the fp32 reference (torch/keras/hf)
     weights: tuple[str, ...]  # asset files the source reads (their checksums key the cache)
     input_shape: tuple[int, ...]
     reference_engine: str     # the speed-up denominator; also the source model's own format
     description: str
     preprocess: str = ""      # "module:function" (assets) → (uint8 NHWC images → model input)
-    requires: tuple[str, ...] = ("torch",)  # import names the source model needs
+    requires: tuple[str, ...] = ("torch",)  # distributions (pyproject names) the source needs
     eval_batch: int = 1       # >1: artifacts get a dynamic batch axis so evaluation can batch
 
 
@@ -34,7 +34,7 @@ class Row:
     recipe: str               # "module:function" in compression/
     engines: tuple[str, ...]
     description: str = ""
-    requires: tuple[str, ...] = ()  # import names the recipe needs beyond the model's
+    requires: tuple[str, ...] = ()  # distributions the recipe needs beyond the model's
     inputs: tuple[str, ...] = ()    # asset files the recipe reads besides the model's weights
     # (e.g. a distillation teacher): checked before the build, their checksums key its cache
     # Accuracy differs between CPU int8 instruction sets (int8 kernels; TF fine-tunes whose
@@ -50,7 +50,7 @@ class Variant:
     engine: str
     recipe: str
     description: str
-    requires: tuple[str, ...] = ()         # everything this variant imports, engine included
+    requires: tuple[str, ...] = ()         # distributions: model's, row's, conversion's
     inputs: tuple[str, ...] = ()
     cpu_dependent_accuracy: bool = False
 

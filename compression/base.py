@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,33 @@ from typing import Any
 import numpy as np
 
 from compbench.assets import Assets
+from compbench.isolation import STEP_THREADS
 from compbench.specs import ModelSpec, resolve
 from formats.artifacts import Artifact, artifact_in
 from tasks.base import Task
 
 Recipe = Callable[["RecipeContext"], Artifact]
+
+
+@contextmanager
+def build_threads() -> Iterator[int]:
+    """Pin torch to the step processes' thread count (``STEP_THREADS``) for one build.
+
+    The step process already starts with one thread per library; pinning again here keeps a
+    build computing the same bits when a test or a script runs it in its own interpreter. One
+    thread is also the faster choice for these small training steps on a shared 2-core machine
+    (measured: 0.29 s/step on one thread, 0.60 s on two while another job ran; ReviewKD steps
+    were 30-60x slower on two), so builds run two at a time instead (``runner/prebuild.py``).
+    The previous count is restored afterwards.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(STEP_THREADS)
+    try:
+        yield STEP_THREADS
+    finally:
+        torch.set_num_threads(previous)
 
 
 @dataclass

@@ -1,20 +1,13 @@
-"""Structured channel pruning of SCRFD_500M_KPS: channels are physically removed.
+"""Structured channel pruning: channels are physically removed, nothing is masked.
 
-The result is the same ``SCRFD`` module tree with narrower ``Conv2d``/``BatchNorm2d`` children
-(new modules holding the kept slices), so it pickles, scripts and exports like the fp32 model
-and every engine runs a genuinely smaller network; nothing is masked.
+The result is the same module tree with narrower ``Conv2d``/``BatchNorm2d`` children (new
+modules holding the kept slices), so it pickles, scripts and exports like the source model and
+every engine runs a genuinely smaller network.
 
-Prunable channel sets ("groups"): the MobileNetV1 backbone has no residual connections, so the
-output channels of every pointwise conv (and of the stem's full conv) form an independent set.
-Removing channel c of such a producer removes
-  - row c of the producer conv and of its BatchNorm,
-  - channel c of the next block's depthwise conv and BatchNorm (channel-wise consumers),
-  - input column c of the next block's pointwise conv, and, for the last block of layer2/3/4,
-    input column c of the neck's lateral 1x1 conv (cross-channel consumers).
-In the head, each stride's tower has two such sets: the first separable conv's pointwise output
-(consumed by the second's depthwise + pointwise) and the second's pointwise output (consumed by
-the score / box / keypoint predictor convs). The 16-channel neck is left alone (it is tiny and
-every level of it is summed with another, which would tie the sets together).
+What can be pruned together is a ``ChannelGroup``: the conv producing a set of channels, its
+BatchNorm, the channel-wise consumers (depthwise conv + BN) that keep the same channels, and the
+cross-channel consumers that lose input columns. Which groups a network has is a fact about that
+network (SCRFD's: ``compression.scrfd.channel_groups``); this module only needs the list.
 
 Criterion (``channel_importance``): the signal energy a channel feeds its cross-channel consumers,
 var(input_c) * ||W_eff[:, c]||^2, measured on calibration images (``W_eff``: the consumer's
@@ -27,43 +20,23 @@ consumer is a linear conv, so the removed inputs are predicted from the kept one
 on the calibration statistics (x_R ~ A x_K + b) and the prediction is folded into the consumer's
 kept weights and bias (or its BN's running mean). This halved the initial damage again.
 
-Then a self-distillation fine-tune from the fp32 model (BatchNorm statistics frozen: the batches
-are a few crops).
-
-Where and how much (``RATIOS``, fnmatch patterns over group names): measured per group on the
-mini set, the damage is far from uniform. The stride-8 head tower looks cheap by MACs-per-error
-but costs 11 points of hard AP at 50 % (tiny faces live there); the high-resolution stages
-(stem, layer1-3) are thin already. layer4 (six 288-channel blocks at 20x20) is the least sensitive
-per MAC removed, so only layer4 is pruned. Kept counts are rounded *up* to a multiple of 8
-(SIMD-friendly widths for oneDNN / onnxruntime / OpenVINO).
+Kept counts are rounded *up* to a multiple of 8 (SIMD-friendly widths for oneDNN / onnxruntime /
+OpenVINO).
 """
 
 from __future__ import annotations
 
-import copy
 import fnmatch
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from compression.base import RecipeContext
-from compression.self_distillation import (
-    BUILD_THREADS,
-    DistillConfig,
-    self_distill,
-    stack_inputs,
-)
-from formats.artifacts import Artifact
-
-RATIOS = {"backbone.layer4.*": 0.375}   # 288 -> 184 channels in all six layer4 blocks
 CHANNEL_MULTIPLE = 8
 RIDGE = 1e-3        # least-squares damping, relative to the kept channels' mean variance
-STATS_IMAGES = 32   # calibration images used to measure the consumers' input statistics
-FINETUNE = DistillConfig(steps=500, batch_size=4, crop=320, lr=5e-5, desc="fine-tune pruned")
 
 
 @dataclass
@@ -75,51 +48,6 @@ class ChannelGroup:
     producer_bn: str
     channelwise: list[tuple[str, str]] = field(default_factory=list)   # (depthwise conv, its BN)
     consumers: list[tuple[str, str | None]] = field(default_factory=list)  # (conv, BN after it)
-
-
-def _backbone_blocks(model: nn.Module) -> list[tuple[str, bool]]:
-    """(path, ends a stage feeding the neck) for the stem's and stages' blocks, in order."""
-    blocks = [("backbone.stem.0", False), ("backbone.stem.1", False)]
-    backbone = model.backbone
-    for stage in ("layer1", "layer2", "layer3", "layer4"):
-        count = len(getattr(backbone, stage))
-        blocks += [(f"backbone.{stage}.{i}", False) for i in range(count)]
-        if stage != "layer1":
-            blocks[-1] = (blocks[-1][0], True)
-    return blocks
-
-
-def scrfd_channel_groups(model: nn.Module) -> list[ChannelGroup]:
-    groups = []
-    blocks = _backbone_blocks(model)
-    level = 0
-    for index, (block, feeds_neck) in enumerate(blocks):
-        conv_index = 0 if block == "backbone.stem.0" else 3   # full conv vs pointwise conv
-        group = ChannelGroup(block, f"{block}.{conv_index}", f"{block}.{conv_index + 1}")
-        if index + 1 < len(blocks):
-            following = blocks[index + 1][0]
-            group.channelwise.append((f"{following}.0", f"{following}.1"))
-            group.consumers.append((f"{following}.3", f"{following}.4"))
-        if feeds_neck:
-            group.consumers.append((f"neck.lateral_convs.{level}", None))
-            level += 1
-        groups.append(group)
-    for s in range(len(model.bbox_head.stride_heads)):
-        head = f"bbox_head.stride_heads.{s}"
-        tower = f"{head}.conv_layers"
-        for i in range(len(model.bbox_head.stride_heads[s].conv_layers)):
-            group = ChannelGroup(f"{tower}.{i}", f"{tower}.{i}.pointwise_conv.conv",
-                                 f"{tower}.{i}.pointwise_conv.bn")
-            if i + 1 < len(model.bbox_head.stride_heads[s].conv_layers):
-                group.channelwise.append((f"{tower}.{i + 1}.depthwise_conv.conv",
-                                          f"{tower}.{i + 1}.depthwise_conv.bn"))
-                group.consumers.append((f"{tower}.{i + 1}.pointwise_conv.conv",
-                                        f"{tower}.{i + 1}.pointwise_conv.bn"))
-            else:
-                group.consumers += [(f"{head}.{name}", None)
-                                    for name in ("cls_logits", "bb_logits", "kp_logits")]
-            groups.append(group)
-    return groups
 
 
 def _get(model: nn.Module, path: str) -> nn.Module:
@@ -316,10 +244,6 @@ def prune_group(model: nn.Module, group: ChannelGroup, ratio: float,
     return channels, count
 
 
-def uniform_ratios(backbone: float, head: float) -> dict[str, float]:
-    return {"backbone.*": backbone, "bbox_head.*": head}
-
-
 def ratio_for(group: ChannelGroup, ratios: Mapping[str, float]) -> float:
     """The ratio of the first ``fnmatch`` pattern matching the group's name (0 if none)."""
     for pattern, ratio in ratios.items():
@@ -328,28 +252,13 @@ def ratio_for(group: ChannelGroup, ratios: Mapping[str, float]) -> float:
     return 0.0
 
 
-def prune_scrfd(model: nn.Module, ratios: Mapping[str, float],
-                stats: dict[str, ChannelStats] | None = None,
-                criterion: str = "energy") -> dict[str, tuple[int, int]]:
-    """Prune ``model`` in place, ``ratios`` per group name pattern (see ``ratio_for``).
-
-    See ``prune_group`` for what ``stats`` changes. Returns {group: (channels, kept)}.
-    """
+def prune_groups(model: nn.Module, groups: Sequence[ChannelGroup], ratios: Mapping[str, float],
+                 stats: dict[str, ChannelStats] | None = None,
+                 criterion: str = "energy") -> dict[str, tuple[int, int]]:
+    """Prune ``model`` in place, group by group, ``ratios`` per group name pattern (see
+    ``ratio_for``). See ``prune_group`` for what ``stats`` changes. Returns {group: (channels,
+    kept)}."""
     widths = {}
-    for group in scrfd_channel_groups(model):
+    for group in groups:
         widths[group.name] = prune_group(model, group, ratio_for(group, ratios), stats, criterion)
     return widths
-
-
-def pruned(ctx: RecipeContext) -> Artifact:
-    torch.set_num_threads(BUILD_THREADS)
-    torch.manual_seed(ctx.seed)
-    teacher = ctx.source_model().eval()
-    student = copy.deepcopy(teacher)
-    inputs = stack_inputs(ctx.calibration_inputs(), ctx.task.calibration_size,
-                          "load calibration images")
-    stats = consumer_input_stats(student, scrfd_channel_groups(student), inputs[:STATS_IMAGES])
-    prune_scrfd(student, RATIOS, stats)
-    student.eval()  # BatchNorm keeps its (pruned) running statistics during the fine-tune
-    self_distill(student, teacher, inputs, replace(FINETUNE, seed=ctx.seed))
-    return ctx.save_torch(student)

@@ -18,14 +18,20 @@ from compbench.hardware import available_cores
 
 
 @dataclass(frozen=True)
-class EngineConfig:
+class EngineSpec:
+    """Everything the suite knows about one engine, declared in the engine's own module
+    (``ENGINES = (EngineSpec(...),)``) and nowhere else; ``engines.registry`` collects them."""
+
     name: str
-    artifact_format: str      # what ``load`` accepts: torch | torchscript | onnx | openvino | ...
-    module: str               # the engines/ module implementing it (imported lazily)
-    packages: tuple[str, ...]  # import names that must be installed
-    extra: str                # the pyproject extra that installs them
-    threads: int | None       # None: all available cores, resolved at run time
+    artifact_format: str       # what ``load`` accepts: torch | torchscript | onnx | openvino | ...
+    requires: tuple[str, ...]  # distributions (pyproject names) it runs on; extras derive from them
+    family: str                # the tox env that runs it (``tox -e <family>``, --engine-family)
     description: str
+    threads: int | None = None  # None: all available cores, resolved at run time
+    # max |this engine - torch eager| over the fp32 SCRFD artifact's raw outputs
+    # (tests/test_engines.py); None: it does not run torch-exported models
+    output_tolerance: float | None = None
+    module: str = ""           # filled in by the registry: the module that declared it
 
     @property
     def resolved_threads(self) -> int:
@@ -46,7 +52,7 @@ class Session(ABC):
 
 
 class Engine(ABC):
-    def __init__(self, config: EngineConfig):
+    def __init__(self, config: EngineSpec):
         self.config = config
         self.threads = config.resolved_threads
 
@@ -59,13 +65,13 @@ class Engine(ABC):
         """Load an artifact file of ``config.artifact_format``."""
 
     def versions(self) -> dict[str, str]:
-        """Versions of the packages behind this engine (part of cache keys and provenance)."""
+        """Versions of the distributions behind this engine (part of cache keys and provenance)."""
         from importlib.metadata import PackageNotFoundError, version
 
         found = {}
-        for package in self.config.packages:
+        for distribution in self.config.requires:
             try:
-                found[package] = version(package)
+                found[distribution] = version(distribution)
             except PackageNotFoundError:
-                found[package] = "unknown"
+                found[distribution] = "unknown"
         return found

@@ -12,9 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.base import Engine, EngineConfig, Session
+from engines.base import Engine, EngineSpec, Session
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+ENGINES = (
+    EngineSpec(name="keras", artifact_format="keras", requires=("tensorflow", "tf_keras"),
+               family="tensorflow",
+               description="TensorFlow, tf_keras model traced once with tf.function"),
+)
 
 
 def pin_tf_threads(threads: int) -> None:
@@ -49,5 +55,5 @@ class KerasEngine(Engine):
         return KerasSession(tf_keras.models.load_model(artifact, compile=False))
 
 
-def create(config: EngineConfig) -> Engine:
+def create(config: EngineSpec) -> Engine:
     return KerasEngine(config)

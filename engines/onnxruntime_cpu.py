@@ -1,14 +1,31 @@
-"""onnxruntime on the CPU execution provider with explicit intra-op threads."""
+"""onnxruntime on the CPU execution provider with explicit intra-op threads.
+
+onnxruntime is imported inside functions: the registry imports every engine module to read its
+declaration, also where onnxruntime is not installed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 
-from engines.base import Engine, EngineConfig, Session
+from engines.base import Engine, EngineSpec, Session
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
+
+# Graph optimisation fuses and reorders float operations: close to torch, not bit-equal.
+ENGINES = (
+    EngineSpec(name="onnxruntime", artifact_format="onnx", requires=("onnxruntime",),
+               family="onnxruntime", description="onnxruntime CPU EP, all cores",
+               output_tolerance=1e-4),
+    EngineSpec(name="onnxruntime-1t", artifact_format="onnx", requires=("onnxruntime",),
+               family="onnxruntime", description="onnxruntime CPU EP, one intra-op thread",
+               threads=1, output_tolerance=1e-4),
+)
 
 
 class OrtSession(Session):
@@ -26,6 +43,8 @@ class OrtSession(Session):
 
 class OnnxRuntimeEngine(Engine):
     def load(self, artifact: Path) -> Session:
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -36,5 +55,5 @@ class OnnxRuntimeEngine(Engine):
                                                providers=["CPUExecutionProvider"]))
 
 
-def create(config: EngineConfig) -> Engine:
+def create(config: EngineSpec) -> Engine:
     return OnnxRuntimeEngine(config)

@@ -2,17 +2,30 @@
 
 The f32 precision hint matters: on CPUs with bf16/AMX support OpenVINO would otherwise run an
 "fp32" model in bf16 and the fp32 row would silently measure something else.
+
+openvino is imported inside functions: the registry imports every engine module to read its
+declaration, also where openvino is not installed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import openvino as ov
 
-from engines.base import Engine, EngineConfig, Session
+from engines.base import Engine, EngineSpec, Session
+
+if TYPE_CHECKING:
+    import openvino as ov
+
+ENGINES = (
+    EngineSpec(name="openvino", artifact_format="openvino", requires=("openvino",),
+               family="openvino",
+               description="OpenVINO CPU plugin, latency hint, f32 precision hint",
+               output_tolerance=1e-3),  # its own conv kernels and fusions, in f32: looser
+)
 
 
 class OpenVINOSession(Session):
@@ -32,6 +45,8 @@ class OpenVINOSession(Session):
 
 class OpenVINOEngine(Engine):
     def load(self, artifact: Path) -> Session:
+        import openvino as ov
+
         core = ov.Core()
         properties = {
             "INFERENCE_NUM_THREADS": self.threads,
@@ -42,5 +57,5 @@ class OpenVINOEngine(Engine):
         return OpenVINOSession(core.compile_model(core.read_model(str(artifact)), "CPU", properties))
 
 
-def create(config: EngineConfig) -> Engine:
+def create(config: EngineSpec) -> Engine:
     return OpenVINOEngine(config)

@@ -1,84 +1,122 @@
-"""Engine names → configuration; implementations are imported only when an engine is used.
+"""The engines, found by reading each engine module's own declaration (``ENGINES``).
 
-That keeps ``tox -e onnxruntime`` free of torch/TensorFlow imports and turns a missing package
-into one ``EngineUnavailable`` naming the extra to install.
+Nothing else lists engines: a new engine is one module in this package with its declaration,
+so its name, format, requirements, family and parity bound cannot disagree with a second table.
+Every module is imported to read it, which is why engine modules import their frameworks lazily
+(``tox -e onnxruntime`` has no TensorFlow). Discovery runs on first use, not on import, so a step
+that only loads an engine it was given (``load_engine``) imports that engine's module alone.
+
+Requirements are distribution names; the extra that installs one is read from compbench's
+package metadata (``compbench.extras``, i.e. ``pyproject.toml``), the tox env that runs an
+engine is its family (``tests/test_declarations.py`` holds tox.ini to that).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
-import importlib.util
+import importlib.metadata
+import pkgutil
+from collections.abc import Iterable
 
+import engines
 from compbench.errors import EngineUnavailable
-from engines.base import Engine, EngineConfig
+from compbench.extras import extras_of_distributions, normalize
+from engines.base import Engine, EngineSpec
 
-ENGINES: dict[str, EngineConfig] = {
-    config.name: config
-    for config in [
-        EngineConfig("torch", "torch", "engines.torch_eager", ("torch",), "torch", None,
-                     "PyTorch eager, inference_mode"),
-        EngineConfig("torchscript", "torchscript", "engines.torchscript", ("torch",), "torch", None,
-                     "TorchScript (scripted, frozen)"),
-        EngineConfig("onnxruntime", "onnx", "engines.onnxruntime_cpu", ("onnxruntime",), "onnx",
-                     None, "onnxruntime CPU EP, all cores"),
-        EngineConfig("onnxruntime-1t", "onnx", "engines.onnxruntime_cpu", ("onnxruntime",), "onnx",
-                     1, "onnxruntime CPU EP, one intra-op thread"),
-        EngineConfig("openvino", "openvino", "engines.openvino_cpu", ("openvino",), "openvino",
-                     None, "OpenVINO CPU plugin, latency hint, f32 precision hint"),
-        EngineConfig("keras", "keras", "engines.keras_tf", ("tensorflow", "tf_keras"), "tf", None,
-                     "TensorFlow, tf_keras model traced once with tf.function"),
-        EngineConfig("tflite", "tflite", "engines.tflite", ("tensorflow",), "tf", None,
-                     "TFLite interpreter (XNNPACK delegate for float models)"),
-    ]
-}
+_NOT_ENGINES = ("base", "registry")
 
 
-# Import name (top-level package) → the pyproject extra that installs it, so that a skip says
-# exactly what to install rather than the whole ``[all]`` stack (4 GB with TensorFlow).
-EXTRA_OF = {"torch": "torch", "torchao": "torch", "onnx": "onnx", "onnxruntime": "onnx",
-            "onnxscript": "onnx", "openvino": "openvino", "nncf": "openvino",
-            "tensorflow": "tf", "tf_keras": "tf", "tensorflow_model_optimization": "tf",
-            "transformers": "hf", "optimum": "hf"}
+@functools.cache
+def _discovered() -> dict[str, EngineSpec]:
+    found: dict[str, EngineSpec] = {}
+    for info in pkgutil.iter_modules(engines.__path__):
+        if info.name in _NOT_ENGINES or info.name.startswith("_"):
+            continue
+        module_name = f"{engines.__name__}.{info.name}"
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ImportError(
+                f"{module_name} cannot be imported to read its declaration ({exc}); engine "
+                "modules import their frameworks inside functions, see engines/registry.py"
+            ) from exc
+        for spec in getattr(module, "ENGINES", ()):  # a module without one is a helper
+            if spec.name in found:
+                raise ValueError(f"engine {spec.name!r} is declared by both {found[spec.name].module} "
+                                 f"and {module_name}")
+            found[spec.name] = dataclasses.replace(spec, module=module_name)
+    return dict(sorted(found.items()))
 
-TOX_ENVS = {"torch": "torch", "onnx": "onnxruntime", "openvino": "openvino"}  # extra → tox.ini env
+
+def __getattr__(name: str):
+    if name == "ENGINES":  # name → EngineSpec, sorted by name
+        return _discovered()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def extras_for(packages: list[str] | tuple[str, ...]) -> list[str]:
-    """The pyproject extras that install ``packages`` (import names, dotted ones too)."""
-    return sorted({EXTRA_OF.get(p.partition(".")[0], "all") for p in packages})
+def families() -> dict[str, list[str]]:
+    """Family (= the tox env running it) → its engines."""
+    grouped: dict[str, list[str]] = {}
+    for spec in _discovered().values():
+        grouped.setdefault(spec.family, []).append(spec.name)
+    return grouped
 
 
-def engine_config(name: str) -> EngineConfig:
+def engine_config(name: str) -> EngineSpec:
     try:
-        return ENGINES[name]
+        return _discovered()[name]
     except KeyError:
-        raise EngineUnavailable(f"unknown engine {name!r}; known: {', '.join(ENGINES)}") from None
+        raise EngineUnavailable(f"unknown engine {name!r}; known: {', '.join(_discovered())}") from None
 
 
-def missing_packages(config_or_packages: EngineConfig | tuple[str, ...]) -> list[str]:
-    packages = (config_or_packages.packages if isinstance(config_or_packages, EngineConfig)
-                else config_or_packages)
-    return [p for p in packages if not _importable(p)]
+def missing_distributions(distributions: Iterable[str]) -> list[str]:
+    """The ones not installed: what pip installed, not what happens to be importable."""
+    missing = []
+    for name in distributions:
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
 
 
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:  # a dotted name whose parent package is absent
-        return False
+def extras_for(distributions: Iterable[str]) -> list[str]:
+    """Every compbench extra that installs one of ``distributions`` (a declaration names
+    distributions, the check of what a step loaded compares extras)."""
+    table = extras_of_distributions()
+    return sorted({extra for name in distributions for extra in table.get(normalize(name), ())})
+
+
+def install_hint(missing: Iterable[str], family: str) -> str:
+    """How to get ``missing`` installed: one extra per distribution, and the tox env."""
+    table = extras_of_distributions()
+    missing = list(missing)
+    orphans = [name for name in missing if normalize(name) not in table]
+    if orphans:  # a declaration drifted from pyproject.toml (tests/test_declarations.py)
+        return (f"No extra in pyproject.toml installs {', '.join(orphans)}: add it to "
+                "[project.optional-dependencies].")
+    extras = sorted({min(table[normalize(name)]) for name in missing})
+    return (f"Install them with: pip install -e '.[{','.join(extras)}]' "
+            f"-c constraints/known-good.txt (or run `tox -e {family}`).")
+
+
+def unavailable(subject: str, distributions: Iterable[str], family: str) -> EngineUnavailable | None:
+    """The skip reason when some of ``distributions`` are not installed (None: all are)."""
+    missing = missing_distributions(distributions)
+    if not missing:
+        return None
+    return EngineUnavailable(f"{subject} needs the Python distribution(s) {', '.join(missing)}, "
+                             f"which are not installed. {install_hint(missing, family)}")
 
 
 def get_engine(name: str) -> Engine:
     return load_engine(engine_config(name))
 
 
-def load_engine(config: EngineConfig) -> Engine:
-    missing = missing_packages(config)
-    if missing:
-        hint = f" (or run `tox -e {TOX_ENVS[config.extra]}`)" if config.extra in TOX_ENVS else ""
-        raise EngineUnavailable(
-            f"engine {config.name!r} needs the Python package(s) {', '.join(missing)}, which are not "
-            f"installed. Install them with: pip install -e '.[{config.extra}]' "
-            f"-c constraints/known-good.txt{hint}.")
-    module = importlib.import_module(config.module)
-    return module.create(config)
+def load_engine(spec: EngineSpec) -> Engine:
+    problem = unavailable(f"engine {spec.name!r}", spec.requires, spec.family)
+    if problem:
+        raise problem
+    return importlib.import_module(spec.module).create(spec)

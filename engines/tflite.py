@@ -12,9 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.base import Engine, EngineConfig, Session
+from engines.base import Engine, EngineSpec, Session
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+ENGINES = (
+    EngineSpec(name="tflite", artifact_format="tflite", requires=("tensorflow",),
+               family="tensorflow",
+               description="TFLite interpreter (XNNPACK delegate for float models)"),
+)
 
 
 def _interpreter_class():
@@ -71,5 +77,5 @@ class TFLiteEngine(Engine):
         return TFLiteSession(_create_interpreter(artifact, self.threads))
 
 
-def create(config: EngineConfig) -> Engine:
+def create(config: EngineSpec) -> Engine:
     return TFLiteEngine(config)

@@ -1,23 +1,40 @@
-"""PyTorch eager execution of a pickled ``nn.Module`` (fp32, pruned or int8-quantized)."""
+"""PyTorch eager execution of a pickled ``nn.Module`` (fp32, pruned or int8-quantized).
+
+torch is imported inside functions: the registry imports every engine module to read its
+declaration, also where torch is not installed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from engines.base import Engine, EngineConfig, Session
+from engines.base import Engine, EngineSpec, Session
+
+if TYPE_CHECKING:
+    import torch
+
+ENGINES = (
+    EngineSpec(name="torch", artifact_format="torch", requires=("torch",), family="torch",
+               description="PyTorch eager, inference_mode",
+               output_tolerance=0.0),  # the reference the others are compared with
+)
 
 
 def pin_torch_threads(threads: int) -> None:
+    import torch
+
     # torch's pool is process-wide: re-pin before every call, other engines may have moved it.
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
 
 
 def outputs_to_numpy(outputs) -> list[np.ndarray]:
+    import torch
+
     if isinstance(outputs, torch.Tensor):
         outputs = (outputs,)
     return [o.detach().numpy() for o in outputs]
@@ -29,6 +46,8 @@ class TorchSession(Session):
         self.threads = threads
 
     def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
+        import torch
+
         pin_torch_threads(self.threads)
         with torch.inference_mode():
             return outputs_to_numpy(self.module(torch.from_numpy(inputs)))
@@ -36,6 +55,8 @@ class TorchSession(Session):
 
 class TorchEagerEngine(Engine):
     def load(self, artifact: Path) -> Session:
+        import torch
+
         pin_torch_threads(self.threads)
         # The artifact comes from our own content-addressed cache, built by this code: trusted.
         module = torch.load(artifact, weights_only=False, map_location="cpu")
@@ -43,5 +64,5 @@ class TorchEagerEngine(Engine):
         return TorchSession(module, self.threads)
 
 
-def create(config: EngineConfig) -> Engine:
+def create(config: EngineSpec) -> Engine:
     return TorchEagerEngine(config)

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
-from engines.base import Engine, EngineConfig, Session
+from engines.base import Engine, EngineSpec, Session
 from engines.torch_eager import TorchSession, pin_torch_threads
+
+ENGINES = (
+    EngineSpec(name="torchscript", artifact_format="torchscript", requires=("torch",),
+               family="torch", description="TorchScript (scripted, frozen)",
+               output_tolerance=1e-4),  # freezing folds batch norms into the convolutions
+)
 
 
 class TorchScriptEngine(Engine):
     def load(self, artifact: Path) -> Session:
+        import torch
+
         pin_torch_threads(self.threads)
         return TorchSession(torch.jit.load(str(artifact), map_location="cpu").eval(), self.threads)
 
 
-def create(config: EngineConfig) -> Engine:
+def create(config: EngineSpec) -> Engine:
     return TorchScriptEngine(config)

@@ -1,9 +1,10 @@
-"""A built model on disk in one format, and the conversions between formats.
+"""A built model on disk in one format; ``FILENAMES`` is the one list of formats.
 
 Recipes emit an artifact in their natural format (a torch module, a QDQ ONNX file, an OpenVINO
-IR); each engine consumes one format. ``convert`` bridges the two along the few edges that
-exist (torch → torchscript, torch → onnx → openvino), so a recipe is written once and runs on
-every engine its table row names.
+IR); each engine consumes one format. The conversions between formats live one per module
+(``formats/<source>_to_<target>.py``, chained by ``formats.routes``), so a recipe is written
+once and runs on every engine its table row names. Kept apart from the routing so that a recipe,
+which only needs ``Artifact``, does not depend on (and get rebuilt for) the conversion graph.
 """
 
 from __future__ import annotations
@@ -49,44 +50,3 @@ class Artifact:
 def artifact_in(directory: Path, fmt: str) -> Artifact:
     return Artifact(fmt, directory / FILENAMES[fmt])
 
-
-# Conversion edges: (from, to) -> the intermediate format to go through, or None when direct.
-ROUTES: dict[tuple[str, str], str | None] = {
-    ("torch", "torchscript"): None,
-    ("torch", "onnx"): None,
-    ("onnx", "openvino"): None,
-    ("torch", "openvino"): "onnx",
-    ("keras", "tflite"): None,
-    ("keras", "openvino"): None,
-}
-
-
-def route(source: str, target: str) -> list[str]:
-    """Formats to produce, in order, to get from ``source`` to ``target`` (empty when equal)."""
-    if source == target:
-        return []
-    if (source, target) not in ROUTES:
-        raise ValueError(f"no conversion from {source} to {target}; "
-                         "remove that engine from the variant's table row")
-    via = ROUTES[(source, target)]
-    return [*route(source, via), target] if via else [target]
-
-
-def convert_step(source: Artifact, target_format: str, out_dir: Path,
-                 input_shape: tuple[int, ...], dynamic_batch: bool = False) -> Artifact:
-    """One direct conversion; heavy libraries are imported only for the edge that needs them."""
-    target = artifact_in(out_dir, target_format)
-    if (source.format, target_format) == ("torch", "torchscript"):
-        from formats.torch_to_torchscript import convert
-    elif (source.format, target_format) == ("torch", "onnx"):
-        from formats.torch_to_onnx import convert
-    elif (source.format, target_format) == ("onnx", "openvino"):
-        from formats.onnx_to_openvino import convert
-    elif (source.format, target_format) == ("keras", "tflite"):
-        from formats.keras_to_tflite import convert
-    elif (source.format, target_format) == ("keras", "openvino"):
-        from formats.keras_to_openvino import convert
-    else:
-        raise ValueError(f"no direct conversion from {source.format} to {target_format}")
-    convert(source.path, target.path, input_shape, dynamic_batch)
-    return target

@@ -5,6 +5,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+SOURCE = "keras"
+TARGET = "openvino"
+# tf_keras writes the SavedModel (TensorFlow); OpenVINO reads it.
+REQUIRES = ("openvino", "tensorflow", "tf_keras")
+
 
 def convert(source: Path, target: Path, input_shape: tuple[int, ...],
             dynamic_batch: bool = False) -> None:

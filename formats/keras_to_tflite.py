@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+SOURCE = "keras"
+TARGET = "tflite"
+REQUIRES = ("tensorflow", "tf_keras")
+
 
 def convert(source: Path, target: Path, input_shape: tuple[int, ...],
             dynamic_batch: bool = False) -> None:

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import openvino as ov
+SOURCE = "onnx"
+TARGET = "openvino"
+# OpenVINO's ONNX frontend is native code: the onnx Python package is not loaded (measured).
+REQUIRES = ("openvino",)
 
 
 def convert(source: Path, target: Path, input_shape: tuple[int, ...],
             dynamic_batch: bool = False) -> None:
+    import openvino as ov
+
     ov.save_model(ov.convert_model(str(source)), str(target), compress_to_fp16=False)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
+SOURCE = "torch"
+TARGET = "onnx"
+# Measured: the TorchScript exporter loads torch and onnx; onnxscript only the dynamo one.
+REQUIRES = ("torch", "onnx")
 
 OPSET = 17
 
@@ -15,6 +18,8 @@ OPSET = 17
 def convert(source: Path, target: Path, input_shape: tuple[int, ...],
             dynamic_batch: bool = False) -> None:
     """``dynamic_batch`` names axis 0 "batch" so evaluation can feed many images per call."""
+    import torch
+
     module = torch.load(source, weights_only=False, map_location="cpu").eval()
     example = torch.zeros(input_shape)
     with torch.inference_mode():

@@ -10,6 +10,11 @@ whose row says ``cpu_dependent_accuracy``) are kept per hardware class
 a class without its own values is gated on the shared ones and compared with the nearest class
 under the wider ``cross_hardware_tolerances``, and every check says which basis it used.
 
+Accuracy metrics, their direction and their default tolerances are facts of each task and are
+declared there (``tasks/<name>.py``); this module owns only the runner's own measurements (sizes,
+speed-up). The defaults fill a new profile and back any metric a file does not list; a file's
+own ``tolerances`` always win, so recorded files gate exactly as they were recorded.
+
 Every value carries the id of the recording (commit, date, machine, packages, command) that
 measured it, so updating one variant restamps only that variant. Updates are explicit
 (``--update-baselines``), happen under a lock beside the file, re-read the file under that lock,
@@ -29,30 +34,32 @@ from compbench import hardware
 from compbench.cache import atomic_write_text, file_lock
 from compbench.errors import BaselineError
 from compbench.settings import REPO_ROOT
+from tasks import all_tasks
+from tasks import metric as declared_metric
 
 BASELINE_DIR = REPO_ROOT / "baselines"
 UPDATE_HINT = "pytest bench --update-baselines"
 SCHEMA = 2
 SHARED = "shared"
-ACCURACY_METRICS = ("easy", "medium", "hard", "top1")
-
-DEFAULT_TOLERANCES: dict[str, dict] = {
-    **{metric: {"abs": 0.005, "why": "same class: a rebuilt int8 or fine-tuned artifact moved "
-                                     "AP/top-1 by < 0.2 pt between clean runs; 0.5 pt is a real "
-                                     "change on 100 images / 10 000 images"}
-       for metric in ACCURACY_METRICS},
+RUNNER_TOLERANCES: dict[str, dict] = {
     "size_bytes": {"rel": 0.02, "why": "serialisation metadata varies by a few hundred bytes"},
     "size_gzip_bytes": {"rel": 0.02, "why": "as size_bytes"},
     "speedup": {"rel": 0.65, "why": "same-class paired ratio on a shared 2-core machine: only a "
                                     "lost fast path (8x -> 1x) is signal at this tolerance"},
 }
-CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
-    **{metric: {"abs": 0.04, "why": "int8 on AVX2-only vs AVX-512 VNNI measured up to 2.8 pt "
-                                    "(int8-ort on OpenVINO, easy AP, mini set)"}
-       for metric in ACCURACY_METRICS},
+RUNNER_CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
     "speedup": {"rel": 0.8, "why": "int8 speed-ups on AVX2-only measured down to 0.28x of the "
                                    "VNNI values (int8-qat/torch 1.62x vs 5.86x)"},
 }
+# Derived from the task declarations, never listed here (one task may share another's metric
+# only by declaring it identically, so a name is enough to find its facts).
+_DECLARED = {m.name: m for task in all_tasks().values() for m in task.metrics}
+ACCURACY_METRICS = tuple(_DECLARED)
+DEFAULT_TOLERANCES: dict[str, dict] = {
+    **{name: m.tolerance.as_entry() for name, m in _DECLARED.items()}, **RUNNER_TOLERANCES}
+CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
+    **{name: m.cross_hardware.as_entry() for name, m in _DECLARED.items()},
+    **RUNNER_CROSS_HARDWARE_TOLERANCES}
 KNOWN_METRICS = tuple(DEFAULT_TOLERANCES)
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -159,8 +166,15 @@ class Baselines:
         return classes[nearest], f"{nearest} (nearest)", True
 
     def check(self, variant_id: str, metric: str, measured: float,
-              higher_is_better: bool = True, two_sided: bool = True) -> Check:
-        """Worse beyond tolerance = regression; better beyond = stale baseline (two-sided)."""
+              higher_is_better: bool | None = None, two_sided: bool = True) -> Check:
+        """Worse beyond tolerance = regression; better beyond = stale baseline (two-sided).
+
+        ``higher_is_better`` defaults to the task's declaration for an accuracy metric (and to
+        True for the runner's speed-up), so a lower-is-better task metric cannot be gated the
+        wrong way round by a caller that forgot to say so."""
+        if higher_is_better is None:
+            declared = declared_metric(metric)
+            higher_is_better = declared.higher_is_better if declared else True
         record, basis, cross = self.stored(variant_id, metric)
         tol = self.tolerance(variant_id, metric, cross)
         tol_text = _tolerance_text(tol) + (" cross-hardware" if cross else "")

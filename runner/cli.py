@@ -15,14 +15,14 @@ from compbench.errors import CompbenchError
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
-    from engines.registry import engine_config, missing_packages
+    from engines.registry import engine_config, missing_distributions
     from runner.matrix import select
 
     for variant in select(args.filter):
         if args.ids:
             print(variant.id)
             continue
-        missing = missing_packages(engine_config(variant.engine).packages + variant.requires)
+        missing = missing_distributions(engine_config(variant.engine).requires + variant.requires)
         state = f"  [needs {', '.join(missing)}]" if missing else ""
         print(f"{variant.id:48s} {variant.description}{state}")
     return 0

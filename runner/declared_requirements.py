@@ -1,10 +1,10 @@
 """A row's declared requirements, checked against what its steps really loaded.
 
-``Row.requires`` (and the engine's and conversion's packages) say what a variant needs, so a
-missing package is a skip naming the extra to install instead of an ImportError. Declarations
-drift; the recorded dependencies of every step (``compbench.dependencies``) do not. So every
-build and evaluation checks: each distribution it loaded that one of compbench's extras installs
-must belong to an extra the variant declares. The extras are read from compbench's own package
+``Row.requires`` (and the model's, the conversion's and the engine's) name the distributions a
+variant needs, so a missing one is a skip naming the extra to install instead of an ImportError.
+Declarations drift; the recorded dependencies of every step (``compbench.dependencies``) do not.
+So every build and evaluation checks: each distribution it loaded that one of compbench's extras
+installs must belong to an extra the variant declares. The extras are read from compbench's own package
 metadata (``pyproject.toml``), not from another list.
 """
 
@@ -27,7 +27,7 @@ def undeclared(loaded_distributions: list[str], declared_extras: set[str]) -> li
 def check_declared(variant, step: str, dependencies: dict) -> None:
     from engines.registry import engine_config, extras_for
 
-    declared = set(extras_for(variant.requires + engine_config(variant.engine).packages))
+    declared = set(extras_for(variant.requires + engine_config(variant.engine).requires))
     missing = undeclared(list(dependencies.get("distributions", {})), declared)
     if missing:
         raise UndeclaredRequirement(

@@ -12,10 +12,12 @@ from compbench.specs import ModelSpec, Row, Variant, resolve  # noqa: F401 - re-
 
 FP32_ENGINES = ("torch", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")
 KERAS_ENGINES = ("keras", "tflite", "openvino")
+# ``requires`` values are distributions, spelled as pyproject.toml's extras spell them (a
+# model's are part of its recipes' cache keys).
 KERAS = ("tensorflow", "tf_keras")
 CIFAR_BATCH = 100  # evaluation batch for the 10 000 test images (latency is timed at batch 1)
-TFMOT = ("tensorflow_model_optimization",)
-OPTIMUM = ("optimum.onnxruntime", "onnxruntime")
+TFMOT = ("tensorflow-model-optimization",)
+OPTIMUM = ("optimum-onnx", "onnxruntime")  # optimum-onnx provides optimum.onnxruntime
 
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
@@ -42,70 +44,62 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 
-# Conversions into an engine's format need more than the engine, and what depends on the route:
-# a torch model reaches onnxruntime and OpenVINO through an ONNX export, a Keras model reaches
-# OpenVINO directly (``artifacts.ROUTES``). Keyed by (the source model's format, engine).
-CONVERSION_REQUIRES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("torch", "onnxruntime"): ("onnx",), ("torch", "onnxruntime-1t"): ("onnx",),
-    ("torch", "openvino"): ("onnx",),
-}
-
 QDQ_ENGINES = ("onnxruntime", "onnxruntime-1t", "openvino")
 
 MATRIX: list[Row] = [
-    Row("scrfd_500m_kps", "fp32", "compression.reference:fp32", FP32_ENGINES,
+    Row("scrfd_500m_kps", "fp32", "compression.fp32:fp32", FP32_ENGINES,
         "unmodified weights: the reference every other variant is compared with"),
-    Row("scrfd_500m_kps", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
+    Row("scrfd_500m_kps", "int8-ptq", "compression.int8_ptq:int8_ptq", ("torch",),
         "PyTorch static int8 PTQ (FX, x86 backend), calibrated on calib images",
         cpu_dependent_accuracy=True),
-    Row("scrfd_500m_kps", "int8-qat", "compression.torch_int8_qat:int8_qat", ("torch",),
+    Row("scrfd_500m_kps", "int8-qat", "compression.int8_qat:int8_qat", ("torch",),
         "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32",
         cpu_dependent_accuracy=True),
-    Row("scrfd_500m_kps", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
+    Row("scrfd_500m_kps", "int8-ort", "compression.int8_ort:int8_ort", QDQ_ENGINES,
         "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration",
         ("onnxruntime",),
         cpu_dependent_accuracy=True),
-    Row("scrfd_500m_kps", "int8-nncf", "compression.nncf_int8:int8_nncf", ("openvino",),
+    Row("scrfd_500m_kps", "int8-nncf", "compression.int8_nncf:int8_nncf", ("openvino",),
         "NNCF post-training int8 of the OpenVINO model", ("nncf",),
         cpu_dependent_accuracy=True),
-    Row("scrfd_500m_kps", "fp16-ov", "compression.openvino_fp16:fp16_ov", ("openvino",),
+    Row("scrfd_500m_kps", "fp16-ov", "compression.fp16_ov:fp16_ov", ("openvino",),
         "OpenVINO IR with fp16 weights"),
-    Row("scrfd_500m_kps", "sparse", "compression.magnitude_sparsity:sparse", FP32_ENGINES,
+    Row("scrfd_500m_kps", "sparse", "compression.sparse:sparse", FP32_ENGINES,
         "unstructured magnitude pruning (zeros; pays off gzip-compressed)"),
-    Row("scrfd_500m_kps", "pruned", "compression.channel_pruning:pruned", FP32_ENGINES,
+    Row("scrfd_500m_kps", "pruned", "compression.pruned:pruned", FP32_ENGINES,
         "structured channel pruning (layer4 288 -> 184 channels removed), self-distilled"),
-    Row("scrfd_500m_kps", "distilled", "compression.review_kd:distilled", FP32_ENGINES,
+    Row("scrfd_500m_kps", "distilled", "compression.distilled:distilled", FP32_ENGINES,
         "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS", ("onnxruntime",),
         inputs=("scrfd/scrfd_2.5g_kps.onnx",)),
     # -- CIFAR-10 ResNet-20 (PyTorch): the detector's generic recipes ----------------------
-    Row("resnet20", "fp32", "compression.reference:fp32", FP32_ENGINES, "unmodified weights"),
-    Row("resnet20", "int8-ptq", "compression.torch_int8_ptq:int8_ptq", ("torch",),
+    Row("resnet20", "fp32", "compression.fp32:fp32", FP32_ENGINES, "unmodified weights"),
+    Row("resnet20", "int8-ptq", "compression.int8_ptq:int8_ptq", ("torch",),
         "PyTorch static int8 PTQ (FX, x86 backend), calibrated on train images",
         cpu_dependent_accuracy=True),
-    Row("resnet20", "int8-ort", "compression.ort_int8_static:int8_ort", QDQ_ENGINES,
+    Row("resnet20", "int8-ort", "compression.int8_ort:int8_ort", QDQ_ENGINES,
         "onnxruntime static int8, QDQ", ("onnxruntime",),
         cpu_dependent_accuracy=True),
-    Row("resnet20", "int8-nncf", "compression.nncf_int8:int8_nncf", ("openvino",),
+    Row("resnet20", "int8-nncf", "compression.int8_nncf:int8_nncf", ("openvino",),
         "NNCF post-training int8 of the OpenVINO model", ("nncf",),
         cpu_dependent_accuracy=True),
     # -- Keras CIFAR-10 models: TF Model Optimization + TFLite --------------------------------
     *(row for model in ("resnet8", "mobilenetv2") for row in [
-        Row(model, "fp32", "compression.reference:fp32", KERAS_ENGINES, "unmodified weights"),
-        Row(model, "clustered-16", "compression.tfmot_clustering:clustered_16", KERAS_ENGINES,
+        Row(model, "fp32", "compression.fp32:fp32", KERAS_ENGINES, "unmodified weights"),
+        Row(model, "clustered-16", "compression.clustered:clustered_16", KERAS_ENGINES,
             "tfmot weight clustering, 16 clusters (k-means++), fine-tuned, stripped", TFMOT,
         cpu_dependent_accuracy=True),
-        Row(model, "clustered-32", "compression.tfmot_clustering:clustered_32", KERAS_ENGINES,
+        Row(model, "clustered-32", "compression.clustered:clustered_32", KERAS_ENGINES,
             "tfmot weight clustering, 32 clusters (k-means++), fine-tuned, stripped", TFMOT,
         cpu_dependent_accuracy=True),
-        Row(model, "pruned-50", "compression.tfmot_pruning:pruned_50", KERAS_ENGINES,
+        Row(model, "pruned-50", "compression.pruned_50:pruned_50", KERAS_ENGINES,
             "tfmot magnitude pruning to 50 % sparsity, fine-tuned, stripped", TFMOT,
         cpu_dependent_accuracy=True),
-        Row(model, "int8-tflite", "compression.tflite_int8:int8_tflite", ("tflite",),
+        Row(model, "int8-tflite", "compression.int8_tflite:int8_tflite", ("tflite",),
             "TFLite full-integer PTQ with a representative dataset (train images)",
         cpu_dependent_accuracy=True),
     ]),
     # -- Hugging Face ViT: Optimum on onnxruntime and OpenVINO ---------------------------------
-    Row("vit", "fp32", "compression.reference:fp32", ("torch",), "unmodified weights"),
+    Row("vit", "fp32", "compression.fp32:fp32", ("torch",), "unmodified weights"),
     Row("vit", "onnx-export", "compression.optimum_ort:onnx_export", ("onnxruntime", "onnxruntime-1t"),
         "Optimum ONNX export, no optimisation", OPTIMUM),
     Row("vit", "ort-O2", "compression.optimum_ort:ort_o2", ("onnxruntime",),
@@ -119,15 +113,25 @@ MATRIX: list[Row] = [
         "ORTQuantizer static int8, calibrated on train images", OPTIMUM,
         cpu_dependent_accuracy=True),
     Row("vit", "int8-ov", "compression.optimum_openvino:int8_ov", ("openvino",),
-        "optimum-intel + NNCF post-training int8 on OpenVINO", ("optimum.intel", "nncf"),
+        "optimum-intel + NNCF post-training int8 on OpenVINO", ("optimum-intel", "nncf"),
         cpu_dependent_accuracy=True),
 ]
 
 
 def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
-    """Scope list → variants, in table order (the order of the report rows)."""
+    """Scope list → variants, in table order (the order of the report rows).
+
+    A variant also needs what converting the model into its engine's format needs, and that
+    depends on the route (torch reaches OpenVINO through ONNX, Keras directly): the edge
+    modules on the route declare it, so it is derived here rather than kept as a second table.
+    A row naming an engine that no route reaches fails here, at import, not mid-run.
+    """
+    from engines.registry import engine_config
+    from formats.routes import requirements as conversion_requires
+
     def requires(model: ModelSpec, row: Row, engine: str) -> tuple[str, ...]:
-        conversion = CONVERSION_REQUIRES.get((model.reference_engine, engine), ())
+        conversion = conversion_requires(engine_config(model.reference_engine).artifact_format,
+                                         engine_config(engine).artifact_format)
         return tuple(dict.fromkeys(model.requires + row.requires + conversion))
 
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,

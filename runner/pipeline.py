@@ -20,12 +20,12 @@ import numpy as np
 
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, Entry
-from compbench.errors import EngineUnavailable
 from compbench.isolation import STEP_THREADS, run_step
 from compbench.specs import Variant
 from engines.base import Engine, Session
-from engines.registry import extras_for, get_engine, missing_packages
-from formats.artifacts import Artifact, artifact_in, route
+from engines.registry import get_engine, unavailable
+from formats.artifacts import Artifact, artifact_in
+from formats.routes import route
 from runner.declared_requirements import check_declared
 from tasks import create_task
 from tasks.base import Task
@@ -57,13 +57,9 @@ class VariantPipeline:
         _ = self.engine
         # Before the task: a CIFAR task builds the model's preprocessing, which imports the
         # model's framework (tf_keras, transformers) and would fail with an ImportError.
-        missing = missing_packages(self.variant.requires)
-        if missing:
-            extras = ",".join(extras_for(missing))
-            raise EngineUnavailable(
-                f"{self.variant.id} needs the Python package(s) {', '.join(missing)} to build, "
-                f"which are not installed. Install them with: pip install -e '.[{extras}]' "
-                "-c constraints/known-good.txt")
+        problem = unavailable(self.variant.id, self.variant.requires, self.engine.config.family)
+        if problem:
+            raise problem
         if self.task is None:
             self.task = create_task(self.variant.model, self.assets)
         for ref in self.variant.model.weights:
@@ -127,9 +123,9 @@ class VariantPipeline:
 
     # -- convert (to the engine's format) --------------------------------------------------
     def _converted(self) -> tuple[Artifact, Entry]:
-        return self._once("converted", self._convert)
+        return self._once("converted", self._run_conversions)
 
-    def _convert(self) -> tuple[Artifact, Entry]:
+    def _run_conversions(self) -> tuple[Artifact, Entry]:
         entry = self._recipe_entry()
         artifact = self.compress()
         dynamic = self.variant.model.eval_batch > 1
@@ -143,14 +139,14 @@ class VariantPipeline:
             artifact = artifact_in(entry.path, target)
         return artifact, entry
 
-    def save(self) -> Artifact:
+    def convert(self) -> Artifact:
         """The artifact in the engine's format (converted from the recipe's, cached)."""
         return self._converted()[0]
 
     @property
     def session(self) -> Session:
         if self._session is None:
-            self._session = self.engine.load(self.save().path)
+            self._session = self.engine.load(self.convert().path)
         return self._session
 
     # -- evaluate --------------------------------------------------------------------------
@@ -166,10 +162,12 @@ class VariantPipeline:
                   "engine": self.engine.config.module, "threads": STEP_THREADS,
                   "task": self.task.fingerprint(), "batch": self.variant.model.eval_batch}
         request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
+                                engine=dataclasses.asdict(self.engine.config),
                                 batch=self.variant.model.eval_batch)
         return self.cache.get_or_build("accuracy", inputs, self._run("evaluate", request)).value
 
-    def validate(self) -> dict[str, float]:
+    def accuracy(self) -> dict[str, float]:
+        """The task's metrics of this variant; raises ``NonFiniteOutput`` for NaN outputs."""
         return dict(self.evaluation["metrics"])
 
     # -- benchmark -------------------------------------------------------------------------
@@ -177,4 +175,4 @@ class VariantPipeline:
         return self.task.sample_input()
 
     def size_bytes(self) -> int:
-        return self.save().size_bytes
+        return self.convert().size_bytes

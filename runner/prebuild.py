@@ -32,8 +32,8 @@ def _fill(group: list[VariantPipeline]) -> list[tuple[str, str | None]]:
     outcomes = []
     for pipeline in group:
         try:
-            pipeline.save()
-            pipeline.validate()
+            pipeline.convert()
+            pipeline.accuracy()
             outcomes.append((pipeline.variant.id, None))
         except Exception as exc:  # noqa: BLE001 - re-raised by the test that needs it
             outcomes.append((pipeline.variant.id, f"{type(exc).__name__}: {str(exc)[:200]}"))

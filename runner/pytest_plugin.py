@@ -6,7 +6,7 @@ What the session guarantees (README, "What the gate guarantees"):
 - a selected variant whose assets are missing or corrupt ends the session non-zero before any
   test runs (one line per missing file, saying where to get it); only a missing *optional
   engine* skips, and the summary counts every variant that was not gated and why;
-- an unknown ``--engine`` or ``--profile`` is a usage error;
+- an unknown ``--engine``, ``--engine-family`` or ``--profile`` is a usage error;
 - ``--update-baselines`` writes only when the session finished normally with no failed or
   errored test, before the report is rendered, under the baseline file's lock.
 """
@@ -28,7 +28,7 @@ from compbench.hardware import available_cores
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT
-from engines.registry import ENGINES
+from engines.registry import ENGINES, families
 from runner.baselines import BASELINE_DIR, Baselines, baseline_path
 from runner.matrix import VARIANTS, Variant
 from runner.pipeline import VariantPipeline
@@ -58,6 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the markdown comparison report is written")
     group.addoption("--engine", default=None, metavar="NAMES",
                     help=f"comma-separated engines to run (default: all): {', '.join(ENGINES)}")
+    group.addoption("--engine-family", default=None, metavar="FAMILIES",
+                    help="comma-separated engine families to run, as the engines declare them "
+                         f"(default: all): {', '.join(sorted(families()))}; with --engine: "
+                         "the engines in both")
     group.addoption("--cache-dir", default=None,
                     help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
     group.addoption("--build-jobs", type=int, default=None, metavar="N",
@@ -66,15 +70,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def selected_engines(config: pytest.Config) -> list[str] | None:
-    raw = config.getoption("--engine")
+    """The engines to run (None: all). Families let a tox env select its engines without
+    naming them, so an engine added to a family needs no tox.ini edit."""
+    names = _listed(config, "--engine", "engine", list(ENGINES))
+    chosen_families = _listed(config, "--engine-family", "engine family", sorted(families()))
+    if chosen_families is None:
+        return names
+    in_families = [name for family in chosen_families for name in families()[family]]
+    return [name for name in names or in_families if name in in_families]
+
+
+def _listed(config: pytest.Config, option: str, kind: str, known: list[str]) -> list[str] | None:
+    raw = config.getoption(option)
     if not raw:
         return None
     names = [name.strip() for name in raw.split(",")]
-    unknown = [name for name in names if name not in ENGINES]
+    unknown = [name for name in names if name not in known]
     if unknown or not all(names):
-        raise pytest.UsageError(f"--engine {raw!r}: unknown engine name(s) "
+        raise pytest.UsageError(f"{option} {raw!r}: unknown {kind} name(s) "
                                 f"{', '.join(repr(n) for n in unknown) or '(empty)'}; known: "
-                                f"{', '.join(ENGINES)}")
+                                f"{', '.join(known)}")
     return names
 
 
@@ -96,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "variant" in metafunc.fixturenames:
         engines = selected_engines(metafunc.config)
-        variants = [v for v in VARIANTS.values() if not engines or v.engine in engines]
+        variants = [v for v in VARIANTS.values() if engines is None or v.engine in engines]
         metafunc.parametrize("variant", variants, ids=[v.id for v in variants], scope="session")
 
 

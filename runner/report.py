@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from runner.results import Ledger
+from tasks import declaration
+from tasks.base import TaskDeclaration
 
 
 def _fmt_size(size: int | None) -> str:
@@ -27,12 +29,12 @@ def _basis(bases: dict[str, str]) -> str:
     return " / ".join(specific) if specific else ("shared" if bases else "–")
 
 
-METRIC_LABELS = {"easy": "AP easy", "medium": "AP medium", "hard": "AP hard", "top1": "top-1"}
-
-
-def _metric_order(metric: str) -> tuple[int, str]:
-    order = list(METRIC_LABELS)
-    return (order.index(metric) if metric in order else len(order), metric)
+def _metric_columns(task: TaskDeclaration, metrics: dict[str, float]) -> list[tuple[str, str]]:
+    """(metric, column) in the task's declared order: cached results come back key-sorted.
+    A metric the task does not declare (an old cache entry) is still shown, after them."""
+    declared = task.metric_names
+    ordered = sorted(metrics, key=lambda m: (declared.index(m) if m in declared else len(declared), m))
+    return [(m, task.metric(m).label if m in declared else m) for m in ordered]
 
 
 def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
@@ -41,6 +43,7 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         variant = result.variant
         if variant.model.name != model:
             continue
+        task = declaration(variant.model.task)
         row = {
             "variant": f"{variant.compression}/{variant.engine}",
             "threads": _fmt(result.threads, "d"),
@@ -52,9 +55,10 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         same_engine = 1.0 if variant.compression == "fp32" else result.paired_speedup
         row["speed-up vs fp32 same engine (paired)"] = (_fmt(same_engine, ".2f") + "×"
                                                         if same_engine else "–")
-        metrics = sorted(result.metrics, key=_metric_order)  # cached results come key-sorted
-        for metric in metrics:
-            row[METRIC_LABELS.get(metric, metric)] = _fmt(result.metrics[metric], ".4f")
+        columns = _metric_columns(task, result.metrics)
+        for metric, column in columns:
+            row[column] = _fmt(result.metrics[metric], ".4f")
+        metrics = [metric for metric, _ in columns]
         if metrics:
             deltas = [result.baseline_deltas.get(m) for m in metrics]
             row["Δ vs baseline"] = " / ".join("new" if d is None else f"{d:+.4f}" for d in deltas)

@@ -7,7 +7,6 @@ the step needs: the engine and the task of this variant, never the whole matrix'
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from compbench.assets import Assets
@@ -34,8 +33,9 @@ def compress(request: dict, out_dir: Path) -> dict:
 
 
 def convert(request: dict, out_dir: Path) -> dict:
-    """One direct conversion edge (``formats.artifacts.convert_step``)."""
-    from formats.artifacts import Artifact, convert_step
+    """One direct conversion edge (``formats.routes.convert_step``)."""
+    from formats.artifacts import Artifact
+    from formats.routes import convert_step
 
     source = Artifact(request["source_format"], Path(request["source_path"]))
     target = convert_step(source, request["target"], out_dir, tuple(request["input_shape"]),
@@ -47,12 +47,16 @@ def evaluate(request: dict, out_dir: Path) -> dict:
     """Accuracy of one artifact on one engine (``request["threads"]`` threads), on the task's
     evaluation data; batched where the loaded artifact accepts it."""
     from compbench.specs import Variant
-    from engines.registry import engine_config, load_engine
+    from engines.base import EngineSpec
+    from engines.registry import load_engine
     from tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     task = create_task(variant.model, _assets(request))
-    config = dataclasses.replace(engine_config(variant.engine), threads=request["threads"])
-    session = load_engine(config).load(Path(request["artifact"]))
+    # The spec comes with the request, so this process imports its own engine module only
+    # (discovering all of them would make every evaluation depend on every engine's code).
+    spec = EngineSpec(**{**request["engine"], "requires": tuple(request["engine"]["requires"]),
+                         "threads": request["threads"]})
+    session = load_engine(spec).load(Path(request["artifact"]))
     batch = request["batch"] if session.accepts_batch(request["batch"]) else 1
     return {"metrics": task.evaluate(session.run, variant.id, batch), "batch": batch}

@@ -97,10 +97,36 @@ def test_a_missing_assets_folder_is_red_not_all_skipped(tmp_path):
 
 @pytest.mark.parametrize("engines", ["onnxruntime,openvno", "torch,", "TORCH"])
 def test_an_unknown_engine_is_one_usage_error(tmp_path, engines):
+    from engines.registry import ENGINES
+
     result = run_bench(tmp_path, "--engine", engines)
     assert result.returncode == 4
-    assert "unknown engine name" in result.stderr and "known: torch" in result.stderr
+    assert "unknown engine name" in result.stderr and f"known: {', '.join(ENGINES)}" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("families", ["tf", "torch,", "onnxruntime,Torch"])
+def test_an_unknown_engine_family_is_one_usage_error(tmp_path, families):
+    from engines.registry import families as declared
+
+    result = run_bench(tmp_path, "--engine-family", families)
+    assert result.returncode == 4
+    assert "unknown engine family name" in result.stderr
+    assert f"known: {', '.join(sorted(declared()))}" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_engine_family_selects_the_engines_declaring_it(tmp_path):
+    from engines.registry import families
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_size.py", "--collect-only", "-q",
+         "--engine-family", "torch", "-k", "resnet20/fp32"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:]
+    engines = {line.rpartition("/")[2].rstrip("]") for line in result.stdout.splitlines()
+               if "resnet20/fp32/" in line}
+    assert engines == set(families()["torch"])
 
 
 def test_a_profile_outside_the_baselines_folder_is_refused(tmp_path):

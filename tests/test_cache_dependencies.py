@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import tomllib
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from runner.matrix import get_variant
 assets = Assets(sys.argv[1], {"cifar10/test.zip": __import__("pathlib").Path(sys.argv[3])})
 pipeline = VariantPipeline(get_variant(sys.argv[4]), assets, ArtifactCache(sys.argv[2]))
 pipeline.prepare()
-print(json.dumps(pipeline.validate()))
+print(json.dumps(pipeline.accuracy()))
 """
 
 
@@ -91,10 +91,13 @@ def test_edits_and_upgrades_rebuild_exactly_what_used_them(project, tmp_path):
     touch(project / "runner" / "report.py")              # imported by no step
     assert run(project, cache) == first and rebuilt() == set()
 
+    touch(project / "engines" / "torchscript.py")        # another engine: an evaluation
+    assert run(project, cache) == first and rebuilt() == set()  # loads its own engine only
+
     touch(project / "engines" / "onnxruntime_cpu.py")    # only the evaluation loads it
     assert run(project, cache) == first and rebuilt() == {"accuracy"}
 
-    touch(project / "compression" / "reference.py")      # only the recipe; same bytes out, so
+    touch(project / "compression" / "fp32.py")           # only the recipe; same bytes out, so
     assert run(project, cache) == first                  # the conversion and evaluation are
     assert rebuilt() == {"recipes"}                      # reused (keyed by content)
 

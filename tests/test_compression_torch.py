@@ -16,11 +16,15 @@ import torch
 
 from compression import (
     channel_pruning,
-    magnitude_sparsity,
+    int8_ptq,
+    int8_qat,
+    pruned,
     self_distillation,
+    sparse,
     torch_int8_ptq,
-    torch_int8_qat,
 )
+from compression.scrfd import channel_groups
+from compression.scrfd.distillation_loss import scrfd_distillation_loss
 from models.scrfd import letterbox, load_scrfd_500m_kps
 from models.scrfd.network import SCRFD
 
@@ -53,9 +57,9 @@ def parameter_count(model) -> int:
 
 def test_pruning_removes_channels_and_keeps_the_model_usable(fp32_model, calib_blobs):
     model = copy.deepcopy(fp32_model)
-    groups = channel_pruning.scrfd_channel_groups(model)
+    groups = channel_groups.scrfd_channel_groups(model)
     stats = channel_pruning.consumer_input_stats(model, groups, calib_blobs[:2])
-    widths = channel_pruning.prune_scrfd(model, channel_pruning.uniform_ratios(0.4, 0.4), stats)
+    widths = channel_groups.prune_scrfd(model, channel_groups.uniform_ratios(0.4, 0.4), stats)
 
     assert parameter_count(model) < 0.6 * parameter_count(fp32_model)
     assert widths["backbone.layer4.5"] == (288, 176)
@@ -77,7 +81,7 @@ def test_pruning_removes_channels_and_keeps_the_model_usable(fp32_model, calib_b
 
 def test_recipe_ratios_prune_layer4_only():
     model = SCRFD().eval()
-    widths = channel_pruning.prune_scrfd(model, channel_pruning.RATIOS)
+    widths = channel_groups.prune_scrfd(model, pruned.RATIOS)
     changed = {name for name, (before, after) in widths.items() if after < before}
     assert changed == {f"backbone.layer4.{i}" for i in range(6)}
     assert model.neck.lateral_convs[2].in_channels == 184
@@ -86,8 +90,8 @@ def test_recipe_ratios_prune_layer4_only():
 def test_pruning_at_zero_ratio_reproduces_fp32_exactly(fp32_model, calib_blobs):
     model = copy.deepcopy(fp32_model)
     stats = channel_pruning.consumer_input_stats(
-        model, channel_pruning.scrfd_channel_groups(model), calib_blobs[:1])
-    widths = channel_pruning.prune_scrfd(model, channel_pruning.uniform_ratios(0.0, 0.0), stats)
+        model, channel_groups.scrfd_channel_groups(model), calib_blobs[:1])
+    widths = channel_groups.prune_scrfd(model, channel_groups.uniform_ratios(0.0, 0.0), stats)
     assert all(before == after for before, after in widths.values())
     for got, want in zip(run(model, calib_blobs), run(fp32_model, calib_blobs), strict=True):
         assert torch.equal(got, want)
@@ -95,19 +99,22 @@ def test_pruning_at_zero_ratio_reproduces_fp32_exactly(fp32_model, calib_blobs):
 
 def test_reconstruction_brings_the_pruned_model_closer(fp32_model, calib_blobs):
     """Least-squares reconstruction of the consumers beats dropping the channels outright."""
-    ratios = channel_pruning.uniform_ratios(0.4, 0.4)
+    ratios = channel_groups.uniform_ratios(0.4, 0.4)
     plain = copy.deepcopy(fp32_model)
-    channel_pruning.prune_scrfd(plain, ratios)
+    channel_groups.prune_scrfd(plain, ratios)
     rebuilt = copy.deepcopy(fp32_model)
     stats = channel_pruning.consumer_input_stats(
-        rebuilt, channel_pruning.scrfd_channel_groups(rebuilt), calib_blobs)
-    channel_pruning.prune_scrfd(rebuilt, ratios, stats)
-    distance = self_distillation.evaluate_distance
-    assert distance(rebuilt, fp32_model, calib_blobs) < distance(plain, fp32_model, calib_blobs)
+        rebuilt, channel_groups.scrfd_channel_groups(rebuilt), calib_blobs)
+    channel_groups.prune_scrfd(rebuilt, ratios, stats)
+    def distance(model):
+        return self_distillation.evaluate_distance(model, fp32_model, calib_blobs,
+                                                   scrfd_distillation_loss)
+
+    assert distance(rebuilt) < distance(plain)
 
 
 def test_ratio_patterns_select_groups():
-    groups = {g.name: g for g in channel_pruning.scrfd_channel_groups(SCRFD())}
+    groups = {g.name: g for g in channel_groups.scrfd_channel_groups(SCRFD())}
     ratios = {"bbox_head.stride_heads.0.*": 0.5, "bbox_head.*": 0.25}
     assert channel_pruning.ratio_for(groups["bbox_head.stride_heads.0.conv_layers.1"], ratios) == 0.5
     assert channel_pruning.ratio_for(groups["bbox_head.stride_heads.2.conv_layers.1"], ratios) == 0.25
@@ -125,9 +132,9 @@ def test_kept_count_rounds_up_to_simd_width():
 @pytest.mark.parametrize("sparsity", [0.3, 0.6])
 def test_sparsity_reaches_the_requested_fraction(fp32_model, calib_blobs, sparsity):
     model = copy.deepcopy(fp32_model)
-    convs = magnitude_sparsity.apply_global_sparsity(model, sparsity)
-    magnitude_sparsity.make_permanent(convs)
-    assert magnitude_sparsity.zero_fraction(model) == pytest.approx(sparsity, abs=1e-3)
+    convs = sparse.apply_global_sparsity(model, sparsity)
+    sparse.make_permanent(convs)
+    assert sparse.zero_fraction(model) == pytest.approx(sparsity, abs=1e-3)
     assert not any(hasattr(conv, "weight_mask") for conv in convs)   # plain weights again
     for conv in convs:  # no layer is wiped out by the global threshold
         assert (conv.weight != 0).float().mean() > 0.15
@@ -142,7 +149,7 @@ def test_sparsity_reaches_the_requested_fraction(fp32_model, calib_blobs, sparsi
 
 def test_distillation_loss_is_zero_for_identical_outputs(fp32_model, calib_blobs):
     outputs = run(fp32_model, calib_blobs[:1])
-    assert float(self_distillation.scrfd_distillation_loss(outputs, outputs)) == 0.0
+    assert float(scrfd_distillation_loss(outputs, outputs)) == 0.0
 
 
 def test_self_distillation_loss_decreases(fp32_model, calib_blobs):
@@ -155,10 +162,11 @@ def test_self_distillation_loss_decreases(fp32_model, calib_blobs):
     config = self_distillation.DistillConfig(steps=6, batch_size=2, crop=128, flip=False,
                                              lr=1e-3, warmup_steps=0, seed=0)
     inputs = calib_blobs[:2].half()
-    before = self_distillation.evaluate_distance(student, fp32_model, inputs)
-    losses = self_distillation.self_distill(student, fp32_model, inputs, config)
+    loss = scrfd_distillation_loss
+    before = self_distillation.evaluate_distance(student, fp32_model, inputs, loss)
+    losses = self_distillation.self_distill(student, fp32_model, inputs, config, loss_fn=loss)
     assert len(losses) == 6
-    assert self_distillation.evaluate_distance(student, fp32_model, inputs) < before
+    assert self_distillation.evaluate_distance(student, fp32_model, inputs, loss) < before
 
 
 def test_crop_sampler_is_deterministic(calib_blobs):
@@ -174,7 +182,7 @@ def test_crop_sampler_is_deterministic(calib_blobs):
 
 def test_ptq_model_has_quantized_convs_and_pickles(fp32_model, calib_blobs):
     blobs = [calib_blobs[i:i + 1].numpy() for i in range(2)]
-    quantized = torch_int8_ptq.quantize_ptq(fp32_model, blobs, len(blobs), (1, 3, SIZE, SIZE))
+    quantized = int8_ptq.quantize_ptq(fp32_model, blobs, len(blobs), (1, 3, SIZE, SIZE))
     kinds = {type(m) for m in quantized.modules()}
     assert torch.ao.nn.intrinsic.quantized.ConvReLU2d in kinds
     assert torch.ao.nn.quantized.Conv2d in kinds
@@ -199,12 +207,12 @@ def test_qat_starts_from_the_ptq_ranges_and_converts_to_them(fp32_model, calib_b
 
     shape = (1, 3, SIZE, SIZE)
     blobs = [calib_blobs[i:i + 1].numpy() for i in range(2)]
-    ptq = torch_int8_ptq.prepare_calibrated(fp32_model, blobs, len(blobs), shape)
-    qat = prepare_qat_fx(copy.deepcopy(fp32_model).train(), torch_int8_ptq.qconfig_mapping(True),
-                         torch_int8_ptq.example_inputs(shape))
-    assert torch_int8_qat.load_activation_ranges(qat, ptq) > 40
+    ptq = int8_ptq.prepare_calibrated(fp32_model, blobs, len(blobs), shape)
+    qat = prepare_qat_fx(copy.deepcopy(fp32_model).train(), int8_ptq.qconfig_mapping(True),
+                         int8_ptq.example_inputs(shape))
+    assert int8_qat.load_activation_ranges(qat, ptq) > 40
     qat.apply(disable_observer)
-    for fake_quant in torch_int8_qat._weight_fake_quants(qat):
+    for fake_quant in int8_qat._weight_fake_quants(qat):
         fake_quant.enable_observer()
     run(qat, calib_blobs[:1])   # weight fake quants see their weights once, as in the recipe
     qat.apply(disable_observer)

@@ -31,3 +31,13 @@ def test_a_step_that_loaded_an_undeclared_framework_fails_naming_the_row():
         check_declared(variant, "compress", {"distributions": {"torch": "2", "tensorflow": "2"}})
     assert "resnet20/fp32/torch loaded tensorflow" in str(info.value)
     assert "runner/matrix.py" in str(info.value)
+
+
+def test_declared_distribution_names_cover_what_they_install():
+    """Declarations name distributions (tf_keras, optimum-intel); their extras are what counts."""
+    keras = get_variant("resnet8/clustered-16/keras")
+    check_declared(keras, "compress", {"distributions": {
+        "tensorflow": "2", "tf-keras": "2", "tensorflow-model-optimization": "0.8"}})
+    check_declared(get_variant("vit/int8-ov/openvino"), "compress",
+                   {"distributions": {"optimum-intel": "1", "nncf": "3", "openvino": "2",
+                                      "transformers": "4", "torch": "2"}})

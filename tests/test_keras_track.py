@@ -91,7 +91,7 @@ def test_output_kind_is_read_from_the_last_layer(resnet8_h5):
 def test_int8_tflite_matches_the_mlperf_reference(resnet8_h5, test_split, asset_file, tmp_path):
     """Our full-integer PTQ: int8 in/out, dequantized probabilities summing to ~1, and top-1
     within 3 points of the MLPerf Tiny int8 model on the same 500 images."""
-    from compression.tflite_int8 import quantize
+    from compression.int8_tflite import quantize
     from models.cifar.keras_models import load_resnet8
 
     calibration = test_split.images[5::100]          # 100 images, disjoint from the scored ones
@@ -134,7 +134,7 @@ def saved_kernels(artifact) -> dict[str, tuple[str, np.ndarray]]:
 
 @pytest.mark.parametrize("clusters", [16])
 def test_clustering_leaves_at_most_n_values_per_kernel(quick_ctx, clusters):
-    from compression.tfmot_clustering import clustered
+    from compression.clustered import clustered
 
     artifact = clustered(quick_ctx, clusters, steps=4)
     assert artifact.format == "keras" and artifact.path.is_file()
@@ -145,7 +145,7 @@ def test_clustering_leaves_at_most_n_values_per_kernel(quick_ctx, clusters):
 
 
 def test_pruning_zeroes_half_of_each_pruned_kernel(quick_ctx):
-    from compression.tfmot_pruning import pruned, schedule_steps
+    from compression.pruned_50 import pruned, schedule_steps
 
     assert schedule_steps(500) == (320, 16)   # ramp ends on a mask update, then a plateau
     assert schedule_steps(1) == (0, 1)        # too short for a ramp: constant sparsity

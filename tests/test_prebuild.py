@@ -37,14 +37,14 @@ def test_workers_fill_the_cache_that_the_tests_then_reuse(assets, tmp_path):
         f"{i} ready" for i in ids]
     fresh = prepared(ids, assets, cache)[1]
     assert fresh.recipe_cached()
-    assert fresh.validate() == {"top1": 0.8103}  # from the cache: no step process runs
+    assert fresh.accuracy() == {"top1": 0.8103}  # from the cache: no step process runs
 
 
 def test_a_failing_step_is_left_to_the_test(assets, tmp_path):
     """Workers never raise: the test that needs the entry runs the step again and shows why."""
     pipeline = prepared(["resnet20/fp32/torch"], assets, ArtifactCache(tmp_path))[0]
     pipeline.variant = get_variant("resnet20/fp32/torch").__class__(
-        **{**pipeline.variant.__dict__, "recipe": "compression.reference:no_such_recipe"})
+        **{**pipeline.variant.__dict__, "recipe": "compression.fp32:no_such_recipe"})
     lines: list[str] = []
     prebuild([pipeline], jobs=2, log=lines.append)
     assert "not prepared (StepFailed: compress of resnet20/fp32/torch failed: AttributeError" \

@@ -7,20 +7,17 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from compression.onnx_teacher import OnnxTeacher, TeacherOutputs, scrfd_neck_outputs
-from compression.review_kd import (
-    ABF,
-    KDSettings,
-    ReviewFusion,
+from compbench.isolation import STEP_THREADS
+from compression.distilled import KDSettings, distill_losses, precompute, train
+from compression.onnx_teacher import OnnxTeacher, TeacherOutputs
+from compression.review_kd import ABF, ReviewFusion, hcl_loss
+from compression.scrfd.onnx_teacher import scrfd_neck_outputs, scrfd_teacher
+from compression.scrfd.review_kd import (
     content_extent,
-    distill_losses,
-    hcl_loss,
-    precompute,
     random_crops,
     response_loss,
     student_channels,
     student_forward,
-    train,
 )
 from evaluation.widerface import list_images
 from models.scrfd.network import SCRFD
@@ -37,7 +34,7 @@ STRIDES = (8, 16, 32)
 def _pin_threads():
     """One thread, as the recipe: on the shared machine two threads are many times slower."""
     previous = torch.get_num_threads()
-    torch.set_num_threads(KDSettings().threads)
+    torch.set_num_threads(STEP_THREADS)
     yield
     torch.set_num_threads(previous)
 
@@ -62,7 +59,7 @@ def test_exposed_teacher_keeps_outputs_and_adds_neck_maps(asset_file, calib_blob
     source = asset_file(TEACHER)
     original = _session(source)
     expected = original.run(None, {"images": calib_blob})
-    teacher = OnnxTeacher.scrfd(source, tmp_path, threads=1)
+    teacher = scrfd_teacher(source, tmp_path, threads=1)
     got = teacher(calib_blob)
 
     names = [o.name for o in teacher.session.get_outputs()]
@@ -79,7 +76,7 @@ def test_exposed_teacher_keeps_outputs_and_adds_neck_maps(asset_file, calib_blob
 
 
 def test_teacher_any_input_size_runs_crops(asset_file, calib_blob, tmp_path):
-    teacher = OnnxTeacher.scrfd(asset_file(TEACHER), tmp_path, threads=1,
+    teacher = scrfd_teacher(asset_file(TEACHER), tmp_path, threads=1,
                                 any_input_size=True)
     crop = np.ascontiguousarray(calib_blob[:, :, 64:384, 96:416])
     got = teacher(crop)
@@ -198,16 +195,16 @@ def test_a_few_training_steps_reduce_the_loss():
 def test_teacher_checksum_keys_the_distilled_build(assets, tmp_path):
     """A different teacher file must rebuild the student, not reuse the cached one."""
     from compbench.cache import ArtifactCache
-    from compression import review_kd
+    from compression import distilled
     from runner.matrix import get_variant
     from runner.pipeline import VariantPipeline
 
     variant = get_variant("scrfd_500m_kps/distilled/onnxruntime")
-    assert variant.inputs == (review_kd.TEACHER,)
+    assert variant.inputs == (distilled.TEACHER,)
     key = VariantPipeline(variant, assets, ArtifactCache(tmp_path))
     key.prepare()
-    teacher_digest = key.recipe_inputs["inputs"][review_kd.TEACHER]
-    assert teacher_digest == assets.weights_digest(review_kd.TEACHER)
+    teacher_digest = key.recipe_inputs["inputs"][distilled.TEACHER]
+    assert teacher_digest == assets.weights_digest(distilled.TEACHER)
     plain = VariantPipeline(get_variant("scrfd_500m_kps/fp32/torch"), assets, ArtifactCache(tmp_path))
     plain.prepare()
     assert "inputs" not in plain.recipe_inputs   # rows without extra inputs keep their cache keys

@@ -17,7 +17,7 @@ from runner.pipeline import VariantPipeline
 def task_and_native_ap(assets, artifact_cache):
     pipeline = VariantPipeline(get_variant("scrfd_500m_kps/fp32/torch"), assets, artifact_cache)
     pipeline.prepare()
-    return pipeline.task, pipeline.validate()
+    return pipeline.task, pipeline.accuracy()
 
 
 def test_native_ap_matches_official_onnx(task_and_native_ap, asset_file):

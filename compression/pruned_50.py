@@ -1,4 +1,4 @@
-"""Unstructured magnitude pruning to 50 % with TensorFlow Model Optimization (tfmot).
+"""``pruned-50``: unstructured magnitude pruning to 50 % with TensorFlow Model Optimization (tfmot).
 
 What is done, per the tfmot pruning guide:
 

@@ -1,4 +1,4 @@
-"""Unstructured global magnitude pruning: a fraction of the conv weights set to exactly zero.
+"""``sparse``: global magnitude pruning, a fraction of the conv weights set to exactly zero.
 
 Shapes do not change, so the dense engines run it at fp32 speed; the gain is the artifact's
 gzip-compressed size (runs of zero floats compress away), which the suite measures alongside the
@@ -33,8 +33,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from compression.base import RecipeContext
-from compression.self_distillation import BUILD_THREADS, DistillConfig, self_distill, stack_inputs
+from compression.base import RecipeContext, build_threads
+from compression.scrfd.distillation_loss import scrfd_distillation_loss
+from compression.self_distillation import DistillConfig, self_distill, stack_inputs
 from formats.artifacts import Artifact
 
 SPARSITY = 0.6
@@ -118,13 +119,14 @@ def zero_fraction(model: nn.Module, min_weights: int | None = None) -> float:
 
 
 def sparse(ctx: RecipeContext) -> Artifact:
-    torch.set_num_threads(BUILD_THREADS)
-    torch.manual_seed(ctx.seed)
-    teacher = ctx.source_model().eval()
-    student = copy.deepcopy(teacher).eval()   # eval: BatchNorm statistics stay frozen
-    convs = apply_global_sparsity(student, SPARSITY, UNNORMALISED_SPARSITY)
-    inputs = stack_inputs(ctx.calibration_inputs(), ctx.task.calibration_size,
-                          "load calibration images")
-    self_distill(student, teacher, inputs, replace(FINETUNE, seed=ctx.seed))
-    make_permanent(convs)
-    return ctx.save_torch(student)
+    with build_threads():
+        torch.manual_seed(ctx.seed)
+        teacher = ctx.source_model().eval()
+        student = copy.deepcopy(teacher).eval()   # eval: BatchNorm statistics stay frozen
+        convs = apply_global_sparsity(student, SPARSITY, UNNORMALISED_SPARSITY)
+        inputs = stack_inputs(ctx.calibration_inputs(), ctx.task.calibration_size,
+                              "load calibration images")
+        self_distill(student, teacher, inputs, replace(FINETUNE, seed=ctx.seed),
+                     loss_fn=scrfd_distillation_loss)
+        make_permanent(convs)
+        return ctx.save_torch(student)

@@ -1,4 +1,4 @@
-"""TFLite full-integer post-training quantization (int8 weights, activations, input, output).
+"""``int8-tflite``: TFLite full-integer post-training quantization (int8 weights, activations, input, output).
 
 ``TFLiteConverter`` with ``optimizations=[Optimize.DEFAULT]`` and a representative dataset: the
 task's calibration inputs (a fixed, class-balanced 500-image train subset, batch 1, already

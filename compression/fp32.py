@@ -1,4 +1,4 @@
-"""The fp32 reference: the source model unchanged, so every other row has a fair denominator."""
+"""``fp32``, the reference: the source model unchanged, so every other row has a fair denominator."""
 
 from __future__ import annotations
 

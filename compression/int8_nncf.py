@@ -1,4 +1,5 @@
-"""NNCF post-training int8 quantization of the OpenVINO model (the fastest CPU int8 path here)."""
+"""``int8-nncf``: NNCF post-training int8 quantization of the OpenVINO model (the fastest CPU int8
+path here)."""
 
 from __future__ import annotations
 

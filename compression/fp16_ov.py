@@ -1,4 +1,4 @@
-"""OpenVINO IR with fp16 weights: half the size on disk; the CPU plugin computes in f32."""
+"""``fp16-ov``: OpenVINO IR with fp16 weights: half the size on disk; the CPU plugin computes in f32."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Weight clustering with TensorFlow Model Optimization (tfmot), 16 or 32 shared values.
+"""``clustered-16`` / ``clustered-32``: tfmot weight clustering, 16 or 32 shared values per layer.
 
 What is done, per the tfmot clustering guide:
 

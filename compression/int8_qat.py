@@ -1,6 +1,6 @@
-"""PyTorch int8 quantization-aware training (FX, x86 backend), self-distilled from fp32.
+"""``int8-qat``: PyTorch int8 quantization-aware training (FX, x86 backend), self-distilled from fp32.
 
-Same quantization scheme and kernels as ``int8-ptq`` (``torch_int8_ptq``: x86 qconfig mappings,
+Same quantization scheme and kernels as ``int8-ptq`` (``int8_ptq``: x86 qconfig mappings,
 sigmoids in float), so the two rows differ only by the training:
 
 1. PTQ calibration, exactly as the ``int8-ptq`` recipe does it (``prepare_fx``, histogram
@@ -37,23 +37,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from compression.base import RecipeContext
-from compression.self_distillation import (
-    BUILD_THREADS,
-    DistillConfig,
-    LossWeights,
-    scrfd_distillation_loss,
-    self_distill,
-    stack_inputs,
-)
-from compression.torch_int8_ptq import (
+from compression.base import RecipeContext, build_threads
+from compression.int8_ptq import (
     BACKEND,
     example_inputs,
     make_picklable,
     prepare_calibrated,
     qconfig_mapping,
-    save_quantized,
 )
+from compression.scrfd.distillation_loss import LossWeights, scrfd_distillation_loss
+from compression.self_distillation import DistillConfig, self_distill, stack_inputs
+from compression.torch_int8_ptq import save_quantized
 from formats.artifacts import Artifact
 
 QUINT8_RANGE = (0, 255)
@@ -128,35 +122,35 @@ def int8_qat(ctx: RecipeContext) -> Artifact:
     from torch.ao.quantization import disable_observer
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
 
-    torch.set_num_threads(BUILD_THREADS)
-    torch.manual_seed(ctx.seed)
-    torch.backends.quantized.engine = BACKEND
-    teacher = ctx.source_model().eval()
-    inputs = stack_inputs(ctx.calibration_inputs(), ctx.task.calibration_size,
-                          "load calibration images")
-    blobs = (inputs[i:i + 1].float().numpy().astype(np.float32) for i in range(len(inputs)))
-    ptq = prepare_calibrated(teacher, blobs, len(inputs), ctx.model.input_shape,
-                             desc="calibrate int8-qat (PTQ ranges)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        prepared = prepare_qat_fx(copy.deepcopy(teacher).train(), qconfig_mapping(qat=True),
-                                  example_inputs(ctx.model.input_shape))
-    prepared.apply(freeze_bn_stats)
-    load_activation_ranges(prepared, ptq)
-    prepared.apply(disable_observer)                  # activations: fixed PTQ ranges
-    for fake_quant in _weight_fake_quants(prepared):  # weights: ranges follow the weights
-        fake_quant.enable_observer()
+    with build_threads():
+        torch.manual_seed(ctx.seed)
+        torch.backends.quantized.engine = BACKEND
+        teacher = ctx.source_model().eval()
+        inputs = stack_inputs(ctx.calibration_inputs(), ctx.task.calibration_size,
+                              "load calibration images")
+        blobs = (inputs[i:i + 1].float().numpy().astype(np.float32) for i in range(len(inputs)))
+        ptq = prepare_calibrated(teacher, blobs, len(inputs), ctx.model.input_shape,
+                                 desc="calibrate int8-qat (PTQ ranges)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prepared = prepare_qat_fx(copy.deepcopy(teacher).train(), qconfig_mapping(qat=True),
+                                      example_inputs(ctx.model.input_shape))
+        prepared.apply(freeze_bn_stats)
+        load_activation_ranges(prepared, ptq)
+        prepared.apply(disable_observer)                  # activations: fixed PTQ ranges
+        for fake_quant in _weight_fake_quants(prepared):  # weights: ranges follow the weights
+            fake_quant.enable_observer()
 
-    freeze_at = int(OBSERVER_FREEZE * TRAINING.steps)
+        freeze_at = int(OBSERVER_FREEZE * TRAINING.steps)
 
-    def on_step(step: int) -> None:
-        if step == freeze_at:
-            prepared.apply(disable_observer)
+        def on_step(step: int) -> None:
+            if step == freeze_at:
+                prepared.apply(disable_observer)
 
-    self_distill(prepared, teacher, inputs, replace(TRAINING, seed=ctx.seed), on_step=on_step,
-                 loss_fn=partial(scrfd_distillation_loss, weights=LOSS))
-    prepared.apply(disable_observer)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantized = convert_fx(prepared.eval())
-    return save_quantized(ctx, make_picklable(quantized.eval()))
+        self_distill(prepared, teacher, inputs, replace(TRAINING, seed=ctx.seed), on_step=on_step,
+                     loss_fn=partial(scrfd_distillation_loss, weights=LOSS))
+        prepared.apply(disable_observer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantized = convert_fx(prepared.eval())
+        return save_quantized(ctx, make_picklable(quantized.eval()))

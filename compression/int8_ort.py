@@ -1,4 +1,4 @@
-"""onnxruntime static int8 quantization, QDQ format, calibrated on the calibration images.
+"""``int8-ort``: onnxruntime static int8 quantization, QDQ format, calibrated on the calibration images.
 
 Static, not ``quantize_dynamic``: dynamic quantization turns convolutions into ConvInteger,
 which onnxruntime runs several times slower than fp32 on CNNs. The QDQ graph also runs on
