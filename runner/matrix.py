@@ -10,7 +10,7 @@ from __future__ import annotations
 from compbench.errors import UnknownVariant
 from compbench.specs import ModelSpec, Row, Variant, resolve  # noqa: F401 - re-exported
 
-FP32_ENGINES = ("torch", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")
+FP32_ENGINES = ("torch", "torch-compile", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")
 KERAS_ENGINES = ("keras", "tflite", "openvino")
 # ``requires`` values are distributions, spelled as pyproject.toml's extras spell them (a
 # model's are part of its recipes' cache keys).
@@ -49,9 +49,12 @@ QDQ_ENGINES = ("onnxruntime", "onnxruntime-1t", "openvino")
 MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "fp32", "compression.fp32:fp32", FP32_ENGINES,
         "unmodified weights: the reference every other variant is compared with"),
+    # not on torch-compile: quantized::* ops take packed-weight ScriptObjects, which Dynamo cannot
+    # trace ("Unsupported: Failed to convert args/kwargs to proxy")
     Row("scrfd_500m_kps", "int8-ptq", "compression.int8_ptq:int8_ptq", ("torch",),
         "PyTorch static int8 PTQ (FX, x86 backend), calibrated on calib images",
         cpu_dependent_accuracy=True),
+    # not on torch-compile either (int8 FX modules, as above)
     Row("scrfd_500m_kps", "int8-qat", "compression.int8_qat:int8_qat", ("torch",),
         "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32",
         cpu_dependent_accuracy=True),
@@ -73,6 +76,8 @@ MATRIX: list[Row] = [
         inputs=("scrfd/scrfd_2.5g_kps.onnx",)),
     # -- CIFAR-10 ResNet-20 (PyTorch): the detector's generic recipes ----------------------
     Row("resnet20", "fp32", "compression.fp32:fp32", FP32_ENGINES, "unmodified weights"),
+    # not on torch-compile: quantized::* ops take packed-weight ScriptObjects, which Dynamo cannot
+    # trace ("Unsupported: Failed to convert args/kwargs to proxy")
     Row("resnet20", "int8-ptq", "compression.int8_ptq:int8_ptq", ("torch",),
         "PyTorch static int8 PTQ (FX, x86 backend), calibrated on train images",
         cpu_dependent_accuracy=True),
@@ -99,7 +104,7 @@ MATRIX: list[Row] = [
         cpu_dependent_accuracy=True),
     ]),
     # -- Hugging Face ViT: Optimum on onnxruntime and OpenVINO ---------------------------------
-    Row("vit", "fp32", "compression.fp32:fp32", ("torch",), "unmodified weights"),
+    Row("vit", "fp32", "compression.fp32:fp32", ("torch", "torch-compile"), "unmodified weights"),
     Row("vit", "onnx-export", "compression.optimum_ort:onnx_export", ("onnxruntime", "onnxruntime-1t"),
         "Optimum ONNX export, no optimisation", OPTIMUM),
     Row("vit", "ort-O2", "compression.optimum_ort:ort_o2", ("onnxruntime",),
