@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compbench.quiet import import_quietly
 from engines.base import Engine, EngineSpec, Session
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -24,7 +25,7 @@ ENGINES = (
 
 
 def pin_tf_threads(threads: int) -> None:
-    import tensorflow as tf
+    tf = import_quietly("tensorflow")  # the first import prints absl notices to fd 2
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compbench.quiet import import_quietly
 from engines.base import Engine, EngineSpec, Session
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -27,7 +28,7 @@ def _interpreter_class():
     try:  # the standalone LiteRT runtime, when installed, is the maintained one
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        import tensorflow as tf
+        tf = import_quietly("tensorflow")  # the first import prints absl notices to fd 2
 
         Interpreter = tf.lite.Interpreter
     return Interpreter

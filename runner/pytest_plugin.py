@@ -14,6 +14,7 @@ What the session guarantees (README, "What the gate guarantees"):
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -97,6 +98,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # TensorFlow's C++ INFO/WARNING lines (oneDNN notices, CUDA stubs) are not for a user's
     # terminal; set before any engine imports it. TF_CPP_MIN_LOG_LEVEL=0 brings them back.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # transformers would import TensorFlow too (seconds, and its notices) just to unpickle a
+    # ViT; and torchao's optional-kernel and torch's pytree deprecation warnings, logged when
+    # transformers imports torchao, say nothing about the model under test.
+    os.environ.setdefault("USE_TF", "0")
+    for noisy in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     selected_engines(config)
     try:
         baseline_path(config.getoption("--profile"))
