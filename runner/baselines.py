@@ -27,12 +27,13 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from compbench import hardware
 from compbench.cache import atomic_write_text, file_lock
 from compbench.errors import BaselineError
+from compbench.paired_statistics import RatioInterval
 from compbench.settings import REPO_ROOT
 from tasks import all_tasks
 from tasks import metric as declared_metric
@@ -93,6 +94,8 @@ class Check:
     tolerance: str
     problem: str | None
     basis: str = SHARED  # "shared", this machine's class, or "<class> (nearest)"
+    # an interval check that could not decide: the reason (a warning, counted, never a pass)
+    inconclusive: str | None = None
 
     @property
     def delta(self) -> float | None:
@@ -198,6 +201,34 @@ class Baselines:
                        f"{versus} (Δ {delta:+.6g}, tolerance {tol_text}). "
                        f"Record the improvement with `{UPDATE_HINT}`.")
         return Check(metric, measured, baseline, tol_text, problem, basis)
+
+    def check_interval(self, variant_id: str, metric: str, interval: RatioInterval) -> Check:
+        """A higher-is-better ratio known only to within ``interval``, against its floor
+        (baseline minus tolerance), with three outcomes — the asv rule, made paired:
+
+        - regression: the whole interval lies below the floor (significant *and* large);
+        - pass: the whole interval lies at or above it;
+        - inconclusive: the interval straddles the floor — too few or too noisy rounds to
+          tell; reported and counted, neither a pass nor a failure.
+        """
+        point = self.check(variant_id, metric, interval.estimate, two_sided=False)
+        if point.baseline is None:
+            return point  # "no baseline": already a failure that says how to record one
+        record, _, cross = self.stored(variant_id, metric)
+        tol = self.tolerance(variant_id, metric, cross)
+        baseline = float(record["value"])
+        floor = baseline - (tol["abs"] if "abs" in tol else tol["rel"] * abs(baseline))
+        measured = f"{metric} {interval.describe()}"
+        versus = f"floor {floor:.4g} = baseline {baseline:.4g} [{point.basis}] − {point.tolerance}"
+        if interval.high < floor:
+            problem = (f"REGRESSION {variant_id}: {measured} lies entirely below the {versus}. "
+                       f"If the change is intended, re-record with `{UPDATE_HINT}`.")
+            return replace(point, problem=problem)
+        if interval.low < floor:
+            return replace(point, problem=None, inconclusive=(
+                f"{variant_id}: {measured} straddles the {versus}: not gated. More rounds "
+                "(--benchmark-max-time) or a quieter machine would decide it."))
+        return replace(point, problem=None)
 
     # -- writing ---------------------------------------------------------------------------
     def updated(self, measured: dict[str, dict[str, float]], provenance: dict) -> tuple[dict, list[str]]:

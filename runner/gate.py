@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import pytest
@@ -10,12 +11,20 @@ from runner.baselines import Check
 from runner.results import VariantResult
 
 
+class InconclusiveMeasurement(UserWarning):
+    """A measurement too noisy to be called a pass or a regression (listed in the summary)."""
+
+
 def gate(result: VariantResult, checks: Iterable[Check], updating_baselines: bool,
          detail: str = "") -> None:
     """Record each check's basis in the ledger; fail with every problem at once, unless this
     session records new baselines (then the measurements are what it is for)."""
     checks = list(checks)
     result.baseline_basis.update({c.metric: c.basis for c in checks})
+    for check in checks:
+        if check.inconclusive:
+            result.inconclusive.append(check.inconclusive)
+            warnings.warn(InconclusiveMeasurement(check.inconclusive), stacklevel=2)
     problems = [c.problem + detail for c in checks if c.problem]
     if problems and not updating_baselines:
         pytest.fail("\n".join(problems), pytrace=False)

@@ -277,8 +277,10 @@ def report_header(config: pytest.Config, origin: dict) -> str:
             f"Machine: {machine.describe()}. Timing threads per engine: {threads}; builds and "
             "accuracy evaluations: one thread, each in its own process.\n"
             "Latency: pytest-benchmark rounds of one batch-1 forward. Speed-up vs fp32 on the "
-            "same engine: paired measurement, the two models alternating round by round, ratio "
-            "of their minimum rounds; vs the model's reference engine: ratio of the latency "
+            "same engine: paired measurement, the two models alternating round by round, the "
+            "Hodges–Lehmann estimate of the per-round ratios with its 95 % Wilcoxon interval "
+            "(gated: regression only when the whole interval is below the floor); vs the "
+            "model's reference engine: ratio of the latency "
             "tests' minimum rounds (taken minutes apart, noisier). Δ vs baseline: measured − "
             "stored baseline (accuracy metrics); `baseline` names the hardware class the "
             "CPU-dependent values were compared with (`shared`: the same on every machine).\n\n")
@@ -305,6 +307,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                                     "package missing):")
         for variant_id, reason in not_gated.items():
             terminalreporter.write_line(f"  {variant_id}: {reason}")
+    inconclusive = [text for r in ledger.results.values() for text in r.inconclusive]
+    if inconclusive:
+        terminalreporter.write_line(f"{len(inconclusive)} measurement(s) inconclusive (not "
+                                    "gated: the interval straddles the floor):")
+        for text in inconclusive:
+            terminalreporter.write_line(f"  {text}")
     nearest = sorted({f"{vid} {m}: {basis}" for vid, r in ledger.results.items()
                       for m, basis in r.baseline_basis.items() if basis.endswith("(nearest)")})
     if nearest:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.results import Ledger
+from runner.results import Ledger, VariantResult
 from tasks import declaration
 from tasks.base import TaskDeclaration
 
@@ -52,9 +52,7 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
             f"speed-up vs fp32/{variant.model.reference_engine}": _fmt(ledger.speedup(result), ".2f") + "×"
             if ledger.speedup(result) else "–",
         }
-        same_engine = 1.0 if variant.compression == "fp32" else result.paired_speedup
-        row["speed-up vs fp32 same engine (paired)"] = (_fmt(same_engine, ".2f") + "×"
-                                                        if same_engine else "–")
+        row["speed-up vs fp32 same engine (paired, 95 % CI)"] = _paired(result)
         columns = _metric_columns(task, result.metrics)
         for metric, column in columns:
             row[column] = _fmt(result.metrics[metric], ".4f")
@@ -67,6 +65,16 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
+
+
+def _paired(result: VariantResult) -> str:
+    if result.variant.compression == "fp32":
+        return "1.00×"
+    interval = result.speedup_interval
+    if interval is None:
+        return "–"
+    verdict = " inconclusive" if result.inconclusive else ""
+    return f"{interval.estimate:.2f}× [{interval.low:.2f}, {interval.high:.2f}]{verdict}"
 
 
 def render(ledger: Ledger, data_notes: dict[str, str]) -> str:

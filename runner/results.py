@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from compbench.paired_statistics import RatioInterval
 from runner.matrix import VARIANTS, Variant, reference_of
 
 
@@ -18,6 +19,7 @@ class VariantResult:
     latency_median_ms: float | None = None
     latency_min_ms: float | None = None
     paired_speedup: float | None = None   # vs fp32 on the same engine, see paired_timing.py
+    speedup_interval: RatioInterval | None = None  # its 95 % confidence interval
     size_bytes: int | None = None
     gzip_size_bytes: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)
@@ -25,6 +27,7 @@ class VariantResult:
     # metric → what it was gated against: "shared", a hardware class, "<class> (nearest)"
     baseline_basis: dict[str, str] = field(default_factory=dict)
     not_gated: str | None = None          # why the variant could not run here (a skip)
+    inconclusive: list[str] = field(default_factory=list)  # checks that could not decide
 
 
 class Ledger:

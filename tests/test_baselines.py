@@ -187,3 +187,32 @@ def test_concurrent_updates_serialize_instead_of_losing_one(stored):
         worker.join(60)
     final = Baselines.load("p", stored.path).data["variants"]
     assert {f"m/c/e{i}" for i in range(4)} <= set(final) and VID in final
+
+
+def interval(estimate: float, low: float, high: float):
+    from compbench.paired_statistics import RatioInterval
+
+    return RatioInterval(estimate, low, high, rounds=40)
+
+
+@pytest.mark.parametrize(("low", "high", "verdict"), [
+    (0.95, 1.05, "pass"),          # floor 1.5 × (1 − 0.4) = 0.9: the whole interval above
+    (0.80, 0.89, "regression"),    # the whole interval below
+    (0.85, 0.95, "inconclusive"),  # straddles it: too noisy to tell
+])
+def test_an_interval_is_a_pass_a_regression_or_inconclusive(stored, low, high, verdict):
+    stored.hardware_class = OTHER  # speed-up 1.5 stored for this class, tolerance rel 0.4
+    check = stored.check_interval(INT8, "speedup", interval((low + high) / 2, low, high))
+    outcome = ("regression" if check.problem else "inconclusive" if check.inconclusive
+               else "pass")
+    assert outcome == verdict
+    if check.problem:
+        assert "entirely below the floor 0.9" in check.problem and "--update-baselines" in check.problem
+    if check.inconclusive:
+        assert "straddles the floor 0.9" in check.inconclusive and "not gated" in check.inconclusive
+
+
+def test_an_interval_without_a_baseline_fails_like_a_point(stored):
+    stored.hardware_class = OTHER
+    check = stored.check_interval(VID, "speedup", interval(2.0, 1.9, 2.1))
+    assert check.problem and "no baseline" in check.problem and not check.inconclusive

@@ -19,3 +19,16 @@ def test_cached_results_keep_the_metric_order_and_say_their_baseline_basis():
     row = table.iloc[0]
     assert row["Δ vs baseline"] == "+0.0000 / +0.0020 / -0.0100"
     assert row["baseline"] == "x86_64-avx2 (nearest)"
+
+
+def test_the_paired_column_shows_the_interval_and_an_undecided_verdict():
+    from compbench.paired_statistics import RatioInterval
+
+    ledger = Ledger()
+    decided = ledger[get_variant("scrfd_500m_kps/int8-ort/openvino")]
+    decided.speedup_interval = RatioInterval(1.84, 1.80, 1.88, rounds=60)
+    undecided = ledger[get_variant("scrfd_500m_kps/int8-nncf/openvino")]
+    undecided.speedup_interval = RatioInterval(1.2, 0.9, 1.6, rounds=400)
+    undecided.inconclusive = ["scrfd_500m_kps/int8-nncf/openvino: straddles the floor"]
+    column = model_table(ledger, "scrfd_500m_kps")["speed-up vs fp32 same engine (paired, 95 % CI)"]
+    assert list(column) == ["1.84× [1.80, 1.88]", "1.20× [0.90, 1.60] inconclusive"]
