@@ -14,7 +14,7 @@ import pytest
 from compbench import hardware
 from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
-from runner.results import Ledger
+from runner.results import LatencySummary, Ledger
 
 
 def test_latency(benchmark, variant: Variant, pipeline: VariantPipeline, ledger: Ledger) -> None:
@@ -35,6 +35,4 @@ def test_latency(benchmark, variant: Variant, pipeline: VariantPipeline, ledger:
     })
     benchmark(session.run, inputs)
     if benchmark.stats is not None:  # None under --benchmark-disable
-        stats = benchmark.stats.stats
-        result.latency_median_ms = stats.median * 1e3
-        result.latency_min_ms = stats.min * 1e3
+        result.latency = LatencySummary.of(benchmark.stats.stats.sorted_data)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from runner.results import Ledger, VariantResult
+from runner.results import LatencySummary, Ledger, VariantResult
 from tasks import declaration
 from tasks.base import TaskDeclaration
 
@@ -47,8 +47,9 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         row = {
             "variant": f"{variant.compression}/{variant.engine}",
             "threads": _fmt(result.threads, "d"),
-            "latency median (ms)": _fmt(result.latency_median_ms, ".2f"),
-            "latency min (ms)": _fmt(result.latency_min_ms, ".2f"),
+            "latency p50 / p90 / p99 (ms)": _percentiles(result.latency),
+            "IQR (ms)": _fmt(result.latency and result.latency.iqr_ms, ".2f"),
+            "min (ms)": _fmt(result.latency and result.latency.min_ms, ".2f"),
             f"speed-up vs fp32/{variant.model.reference_engine}": _fmt(ledger.speedup(result), ".2f") + "×"
             if ledger.speedup(result) else "–",
         }
@@ -65,6 +66,12 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
+
+
+def _percentiles(latency: LatencySummary | None) -> str:
+    if latency is None:
+        return "–"
+    return f"{latency.p50_ms:.2f} / {latency.p90_ms:.2f} / {latency.p99_ms:.2f}"
 
 
 def _paired(result: VariantResult) -> str:

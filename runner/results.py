@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from compbench.paired_statistics import RatioInterval
 from runner.matrix import VARIANTS, Variant, reference_of
 
@@ -12,12 +14,29 @@ def same_engine_reference(variant: Variant) -> Variant | None:
     return VARIANTS.get(f"{variant.model.name}/fp32/{variant.engine}")
 
 
+@dataclass(frozen=True)
+class LatencySummary:
+    """A latency test's rounds, in ms: the tail (p90, p99) is what a user of the model waits
+    for on a busy machine, the minimum what the cross-engine ratio uses (least disturbed)."""
+
+    min_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    iqr_ms: float
+
+    @classmethod
+    def of(cls, rounds_s) -> LatencySummary:
+        ms = np.asarray(rounds_s, dtype=float) * 1e3
+        p25, p50, p75, p90, p99 = np.percentile(ms, [25, 50, 75, 90, 99])
+        return cls(float(ms.min()), float(p50), float(p90), float(p99), float(p75 - p25))
+
+
 @dataclass
 class VariantResult:
     variant: Variant
     threads: int | None = None
-    latency_median_ms: float | None = None
-    latency_min_ms: float | None = None
+    latency: LatencySummary | None = None
     paired_speedup: float | None = None   # vs fp32 on the same engine, see paired_timing.py
     speedup_interval: RatioInterval | None = None  # its 95 % confidence interval
     size_bytes: int | None = None
@@ -50,9 +69,9 @@ class Ledger:
         """
         reference = reference or reference_of(result.variant)
         baseline = self.results.get(reference.id)
-        if not baseline or not baseline.latency_min_ms or not result.latency_min_ms:
+        if not baseline or not baseline.latency or not result.latency:
             return None
-        return baseline.latency_min_ms / result.latency_min_ms
+        return baseline.latency.min_ms / result.latency.min_ms
 
     def measured_for_baseline(self) -> dict[str, dict[str, float]]:
         values: dict[str, dict[str, float]] = {}

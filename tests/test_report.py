@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from runner.matrix import get_variant
 from runner.report import model_table
 from runner.results import Ledger
@@ -32,3 +34,16 @@ def test_the_paired_column_shows_the_interval_and_an_undecided_verdict():
     undecided.inconclusive = ["scrfd_500m_kps/int8-nncf/openvino: straddles the floor"]
     column = model_table(ledger, "scrfd_500m_kps")["speed-up vs fp32 same engine (paired, 95 % CI)"]
     assert list(column) == ["1.84× [1.80, 1.88]", "1.20× [0.90, 1.60] inconclusive"]
+
+
+def test_latency_columns_show_the_tail_not_only_the_middle():
+    from runner.results import LatencySummary
+
+    rounds_s = [0.010] * 80 + [0.012] * 15 + [0.030] * 5   # a slow tail of 5 % of the rounds
+    latency = LatencySummary.of(rounds_s)
+    assert (latency.min_ms, latency.p50_ms, latency.iqr_ms) == pytest.approx((10.0, 10.0, 0.0))
+    assert latency.p90_ms == pytest.approx(12.0) and latency.p99_ms == pytest.approx(30.0)
+    ledger = Ledger()
+    ledger[get_variant("scrfd_500m_kps/fp32/torch")].latency = latency
+    row = model_table(ledger, "scrfd_500m_kps").iloc[0]
+    assert row["latency p50 / p90 / p99 (ms)"] == "10.00 / 12.00 / 30.00"
