@@ -5,7 +5,7 @@
 VENV ?= .venv
 PYTEST = $(VENV)/bin/pytest
 
-.PHONY: bench test venv clean-venv
+.PHONY: bench test nightly pr venv clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints/known-good.txt
 	python3 -m venv $(VENV)
@@ -20,6 +20,15 @@ bench: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PYTEST) bench tests $(ARGS)
+
+# The workflows' commands (.github/workflows): one engine family's gated run with every round
+# saved for --benchmark-compare, and the pull-request gate (unit tests, accuracy and size).
+FAMILY ?= torch
+nightly: $(VENV)/.installed
+	$(PYTEST) bench --engine-family $(FAMILY) --benchmark-save-data $(ARGS)
+
+pr: $(VENV)/.installed
+	$(PYTEST) tests bench/test_accuracy.py bench/test_size.py $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
