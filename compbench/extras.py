@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import re
+
+from compbench.dependencies import normalize_name
 
 NOT_DECLARABLE = ("all", "dev")  # umbrella and tooling extras: never what a variant needs
-
-
-def normalize(name: str) -> str:
-    """A distribution name in PEP 503 form (``tf_keras`` and ``tf-keras`` are one project)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @functools.cache
@@ -31,9 +27,9 @@ def extras_of_distributions() -> dict[str, frozenset[str]]:
     for line in metadata.get_all("Requires-Dist") or []:
         requirement = Requirement(line)
         if requirement.marker is None:
-            base.add(normalize(requirement.name))
+            base.add(normalize_name(requirement.name))
             continue
         for extra in extras:
             if requirement.marker.evaluate({"extra": extra}):
-                found.setdefault(normalize(requirement.name), set()).add(extra)
+                found.setdefault(normalize_name(requirement.name), set()).add(extra)
     return {name: frozenset(values) for name, values in found.items() if name not in base}

@@ -8,8 +8,8 @@ import platform
 import subprocess
 
 from compbench import hardware
-from compbench.dependencies import installed_version
-from compbench.extras import extras_of_distributions, normalize
+from compbench.dependencies import installed_version, normalize_name
+from compbench.extras import extras_of_distributions
 from compbench.settings import REPO_ROOT
 
 
@@ -29,7 +29,7 @@ def package_versions() -> dict[str, str]:
     try:
         from packaging.requirements import Requirement
 
-        names = {normalize(Requirement(line).name)
+        names = {normalize_name(Requirement(line).name)
                  for line in importlib.metadata.requires("compbench") or []}
     except importlib.metadata.PackageNotFoundError:
         names = set(extras_of_distributions())

@@ -63,15 +63,3 @@ class Engine(ABC):
     @abstractmethod
     def load(self, artifact: Path) -> Session:
         """Load an artifact file of ``config.artifact_format``."""
-
-    def versions(self) -> dict[str, str]:
-        """Versions of the distributions behind this engine (part of cache keys and provenance)."""
-        from importlib.metadata import PackageNotFoundError, version
-
-        found = {}
-        for distribution in self.config.requires:
-            try:
-                found[distribution] = version(distribution)
-            except PackageNotFoundError:
-                found[distribution] = "unknown"
-        return found

@@ -21,8 +21,9 @@ import pkgutil
 from collections.abc import Iterable
 
 import engines
+from compbench.dependencies import installed_version, normalize_name
 from compbench.errors import EngineUnavailable
-from compbench.extras import extras_of_distributions, normalize
+from compbench.extras import extras_of_distributions
 from engines.base import Engine, EngineSpec
 
 _NOT_ENGINES = ("base", "registry")
@@ -72,32 +73,27 @@ def engine_config(name: str) -> EngineSpec:
 
 
 def missing_distributions(distributions: Iterable[str]) -> list[str]:
-    """The ones not installed: what pip installed, not what happens to be importable."""
-    missing = []
-    for name in distributions:
-        try:
-            importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            missing.append(name)
-    return missing
+    """The ones not installed: what pip installed, not what happens to be importable (the
+    same lookup that records a step's distributions for the cache)."""
+    return [name for name in distributions if installed_version(name) is None]
 
 
 def extras_for(distributions: Iterable[str]) -> list[str]:
     """Every compbench extra that installs one of ``distributions`` (a declaration names
     distributions, the check of what a step loaded compares extras)."""
     table = extras_of_distributions()
-    return sorted({extra for name in distributions for extra in table.get(normalize(name), ())})
+    return sorted({extra for name in distributions for extra in table.get(normalize_name(name), ())})
 
 
 def install_hint(missing: Iterable[str], family: str) -> str:
     """How to get ``missing`` installed: one extra per distribution, and the tox env."""
     table = extras_of_distributions()
     missing = list(missing)
-    orphans = [name for name in missing if normalize(name) not in table]
+    orphans = [name for name in missing if normalize_name(name) not in table]
     if orphans:  # a declaration drifted from pyproject.toml (tests/test_declarations.py)
         return (f"No extra in pyproject.toml installs {', '.join(orphans)}: add it to "
                 "[project.optional-dependencies].")
-    extras = sorted({min(table[normalize(name)]) for name in missing})
+    extras = sorted({min(table[normalize_name(name)]) for name in missing})
     return (f"Install them with: pip install -e '.[{','.join(extras)}]' "
             f"-c constraints/known-good.txt (or run `tox -e {family}`).")
 

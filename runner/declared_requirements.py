@@ -10,8 +10,9 @@ metadata (``pyproject.toml``), not from another list.
 
 from __future__ import annotations
 
+from compbench.dependencies import normalize_name
 from compbench.errors import CompbenchError
-from compbench.extras import extras_of_distributions, normalize
+from compbench.extras import extras_of_distributions
 
 
 class UndeclaredRequirement(CompbenchError):
@@ -21,7 +22,7 @@ class UndeclaredRequirement(CompbenchError):
 def undeclared(loaded_distributions: list[str], declared_extras: set[str]) -> list[str]:
     table = extras_of_distributions()
     return sorted(dist for dist in loaded_distributions
-                  if (extras := table.get(normalize(dist))) and not extras & declared_extras)
+                  if (extras := table.get(normalize_name(dist))) and not extras & declared_extras)
 
 
 def check_declared(variant, step: str, dependencies: dict) -> None:
@@ -33,5 +34,5 @@ def check_declared(variant, step: str, dependencies: dict) -> None:
         raise UndeclaredRequirement(
             f"the {step} step of {variant.id} loaded {', '.join(missing)}, which its row in "
             f"runner/matrix.py does not declare (declared extras: "
-            f"{', '.join(sorted(declared)) or 'none'}). Add the import name to the row's "
+            f"{', '.join(sorted(declared)) or 'none'}). Add its distribution name to the row's "
             "`requires` (or the model's), so a machine without it skips this variant cleanly.")

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 
-from compbench.extras import NOT_DECLARABLE, extras_of_distributions, normalize
+from compbench.dependencies import normalize_name
+from compbench.extras import NOT_DECLARABLE, extras_of_distributions
 from compbench.settings import REPO_ROOT
 from engines.registry import ENGINES, families
 from runner.matrix import MATRIX, MODELS, VARIANTS
@@ -32,24 +33,24 @@ def pyproject_extras() -> dict[str, set[str]]:
         found: set[str] = set()
         for line in raw[extra]:
             requirement = Requirement(line)
-            if normalize(requirement.name) == "compbench":
+            if normalize_name(requirement.name) == "compbench":
                 for inner in requirement.extras:
                     found |= installs(inner)
             else:
-                found.add(normalize(requirement.name))
+                found.add(normalize_name(requirement.name))
         return found
 
     return {extra: installs(extra) for extra in raw}
 
 
 def base_dependencies() -> set[str]:
-    return {normalize(Requirement(line).name)
+    return {normalize_name(Requirement(line).name)
             for line in tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]}
 
 
 def extras_installing(distribution: str) -> set[str]:
     return {extra for extra, names in pyproject_extras().items()
-            if extra not in NOT_DECLARABLE and normalize(distribution) in names}
+            if extra not in NOT_DECLARABLE and normalize_name(distribution) in names}
 
 
 @dataclass
@@ -165,7 +166,7 @@ def test_each_family_env_installs_what_its_engines_and_variants_need():
                 for distribution in variant.requires:
                     needs.setdefault(distribution, []).append(variant.id)
         lacking = {distribution: users for distribution, users in needs.items()
-                   if normalize(distribution) not in installed}
+                   if normalize_name(distribution) not in installed}
         assert not lacking, (
             f"tox.ini [testenv:{env.name}] extras = {', '.join(sorted(env.extras))} do not install "
             + "; ".join(f"{name} (extra {', '.join(sorted(extras_installing(name))) or '?'}; "

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from compbench.extras import extras_of_distributions, normalize
+from compbench.dependencies import normalize_name
+from compbench.extras import extras_of_distributions
 from compbench.settings import REPO_ROOT
 from formats.artifacts import FILENAMES, Artifact
 from formats.routes import EDGE_NAME, BadEdge, NoRoute, convert_step, direct_edge, edges, requirements, route
@@ -62,7 +63,7 @@ def test_edge_requirements_are_distributions_an_extra_installs():
     for edge in edges().values():
         assert edge.requires, edge.module
         for name in edge.requires:
-            assert normalize(name) in installed_by_extra, (edge.module, name)
+            assert normalize_name(name) in installed_by_extra, (edge.module, name)
 
 
 def test_conversion_requirements_follow_the_route():
