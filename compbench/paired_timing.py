@@ -10,17 +10,52 @@ The order alternates (ABBA...) so neither model always runs on caches the other 
 Every round's two times are kept: the speed-up is their paired Hodges–Lehmann estimate with a
 confidence interval (``compbench.paired_statistics``), so the gate can tell a slowdown from
 noise instead of comparing two minima.
+
+How many rounds: a short pilot pair measures how much the per-round ratio scatters, and the
+width of a signed-rank interval shrinks like 1/sqrt(rounds), so the pilot says how many rounds
+reach the target width; the time budget caps it. Planning the count up front (instead of
+stopping when the interval is narrow) is what lets pytest-benchmark run the candidate's rounds
+itself, with the reference timed in its setup/teardown: one measurement feeds both the latency
+statistics and the speed-up.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from compbench.paired_statistics import MIN_ROUNDS_FOR_INTERVAL, RatioInterval, speedup_interval
 
-CHECK_EVERY = 5  # rounds between interval checks (an interval over 400 rounds sorts 80 000 means)
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class PairingPlan:
+    """How a pair is measured. The defaults are the bench's; docs/speed-gate-study measures
+    what they detect and how often they cry wolf."""
+
+    pilot_rounds: int = 10
+    min_rounds: int = 15
+    max_rounds: int = 400
+    budget_s: float = 3.0          # for the measured rounds of one pair, both sides
+    target_width: float = 0.08     # relative interval width worth stopping at
+    warmup: int = 2
+
+    def __post_init__(self) -> None:
+        if not (MIN_ROUNDS_FOR_INTERVAL <= self.pilot_rounds
+                and MIN_ROUNDS_FOR_INTERVAL <= self.min_rounds <= self.max_rounds):
+            raise ValueError(f"need {MIN_ROUNDS_FOR_INTERVAL} <= pilot_rounds and "
+                             f"{MIN_ROUNDS_FOR_INTERVAL} <= min_rounds <= max_rounds, got {self}")
+
+    def rounds_after(self, pilot: PairedTiming) -> int:
+        """Rounds that should narrow the pilot's interval to ``target_width``, within budget."""
+        width = pilot.interval.relative_width
+        wanted = math.ceil(pilot.rounds * (width / self.target_width) ** 2) if width > 0 else 0
+        per_round = (sum(pilot.reference_s) + sum(pilot.candidate_s)) / pilot.rounds
+        affordable = int(self.budget_s / per_round) if per_round > 0 else self.max_rounds
+        return max(self.min_rounds, min(wanted, affordable, self.max_rounds))
 
 
 @dataclass(frozen=True)
@@ -51,33 +86,67 @@ class PairedTiming:
         return self.interval.estimate
 
 
-def paired_timing(reference: Callable[[], object], candidate: Callable[[], object], *,
-                  min_rounds: int = 15, max_rounds: int = 400, budget_s: float = 3.0,
-                  target_width: float = 0.04, warmup: int = 2,
-                  clock: Callable[[], float] = time.perf_counter) -> PairedTiming:
-    """Time both callables in alternation: at least ``min_rounds`` each, then more until the
-    speed-up's confidence interval is narrower than ``target_width`` (relative), ``budget_s``
-    has passed, or ``max_rounds`` is reached — a quiet machine stops early, a noisy one spends
-    its budget on the rounds it needs."""
-    if min_rounds < MIN_ROUNDS_FOR_INTERVAL or max_rounds < min_rounds:
-        raise ValueError(f"need {MIN_ROUNDS_FOR_INTERVAL} <= min_rounds <= max_rounds, got "
-                         f"{min_rounds}, {max_rounds}")
-    for _ in range(warmup):
+class ReferenceRounds:
+    """The reference side of an alternating pair, as hooks around each candidate round: it runs
+    before the candidate in even rounds and after it in odd ones (ABBA), timing itself."""
+
+    def __init__(self, reference: Callable[[], object], clock: Clock = time.perf_counter):
+        self.reference = reference
+        self.clock = clock
+        self.times: list[float] = []
+        self.round = 0
+
+    def before(self) -> None:
+        if self.round % 2 == 0:
+            self._time()
+
+    def after(self, *_args, **_kwargs) -> None:  # pytest-benchmark passes the round's args
+        if self.round % 2 == 1:
+            self._time()
+        self.round += 1
+
+    def _time(self) -> None:
+        began = self.clock()
+        self.reference()
+        self.times.append(self.clock() - began)
+
+
+# runs ``rounds`` timed candidate rounds, calling before() / after() around each, and returns
+# the candidate's round times in order (pytest-benchmark's pedantic mode is one such runner)
+CandidateRunner = Callable[[Callable[[], object], int, ReferenceRounds], Sequence[float]]
+
+
+def timed_loop(clock: Clock = time.perf_counter) -> CandidateRunner:
+    def run(candidate: Callable[[], object], rounds: int, reference: ReferenceRounds):
+        times = []
+        for _ in range(rounds):
+            reference.before()
+            began = clock()
+            candidate()
+            times.append(clock() - began)
+            reference.after()
+        return times
+    return run
+
+
+def paired_timing(reference: Callable[[], object], candidate: Callable[[], object],
+                  plan: PairingPlan = PairingPlan(), *, runner: CandidateRunner | None = None,
+                  clock: Clock = time.perf_counter) -> PairedTiming:
+    """Warm both up, time a pilot pair, then the planned rounds (through ``runner``, by default
+    a plain loop); the planned rounds are the measurement, the pilot only sizes it."""
+    for _ in range(plan.warmup):
         reference()
         candidate()
-    times: dict[str, list[float]] = {"reference": [], "candidate": []}
-    sides = (("reference", reference), ("candidate", candidate))
-    start, rounds = clock(), 0
-    while rounds < max_rounds and (rounds < min_rounds or clock() - start < budget_s):
-        for name, function in (sides if rounds % 2 == 0 else sides[::-1]):
-            began = clock()
-            function()
-            times[name].append(clock() - began)
-        rounds += 1
-        if rounds >= min_rounds and rounds % CHECK_EVERY == 0 and _narrow_enough(times, target_width):
-            break
-    return PairedTiming(tuple(times["reference"]), tuple(times["candidate"]))
+    pilot = _pair(reference, candidate, plan.pilot_rounds, timed_loop(clock), clock)
+    return _pair(reference, candidate, plan.rounds_after(pilot), runner or timed_loop(clock), clock)
 
 
-def _narrow_enough(times: dict[str, list[float]], target_width: float) -> bool:
-    return speedup_interval(times["reference"], times["candidate"]).relative_width <= target_width
+def _pair(reference: Callable[[], object], candidate: Callable[[], object], rounds: int,
+          runner: CandidateRunner, clock: Clock) -> PairedTiming:
+    hooks = ReferenceRounds(reference, clock)
+    candidate_s = tuple(runner(candidate, rounds, hooks))
+    if len(candidate_s) != len(hooks.times):
+        raise RuntimeError(f"paired timing: {len(candidate_s)} candidate rounds but "
+                           f"{len(hooks.times)} reference rounds; the runner must call "
+                           "before() and after() around every round")
+    return PairedTiming(tuple(hooks.times), candidate_s)

@@ -1,5 +1,13 @@
 """onnxruntime on the CPU execution provider with explicit intra-op threads.
 
+Worker threads stop spinning when a run ends (``session.force_spinning_stop=1``); they still
+spin between the operators of a run, onnxruntime's fast path. Every speed-up is timed as a pair
+of sessions taking turns, and by default an idle session's threads keep busy-waiting after its
+run, on the cores the other session is being timed on: on two cores that scattered the
+per-round ratio by +-15 % (docs/speed-gate-study). Measured here: stopping the spin at the end
+of a run narrows the pair 4x at the same latency alone (SCRFD fp32 min 8.75 vs 8.87 ms), where
+switching spinning off altogether would have cost 20-35 %.
+
 onnxruntime is imported inside functions: the registry imports every engine module to read its
 declaration, also where onnxruntime is not installed.
 """
@@ -43,6 +51,12 @@ class OrtSession(Session):
 
 class OnnxRuntimeEngine(Engine):
     def load(self, artifact: Path) -> Session:
+        return self.load_with(artifact)
+
+    def load_with(self, artifact: Path, config_entries: dict[str, str] | None = None,
+                  disabled_optimizers: Sequence[str] = ()) -> Session:
+        """``load`` with session config entries or graph optimisers changed on top of the
+        bench's options: how docs/speed-gate-study switches off one fast path at a time."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -51,8 +65,12 @@ class OnnxRuntimeEngine(Engine):
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        entries = {"session.force_spinning_stop": "1", **(config_entries or {})}
+        for key, value in entries.items():
+            options.add_session_config_entry(key, value)
         return OrtSession(ort.InferenceSession(str(artifact), options,
-                                               providers=["CPUExecutionProvider"]))
+                                               providers=["CPUExecutionProvider"],
+                                               disabled_optimizers=list(disabled_optimizers)))
 
 
 def create(config: EngineSpec) -> Engine:

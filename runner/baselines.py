@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -202,11 +203,14 @@ class Baselines:
                        f"Record the improvement with `{UPDATE_HINT}`.")
         return Check(metric, measured, baseline, tol_text, problem, basis)
 
-    def check_interval(self, variant_id: str, metric: str, interval: RatioInterval) -> Check:
+    def check_interval(self, variant_id: str, metric: str, interval: RatioInterval,
+                       unstable: Callable[[], str | None] = lambda: None) -> Check:
         """A higher-is-better ratio known only to within ``interval``, against its floor
         (baseline minus tolerance), with three outcomes — the asv rule, made paired:
 
-        - regression: the whole interval lies below the floor (significant *and* large);
+        - regression: the whole interval lies below the floor (significant *and* large),
+          unless ``unstable()`` (asked only then) names a reason the machine cannot be trusted
+          right now — then it is inconclusive with that reason;
         - pass: the whole interval lies at or above it;
         - inconclusive: the interval straddles the floor — too few or too noisy rounds to
           tell; reported and counted, neither a pass nor a failure.
@@ -221,13 +225,18 @@ class Baselines:
         measured = f"{metric} {interval.describe()}"
         versus = f"floor {floor:.4g} = baseline {baseline:.4g} [{point.basis}] − {point.tolerance}"
         if interval.high < floor:
+            reason = unstable()
+            if reason:
+                return replace(point, problem=None, inconclusive=(
+                    f"{variant_id}: {measured} lies below the {versus}, but {reason}: not "
+                    "gated. Run it again on a quiet machine."))
             problem = (f"REGRESSION {variant_id}: {measured} lies entirely below the {versus}. "
                        f"If the change is intended, re-record with `{UPDATE_HINT}`.")
             return replace(point, problem=problem)
         if interval.low < floor:
             return replace(point, problem=None, inconclusive=(
                 f"{variant_id}: {measured} straddles the {versus}: not gated. More rounds "
-                "(--benchmark-max-time) or a quieter machine would decide it."))
+                "(--speed-budget) or a quieter machine would decide it."))
         return replace(point, problem=None)
 
     # -- writing ---------------------------------------------------------------------------

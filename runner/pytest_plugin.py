@@ -22,10 +22,13 @@ from pathlib import Path
 import pytest
 
 from compbench import hardware
+from compbench.allocator import keep_freed_memory
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
 from compbench.errors import AssetCorrupt, AssetMissing, BaselineError, EngineUnavailable
 from compbench.hardware import available_cores
+from compbench.machine_drift import MachineDrift
+from compbench.paired_timing import PairingPlan
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT
@@ -41,6 +44,7 @@ LEDGER = pytest.StashKey[Ledger]()
 PIPELINES = pytest.StashKey[dict]()
 NOTES = pytest.StashKey[dict]()
 BASELINE_CHANGES = pytest.StashKey[list]()
+DRIFT = pytest.StashKey[MachineDrift]()
 EXIT_UNGATEABLE = 3
 
 
@@ -68,6 +72,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--build-jobs", type=int, default=None, metavar="N",
                     help="prepare missing artifacts and evaluations in N parallel processes "
                          "before the tests start (default: the number of cores; 1: in the tests)")
+    group.addoption("--speed-budget", type=float, default=PairingPlan().budget_s,
+                    metavar="SECONDS",
+                    help="time for one variant's paired rounds with its fp32 reference (default: "
+                         "%(default)s); more narrows the speed-up's interval on a noisy machine")
 
 
 def selected_engines(config: pytest.Config) -> list[str] | None:
@@ -104,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("USE_TF", "0")
     for noisy in ("torchao", "torch.utils._pytree"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    keep_freed_memory()  # before any engine allocates (compbench/allocator.py)
     selected_engines(config)
     try:
         baseline_path(config.getoption("--profile"))
@@ -176,6 +185,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 if hasattr(item, "callspec") and "variant" in item.callspec.params}
     if not selected or config.getoption("collectonly"):
         return
+    if not timing_disabled(config) and any(item.name.startswith("test_speed")
+                                           for item in session.items):
+        # before any test, so a process state left by earlier tests shows as drift
+        config.stash[DRIFT] = MachineDrift.begin()
     assets = assets_from_config(config)
     cache = ArtifactCache(config.getoption("--cache-dir"))
     prepared = {vid: _prepare(config, v, assets, cache) for vid, v in selected.items()}
@@ -222,6 +235,21 @@ def pipelines(assets: Assets, artifact_cache: ArtifactCache,
               pytestconfig: pytest.Config) -> Callable[[Variant], VariantPipeline]:
     """Pipeline of any variant, e.g. the fp32 reference a speed-up is measured against."""
     return lambda variant: pipeline_of(pytestconfig, variant, assets, artifact_cache)
+
+
+@pytest.fixture(scope="session")
+def machine_drift(pytestconfig: pytest.Config) -> MachineDrift:
+    """The session's calibration (compbench/machine_drift.py), begun before the first test."""
+    if DRIFT not in pytestconfig.stash:
+        pytestconfig.stash[DRIFT] = MachineDrift.begin()
+    return pytestconfig.stash[DRIFT]
+
+
+def pairing_plan(config: pytest.Config) -> PairingPlan:
+    budget = config.getoption("--speed-budget")
+    if not budget > 0:
+        raise pytest.UsageError(f"--speed-budget {budget}: give a positive number of seconds")
+    return PairingPlan(budget_s=budget)
 
 
 def timing_disabled(config: pytest.Config) -> bool:
@@ -272,16 +300,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def report_header(config: pytest.Config, origin: dict) -> str:
     machine = hardware.current()
     threads = ", ".join(f"{name} {count}" for name, count in engine_threads().items())
+    drift = config.stash.get(DRIFT, None)
+    state = f"Machine state: {drift.describe()}; {keep_freed_memory()}.\n" if drift else ""
     return (f"# compbench report {origin['date']}\n\n"
             f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`.\n"
             f"Machine: {machine.describe()}. Timing threads per engine: {threads}; builds and "
             "accuracy evaluations: one thread, each in its own process.\n"
+            + state +
             "Latency: pytest-benchmark rounds of one batch-1 forward. Speed-up vs fp32 on the "
-            "same engine: paired measurement, the two models alternating round by round, the "
-            "Hodges–Lehmann estimate of the per-round ratios with its 95 % Wilcoxon interval "
-            "(gated: regression only when the whole interval is below the floor); vs the "
-            "model's reference engine: ratio of the latency "
-            "tests' minimum rounds (taken minutes apart, noisier). Δ vs baseline: measured − "
+            "same engine: the same rounds, each paired with one fp32 round (alternating, "
+            "ABBA), the Hodges–Lehmann estimate of the per-round ratios with its 95 % Wilcoxon "
+            "interval (gated: regression only when the whole interval is below the floor); vs "
+            "the model's reference engine: ratio of the two rows' minimum rounds (taken minutes "
+            "apart, noisier). Δ vs baseline: measured − "
             "stored baseline (accuracy metrics); `baseline` names the hardware class the "
             "CPU-dependent values were compared with (`shared`: the same on every machine).\n\n")
 
@@ -294,6 +325,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         terminalreporter.write_line(line)
     if not ledger.results:
         return
+    drift = config.stash.get(DRIFT, None)
+    if drift is not None and not drift.later_s:
+        drift.look()  # the end of the timing phase
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     origin = provenance()
     markdown = report_header(config, origin) + render(ledger, config.stash[NOTES])
@@ -307,6 +341,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                                     "package missing):")
         for variant_id, reason in not_gated.items():
             terminalreporter.write_line(f"  {variant_id}: {reason}")
+    drift = config.stash.get(DRIFT, None)
+    if drift is not None and not drift.stable:
+        terminalreporter.write_line(f"compbench: {drift.describe()}")
     inconclusive = [text for r in ledger.results.values() for text in r.inconclusive]
     if inconclusive:
         terminalreporter.write_line(f"{len(inconclusive)} measurement(s) inconclusive (not "

@@ -163,10 +163,19 @@ def test_ctrl_c_leaves_the_baseline_file_byte_identical(tmp_path, asset_file):
     baseline = tmp_path / "default.json"
     assert run_bench(tmp_path, "--update-baselines").returncode == 0
     before = baseline.read_bytes()
+    started = tmp_path / "slow-test-started"
     process = subprocess.Popen(
-        updating_with(tmp_path, "import time\ndef test_slow():\n    time.sleep(60)\n", "slow"),
-        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(25)  # collection, prebuild (cached) and the size test are done by then
+        updating_with(tmp_path, "import pathlib, time\ndef test_slow():\n"
+                                f"    pathlib.Path({str(started)!r}).touch()\n"
+                                "    time.sleep(60)\n", "slow"),
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # as from a terminal: a background job of a non-interactive shell (how CI scripts and
+        # `cmd &` start this suite) inherits SIGINT ignored, and so would the session
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not started.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.5)  # collection, prebuild (cached) and the size tests come first
+    assert started.exists(), "the slow test never started"
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 2, output[-2000:]
@@ -186,7 +195,7 @@ def test_a_variant_with_nan_outputs_leaves_no_timing(tmp_path, asset_file):
     state[first] = torch.full_like(state[first], float("nan"))
     torch.save(checkpoint, broken)
     result = run_bench(tmp_path, "--asset", f"cifar10/models/resnet20-12fca82f.th={broken}",
-                       "--benchmark-autosave", tests="bench/test_latency.py",
+                       "--benchmark-autosave", tests="bench/test_speed.py",
                        env={"COMPBENCH_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 1, result.stdout[-2000:]
     assert "contains NaN or infinity" in result.stdout

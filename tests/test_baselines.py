@@ -216,3 +216,19 @@ def test_an_interval_without_a_baseline_fails_like_a_point(stored):
     stored.hardware_class = OTHER
     check = stored.check_interval(VID, "speedup", interval(2.0, 1.9, 2.1))
     assert check.problem and "no baseline" in check.problem and not check.inconclusive
+
+
+def test_a_regression_on_a_drifted_machine_is_inconclusive_with_the_reason(stored):
+    stored.hardware_class = OTHER
+    asked = []
+
+    def drifted() -> str:
+        asked.append(True)
+        return "the machine drifted: 1.40x"
+
+    below = stored.check_interval(INT8, "speedup", interval(0.85, 0.80, 0.89), unstable=drifted)
+    assert not below.problem and "lies below the floor 0.9" in below.inconclusive
+    assert "the machine drifted: 1.40x" in below.inconclusive
+    passing = stored.check_interval(INT8, "speedup", interval(1.0, 0.95, 1.05), unstable=drifted)
+    assert not passing.problem and not passing.inconclusive
+    assert len(asked) == 1   # the calibration is re-timed only when a regression is at stake

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compbench.paired_timing import paired_timing
+from compbench.paired_timing import PairedTiming, PairingPlan, ReferenceRounds, paired_timing
 
 
 class ScriptedClock:
@@ -24,31 +24,8 @@ class ScriptedClock:
         return run
 
 
-def test_every_round_is_kept_and_the_speedup_is_their_paired_estimate():
-    clock = ScriptedClock()
-    costs = iter([0.004] * 8 + [0.010] * 2)   # two disturbed rounds on one side only
-
-    def reference() -> None:
-        clock.now += next(costs)
-
-    timing = paired_timing(reference, clock.work("b", 0.002), min_rounds=10, max_rounds=10,
-                           warmup=0, clock=clock)
-    assert timing.rounds == 10 and len(timing.candidate_s) == 10
-    assert timing.reference_min_s == pytest.approx(0.004)
-    assert timing.speedup == pytest.approx(2.0)   # robust: the outlier rounds do not move it
-    assert timing.interval.low <= 2.0 <= timing.interval.high
-
-
-def test_order_alternates_abba_after_warmup():
-    clock = ScriptedClock()
-    paired_timing(clock.work("ref", 0.01), clock.work("cand", 0.01), min_rounds=6, max_rounds=6,
-                  warmup=1, clock=clock)
-    assert clock.calls == ["ref", "cand",                       # warm-up
-                           *["ref", "cand", "cand", "ref"] * 3]
-
-
 class NoisyWork:
-    """A callable whose cost alternates, so the pair's ratio is never pinned down exactly."""
+    """A callable whose cost cycles, so the pair's ratio is never pinned down exactly."""
 
     def __init__(self, clock: ScriptedClock, costs: tuple[float, ...]):
         self.clock, self.costs, self.calls = clock, costs, 0
@@ -58,26 +35,71 @@ class NoisyWork:
         self.calls += 1
 
 
-def test_rounds_continue_until_the_budget_is_spent_while_the_interval_is_wide():
+FIXED = PairingPlan(pilot_rounds=6, min_rounds=10, max_rounds=10, warmup=0)
+
+
+def test_every_round_is_kept_and_the_speedup_is_their_paired_estimate():
+    clock = ScriptedClock()
+    costs = iter([0.004] * 6 + [0.004] * 8 + [0.010] * 2)   # two disturbed rounds, one side
+
+    def reference() -> None:
+        clock.now += next(costs)
+
+    timing = paired_timing(reference, clock.work("b", 0.002), FIXED, clock=clock)
+    assert timing.rounds == 10 and len(timing.candidate_s) == 10   # the pilot is not kept
+    assert timing.reference_min_s == pytest.approx(0.004)
+    assert timing.speedup == pytest.approx(2.0)   # robust: the outlier rounds do not move it
+    assert timing.interval.low <= 2.0 <= timing.interval.high
+
+
+def test_order_alternates_abba_after_warmup():
+    clock = ScriptedClock()
+    plan = PairingPlan(pilot_rounds=6, min_rounds=6, max_rounds=6, warmup=1)
+    paired_timing(clock.work("ref", 0.01), clock.work("cand", 0.01), plan, clock=clock)
+    assert clock.calls == ["ref", "cand",                       # warm-up
+                           *["ref", "cand", "cand", "ref"] * 3,  # pilot
+                           *["ref", "cand", "cand", "ref"] * 3]
+
+
+def test_a_noisy_pilot_asks_for_more_rounds_and_the_budget_caps_them():
     clock = ScriptedClock()
     noisy = NoisyWork(clock, (0.05, 0.2, 0.1, 0.08, 0.15))
-    timing = paired_timing(noisy, clock.work("cand", 0.0625), min_rounds=6, max_rounds=100,
-                           budget_s=2.0, target_width=0.01, warmup=0, clock=clock)
-    assert 2.0 <= sum(timing.reference_s) + sum(timing.candidate_s) < 2.5  # the budget, spent
-    timing = paired_timing(clock.work("ref", 1.0), clock.work("cand", 1.0), min_rounds=6,
-                           max_rounds=100, budget_s=1.0, warmup=0, clock=clock)
-    assert timing.rounds == 6          # min_rounds wins over the budget
+    plan = PairingPlan(pilot_rounds=10, min_rounds=6, max_rounds=1000, budget_s=2.0,
+                       target_width=0.01, warmup=0)
+    timing = paired_timing(noisy, clock.work("cand", 0.0625), plan, clock=clock)
+    spent = sum(timing.reference_s) + sum(timing.candidate_s)
+    assert 2.0 - 0.35 <= spent <= 2.0   # as many rounds as the budget affords, no more
 
 
-def test_a_narrow_interval_stops_early():
+def test_a_quiet_pilot_needs_only_the_minimum():
     clock = ScriptedClock()
-    timing = paired_timing(clock.work("ref", 0.01), clock.work("cand", 0.005), min_rounds=10,
-                           max_rounds=400, budget_s=100.0, warmup=0, clock=clock)
-    assert timing.rounds == 10 and timing.interval.relative_width == pytest.approx(0.0, abs=1e-9)
+    plan = PairingPlan(pilot_rounds=10, min_rounds=12, max_rounds=400, budget_s=100.0, warmup=0)
+    timing = paired_timing(clock.work("ref", 0.01), clock.work("cand", 0.005), plan, clock=clock)
+    assert timing.rounds == 12 and timing.interval.relative_width == pytest.approx(0.0, abs=1e-9)
+
+
+def test_rounds_scale_with_the_square_of_the_pilot_width():
+    pilot = PairedTiming((1.0, 1.2) * 10, (1.0,) * 20)
+    width = pilot.interval.relative_width
+    plan = PairingPlan(min_rounds=6, max_rounds=10_000, budget_s=1e9, target_width=width / 3)
+    assert plan.rounds_after(pilot) == pytest.approx(20 * 9, abs=1)
+
+
+def test_min_rounds_win_over_the_budget():
+    pilot = PairedTiming((1.0, 1.2) * 5, (1.0,) * 10)
+    assert PairingPlan(min_rounds=15, budget_s=0.1).rounds_after(pilot) == 15
+
+
+def test_a_runner_that_skips_the_hooks_is_refused():
+    def careless(candidate, rounds, hooks: ReferenceRounds):
+        return [candidate() or 0.01 for _ in range(rounds)]   # never times the reference
+
+    with pytest.raises(RuntimeError, match="before\\(\\) and after\\(\\)"):
+        paired_timing(lambda: None, lambda: None, PairingPlan(warmup=0), runner=careless)
 
 
 def test_invalid_round_limits_are_refused():
     with pytest.raises(ValueError, match="min_rounds"):
-        paired_timing(lambda: None, lambda: None, min_rounds=8, max_rounds=2)
-    with pytest.raises(ValueError, match="min_rounds"):
-        paired_timing(lambda: None, lambda: None, min_rounds=3, max_rounds=10)  # no interval
+        PairingPlan(min_rounds=8, max_rounds=2)
+    with pytest.raises(ValueError, match="pilot_rounds"):
+        PairingPlan(pilot_rounds=3)   # no interval from 3 rounds

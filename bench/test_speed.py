@@ -1,0 +1,83 @@
+"""Latency per variant and its speed-up over fp32 on the same engine, from one paired measurement.
+
+pytest-benchmark times the variant's batch-1 rounds (its statistics, ``--benchmark-compare`` and
+saved JSON); when the variant has an fp32 row on its engine, every round's setup or teardown
+times one fp32 round too (``compbench.paired_timing``), so the same rounds give the speed-up
+and its confidence interval. Timing a model once instead of twice is what keeps a warm run
+short enough to be run every night.
+
+Absolute times are reported, never asserted: on a shared 2-core machine only ratios measured in
+the same session mean something. The speed-up is one-sided: faster than the baseline is reported
+but does not fail. A variant is timed only after its outputs passed validation (finite,
+evaluated): a broken artifact must not leave a timing in pytest-benchmark's storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from compbench import hardware
+from compbench.allocator import keep_freed_memory
+from compbench.paired_timing import paired_timing
+from runner.baselines import Baselines
+from runner.gate import gate
+from runner.matrix import Variant
+from runner.pipeline import VariantPipeline
+from compbench.machine_drift import MachineDrift
+from runner.pytest_plugin import pairing_plan, timing_disabled
+from runner.results import LatencySummary, Ledger, same_engine_reference
+
+
+def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
+               pipelines: Callable[[Variant], VariantPipeline], ledger: Ledger,
+               baselines: Baselines, updating_baselines: bool, machine_drift: MachineDrift,
+               pytestconfig: pytest.Config) -> None:
+    pipeline.accuracy()  # cached; raises NonFiniteOutput for NaN outputs, before any timing
+    inputs = pipeline.benchmark_input()
+    session = pipeline.session
+    # warm-up outside the timed rounds (first-call allocations, JIT caches), checked as well
+    if not all(np.isfinite(np.asarray(o)).all() for o in session.run(inputs)):
+        pytest.fail(f"{variant.id}: non-finite outputs on the timing input; not timed",
+                    pytrace=False)
+    result = ledger[variant]
+    benchmark.group = variant.model.name
+    benchmark.extra_info.update({
+        "model": variant.model.name, "compression": variant.compression,
+        "engine": variant.engine, "threads": pipeline.engine.threads,
+        "hardware_class": hardware.current().hardware_class,
+        "size_bytes": pipeline.size_bytes(), **result.metrics,
+    })
+    reference = None if variant.compression == "fp32" else same_engine_reference(variant)
+    keep_freed_memory()  # again: loading TensorFlow resets it (compbench/allocator.py)
+    if reference is None or timing_disabled(pytestconfig):
+        benchmark(session.run, inputs)  # under --benchmark-disable: one untimed call
+    else:
+        fp32 = pipelines(reference).session
+
+        def through_benchmark(candidate, rounds, hooks):
+            benchmark.pedantic(candidate, setup=hooks.before, teardown=hooks.after,
+                               rounds=rounds, iterations=1)
+            return benchmark.stats.stats.data
+
+        timing = paired_timing(lambda: fp32.run(inputs), lambda: session.run(inputs),
+                               pairing_plan(pytestconfig), runner=through_benchmark)
+    if benchmark.stats is None:  # --benchmark-disable: nothing was timed
+        return
+    result.latency = LatencySummary.of(benchmark.stats.stats.sorted_data)
+    if reference is None:
+        return
+    interval = timing.interval
+    result.paired_speedup = interval.estimate
+    result.speedup_interval = interval
+    benchmark.extra_info["speedup"] = {  # in the saved JSON, for analyses across sessions
+        "estimate": interval.estimate, "low": interval.low, "high": interval.high,
+        "rounds": interval.rounds, "reference": reference.id,
+        "reference_s": list(timing.reference_s)}
+    check = baselines.check_interval(variant.id, "speedup", interval,
+                                     unstable=machine_drift.unstable_reason)
+    gate(result, [check], updating_baselines,
+         f" (fastest rounds: fp32 {timing.reference_min_s * 1e3:.2f} ms, "
+         f"{variant.compression} {timing.candidate_min_s * 1e3:.2f} ms)")
