@@ -5,7 +5,7 @@
 VENV ?= .venv
 PYTEST = $(VENV)/bin/pytest
 
-.PHONY: bench test nightly pr venv clean-venv
+.PHONY: bench test nightly pr compare compare-upgrade candidate-venv venv clean-venv
 
 $(VENV)/.installed: pyproject.toml constraints/known-good.txt
 	python3 -m venv $(VENV)
@@ -29,6 +29,27 @@ nightly: $(VENV)/.installed
 
 pr: $(VENV)/.installed
 	$(PYTEST) tests bench/test_accuracy.py bench/test_size.py $(ARGS)
+
+# `compbench compare` (README): every variant matching FILTER timed on two sides interleaved,
+# evaluated and sized on both; red on a significant regression. BASE/HEAD: a git ref, a
+# checkout folder, or @PYTHON for another environment.
+BASE ?= HEAD~1
+HEAD ?= .
+FILTER ?=
+compare: $(VENV)/.installed
+	$(VENV)/bin/compbench compare $(BASE) $(HEAD) $(FILTER) --out reports/compare.md
+
+# The same code on the known-good environment and on a candidate one with tonight's newest
+# engines (torch stays 2.13.0: any other torch is a multi-GB CUDA download here).
+CANDIDATE ?= .venv-candidate
+candidate-venv:
+	python3 -m venv $(CANDIDATE)
+	$(CANDIDATE)/bin/pip install --quiet torch==2.13.0
+	$(CANDIDATE)/bin/pip install --quiet -e ".[all]"
+	$(CANDIDATE)/bin/pip install --quiet --upgrade onnxruntime openvino
+
+compare-upgrade: $(VENV)/.installed candidate-venv
+	$(VENV)/bin/compbench compare @$(VENV)/bin/python @$(CANDIDATE)/bin/python $(FILTER) --out reports/compare-upgrade.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -81,6 +81,26 @@ def cmd_eval_wider(argv: list[str]) -> int:
     return main(argv)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from compbench.paired_timing import PairingPlan
+    from runner.compare import Side, compare
+    from runner.matrix import select
+
+    variants = [v.id for v in select(args.filter)]
+    if not variants:
+        raise CompbenchError(f"no variant matches {' '.join(args.filter)!r}: see `compbench variants`")
+    if not 0 < args.tolerance < 1 or not args.speed_budget > 0:
+        raise CompbenchError("--tolerance must be in (0, 1) and --speed-budget positive")
+    base, head = Side.parse(args.base, "base"), Side.parse(args.head, "head")
+    table, regressed = compare(base, head, variants, PairingPlan(budget_s=args.speed_budget),
+                               args.tolerance, log=lambda line: print(line, file=sys.stderr))
+    print(table)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(table, encoding="utf-8")
+    return 1 if regressed else 0
+
+
 def cmd_bench(argv: list[str]) -> int:
     import pytest
 
@@ -113,6 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--assets", default=None, metavar="DIR")
     predict.add_argument("--cache-dir", default=None)
     predict.set_defaults(func=cmd_predict_wider)
+
+    comparing = sub.add_parser(
+        "compare", help="time, evaluate and size variants on two sides (git refs, checkouts "
+                        "or Python environments) interleaved in one job; exit 1 on a regression")
+    comparing.add_argument("base", help="REF, PATH, REF@PYTHON or @PYTHON (this checkout)")
+    comparing.add_argument("head", help="as base")
+    comparing.add_argument("filter", nargs="*", help="substrings of variant ids (default: all)")
+    comparing.add_argument("--tolerance", type=float, default=0.05,
+                           help="speed loss the head may have before its whole interval below "
+                                "1 - tolerance is a regression (default: 0.05)")
+    comparing.add_argument("--speed-budget", type=float, default=3.0, metavar="SECONDS",
+                           help="time for one variant's interleaved rounds (default: 3)")
+    comparing.add_argument("--out", default=None, help="also write the markdown table here")
+    comparing.set_defaults(func=cmd_compare)
 
     sub.add_parser("eval-wider", add_help=False,
                    help="official WIDER FACE AP of a prediction folder (see eval-wider --help)")

@@ -1,0 +1,224 @@
+"""``compbench compare BASE HEAD``: two versions of the code or of its libraries, one job.
+
+The speed-up against fp32 cannot see a change that slows fp32 and the variant alike (an engine
+upgrade, a changed default); two nights' absolute latencies cannot be compared on a shared
+machine. So each side — a git ref, a checkout folder, and/or another Python environment — runs
+in its own worker process (``runner/compare_worker.py``) with its own code and artifacts, and
+every selected variant is timed on both sides *round by round, interleaved* (ABBA), as the speed
+gate pairs a variant with fp32: a neighbour's load lands on both sides of each round's ratio.
+
+Per variant: the head's speed relative to the base (Hodges–Lehmann estimate of the per-round
+ratios, 95 % Wilcoxon interval, ``compbench.paired_statistics``), accuracy and size differences,
+and verdicts — a speed regression only when the whole interval lies below 1 − tolerance, an
+accuracy regression beyond the metric's declared tolerance, a size regression beyond 2 %.
+The exit status is 1 when anything regressed, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from compbench.errors import CompbenchError
+from compbench.paired_statistics import RatioInterval, speedup_interval
+from compbench.paired_timing import PairedTiming, PairingPlan
+from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_dir, resolve_cache_dir
+from tasks import metric as declared_metric
+
+WORKER = Path(__file__).with_name("compare_worker.py")
+SIZE_TOLERANCE = 0.02  # as the size gate: serialisation metadata varies by a few hundred bytes
+
+
+class CompareError(CompbenchError):
+    """A side could not be set up or a worker died: names the side and its log."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """``REF``, ``PATH`` (a checkout folder) or either with ``@PYTHON``; ``@PYTHON`` alone is
+    this checkout with another interpreter."""
+
+    label: str
+    ref: str | None
+    python: str
+
+    @classmethod
+    def parse(cls, text: str, label: str) -> Side:
+        where, _, python = text.partition("@")
+        return cls(label, where or None, python or sys.executable)
+
+
+class Worker:
+    def __init__(self, side: Side, root: Path, log: Path):
+        self.side, self.log = side, log
+        env = dict(os.environ)
+        env[ASSETS_ENV] = str(resolve_assets_dir())   # the same data on both sides
+        env[CACHE_ENV] = str(resolve_cache_dir())     # content-addressed: each side's own keys
+        with open(log, "w") as stderr:
+            self.process = subprocess.Popen([side.python, str(WORKER), str(root)], env=env,
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=stderr, text=True, bufsize=1)
+
+    def ask(self, **request) -> dict:
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except BrokenPipeError:
+            line = ""
+        if not line:
+            tail = "".join(self.log.read_text(errors="replace").splitlines(True)[-15:])
+            raise CompareError(f"the {self.side.label} worker ({self.side.ref or 'this checkout'}, "
+                               f"{self.side.python}) stopped; its log {self.log} ends:\n{tail}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.ask(cmd="quit")
+            except CompareError:
+                pass
+            self.process.wait(timeout=30)
+
+
+@dataclass
+class VariantComparison:
+    variant: str
+    base: dict = field(default_factory=dict)
+    head: dict = field(default_factory=dict)
+    interval: RatioInterval | None = None   # head's speed relative to base (<1: head slower)
+    base_p50_ms: float | None = None
+    head_p50_ms: float | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.problems:
+            return "REGRESSION"
+        return "inconclusive" if self.notes else "ok"
+
+
+def checkout(side: Side, workdir: Path) -> Path:
+    """The side's code: this checkout, a folder, or a detached worktree of a ref."""
+    if side.ref is None:
+        return REPO_ROOT
+    if Path(side.ref).is_dir():
+        return Path(side.ref).resolve()
+    target = workdir / side.label
+    result = subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach",
+                             str(target), side.ref], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CompareError(f"{side.label} {side.ref!r} is neither a folder nor a git ref of "
+                           f"{REPO_ROOT}: {result.stderr.strip()}")
+    return target
+
+
+def time_interleaved(base: Worker, head: Worker, variant: str,
+                     plan: PairingPlan) -> tuple[PairedTiming, int]:
+    """Warm-up, a pilot, then the planned rounds, ABBA across the two processes; the times are
+    measured inside each worker around one forward (not the pipe's round trip)."""
+    def rounds(count: int) -> PairedTiming:
+        base_s, head_s = [], []
+        for i in range(count):
+            order = ((base, base_s), (head, head_s)) if i % 2 == 0 else ((head, head_s), (base, base_s))
+            for worker, times in order:
+                times.append(worker.ask(cmd="time", variant=variant)["seconds"])
+        return PairedTiming(tuple(base_s), tuple(head_s))
+
+    rounds(plan.warmup)
+    pilot = rounds(plan.pilot_rounds)
+    count = plan.rounds_after(pilot)
+    return rounds(count), count
+
+
+def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
+                    tolerance: float) -> VariantComparison:
+    result = VariantComparison(variant)
+    result.base, result.head = base.ask(cmd="prepare", variant=variant), head.ask(cmd="prepare", variant=variant)
+    for label, side in (("base", result.base), ("head", result.head)):
+        if "error" in side:
+            result.problems.append(f"{label} could not run it: {side['error']}")
+    if result.problems:
+        return result
+    timing, _ = time_interleaved(base, head, variant, plan)
+    result.interval = speedup_interval(timing.reference_s, timing.candidate_s)
+    result.base_p50_ms = float(np.median(timing.reference_s) * 1e3)
+    result.head_p50_ms = float(np.median(timing.candidate_s) * 1e3)
+    floor = 1.0 - tolerance
+    if result.interval.high < floor:
+        result.problems.append(f"speed {result.interval.describe()} of the base's, entirely "
+                               f"below {floor:.3g}")
+    elif result.interval.low < floor:
+        result.notes.append(f"speed {result.interval.describe()} straddles {floor:.3g}")
+    for name, base_value in result.base["metrics"].items():
+        head_value = result.head["metrics"].get(name)
+        declared = declared_metric(name)
+        if head_value is None or declared is None:
+            continue
+        tol = declared.tolerance
+        allowed = tol.abs if tol.abs is not None else tol.rel * abs(base_value)
+        worse = (base_value - head_value) if declared.higher_is_better else (head_value - base_value)
+        if worse > allowed:
+            result.problems.append(f"{name} {head_value:.4f} vs {base_value:.4f} "
+                                   f"(tolerance {allowed:.4g})")
+    grown = result.head["size_bytes"] / result.base["size_bytes"] - 1
+    if grown > SIZE_TOLERANCE:
+        result.problems.append(f"size +{grown:.1%} ({result.head['size_bytes']} vs "
+                               f"{result.base['size_bytes']} bytes)")
+    return result
+
+
+def render(results: list[VariantComparison], base: Side, head: Side, tolerance: float) -> str:
+    lines = [f"# compbench compare: head `{head.ref or 'this checkout'}` ({head.python}) vs base "
+             f"`{base.ref or 'this checkout'}` ({base.python})", "",
+             "Speed: head's rounds against the base's, interleaved round by round (ABBA), "
+             f"Hodges–Lehmann estimate with its 95 % interval; >1: head faster; a regression "
+             f"only when the whole interval is below {1 - tolerance:.3g}.", "",
+             "| variant | base p50 (ms) | head p50 (ms) | head speed vs base (95 % CI) | accuracy Δ "
+             "| size Δ | verdict |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        if r.interval is None:
+            lines.append(f"| {r.variant} | – | – | – | – | – | {r.verdict}: "
+                         f"{'; '.join(r.problems)} |")
+            continue
+        deltas = ", ".join(f"{m} {r.head['metrics'][m] - v:+.4f}" for m, v in r.base["metrics"].items()
+                           if m in r.head["metrics"])
+        size = r.head["size_bytes"] / r.base["size_bytes"] - 1
+        why = "; ".join(r.problems + r.notes)
+        lines.append(f"| {r.variant} | {r.base_p50_ms:.3f} | {r.head_p50_ms:.3f} | "
+                     f"{r.interval.estimate:.3f}× [{r.interval.low:.3f}, {r.interval.high:.3f}] | "
+                     f"{deltas or '–'} | {size:+.2%} | {r.verdict}{': ' + why if why else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(base: Side, head: Side, variants: list[str], plan: PairingPlan, tolerance: float,
+            log=print) -> tuple[str, bool]:
+    """The markdown table and whether anything regressed."""
+    with tempfile.TemporaryDirectory(prefix="compbench-compare-") as workdir:
+        work = Path(workdir)
+        roots = [checkout(side, work) for side in (base, head)]
+        workers = []
+        try:
+            for side, root in zip((base, head), roots):
+                workers.append(Worker(side, root, work / f"{side.label}.log"))
+            results = []
+            for i, variant in enumerate(variants, 1):
+                log(f"compbench compare: [{i}/{len(variants)}] {variant}")
+                results.append(compare_variant(*workers, variant, plan, tolerance))
+        finally:
+            for worker in workers:
+                worker.close()
+            for side, root in zip((base, head), roots):
+                if root.is_relative_to(work):
+                    subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force",
+                                    str(root)], capture_output=True)
+    return render(results, base, head, tolerance), any(r.problems for r in results)
