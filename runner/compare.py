@@ -98,11 +98,14 @@ class VariantComparison:
     head_p50_ms: float | None = None
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    not_compared: str | None = None   # the base cannot run it (e.g. a variant new in the head)
 
     @property
     def verdict(self) -> str:
         if self.problems:
             return "REGRESSION"
+        if self.not_compared:
+            return "not compared"
         return "inconclusive" if self.notes else "ok"
 
 
@@ -143,10 +146,11 @@ def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
                     tolerance: float) -> VariantComparison:
     result = VariantComparison(variant)
     result.base, result.head = base.ask(cmd="prepare", variant=variant), head.ask(cmd="prepare", variant=variant)
-    for label, side in (("base", result.base), ("head", result.head)):
-        if "error" in side:
-            result.problems.append(f"{label} could not run it: {side['error']}")
-    if result.problems:
+    if "error" in result.head:   # what the base ran, the head must run too
+        result.problems.append(f"head could not run it: {result.head['error']}")
+    if "error" in result.base:
+        result.not_compared = f"base could not run it: {result.base['error']}"
+    if result.problems or result.not_compared:
         return result
     timing, _ = time_interleaved(base, head, variant, plan)
     result.interval = speedup_interval(timing.reference_s, timing.candidate_s)
@@ -187,8 +191,8 @@ def render(results: list[VariantComparison], base: Side, head: Side, tolerance: 
              "|---|---|---|---|---|---|---|"]
     for r in results:
         if r.interval is None:
-            lines.append(f"| {r.variant} | – | – | – | – | – | {r.verdict}: "
-                         f"{'; '.join(r.problems)} |")
+            why = "; ".join(r.problems + ([r.not_compared] if r.not_compared else []))
+            lines.append(f"| {r.variant} | – | – | – | – | – | {r.verdict}: {why} |")
             continue
         deltas = ", ".join(f"{m} {r.head['metrics'][m] - v:+.4f}" for m, v in r.base["metrics"].items()
                            if m in r.head["metrics"])

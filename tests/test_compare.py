@@ -58,3 +58,13 @@ def test_a_real_engine_slowdown_on_the_head_is_flagged(tmp_path, asset_file):
     row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {VARIANT} "))
     assert "REGRESSION" in row and "entirely below 0.95" in row
     assert "top1 +0.0000" in row   # the same numbers, only slower
+
+
+def test_a_variant_the_base_cannot_run_is_not_compared_and_one_the_head_cannot_run_regresses():
+    from runner.compare import VariantComparison, render
+
+    new = VariantComparison("m/new/e", not_compared="base could not run it: UnknownVariant")
+    lost = VariantComparison("m/lost/e", problems=["head could not run it: UnknownVariant"])
+    table = render([new, lost], Side("base", "a", "py"), Side("head", "b", "py"), 0.05)
+    assert "| m/new/e | – | – | – | – | – | not compared: base could not run it" in table
+    assert "| m/lost/e | – | – | – | – | – | REGRESSION: head could not run it" in table
