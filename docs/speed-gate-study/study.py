@@ -38,7 +38,7 @@ from compbench.paired_timing import PairingPlan, paired_timing
 from runner.matrix import get_variant
 from runner.pipeline import VariantPipeline
 
-TOLERANCES = (0.05, 0.075, 0.10, 0.15)
+TOLERANCES = (0.05, 0.075, 0.10, 0.15, 0.20)
 Pair = tuple[Callable[[], object], Callable[[], object]]
 
 
