@@ -124,16 +124,22 @@ def checkout(side: Side, workdir: Path) -> Path:
     return target
 
 
-def time_interleaved(base: Worker, head: Worker, variant: str,
-                     plan: PairingPlan) -> tuple[PairedTiming, int]:
+def time_interleaved(base: Worker, head: Worker, variant: str, plan: PairingPlan,
+                     single_thread: bool = False) -> tuple[PairedTiming, int]:
     """Warm-up, a pilot, then the planned rounds, ABBA across the two processes; the times are
     measured inside each worker around one forward (not the pipe's round trip)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
     def rounds(count: int) -> PairedTiming:
         base_s, head_s = [], []
         for i in range(count):
             order = ((base, base_s), (head, head_s)) if i % 2 == 0 else ((head, head_s), (base, base_s))
+            # A one-thread engine runs wherever the scheduler keeps its process, and vCPUs of a
+            # shared machine are not equally fast (measured: the same code 0.81x on the other
+            # side): both sides run each round on the same core, rotating over the cores.
+            cpus = [cores[(i // 2) % len(cores)]] if single_thread and cores else None
             for worker, times in order:
-                times.append(worker.ask(cmd="time", variant=variant)["seconds"])
+                times.append(worker.ask(cmd="time", variant=variant, cpus=cpus)["seconds"])
         return PairedTiming(tuple(base_s), tuple(head_s))
 
     rounds(plan.warmup)
@@ -152,7 +158,8 @@ def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
         result.not_compared = f"base could not run it: {result.base['error']}"
     if result.problems or result.not_compared:
         return result
-    timing, _ = time_interleaved(base, head, variant, plan)
+    single = result.base.get("threads") == 1 and result.head.get("threads") == 1
+    timing, _ = time_interleaved(base, head, variant, plan, single_thread=single)
     result.interval = speedup_interval(timing.reference_s, timing.candidate_s)
     result.base_p50_ms = float(np.median(timing.reference_s) * 1e3)
     result.head_p50_ms = float(np.median(timing.candidate_s) * 1e3)
