@@ -46,7 +46,7 @@ SHARED = "shared"
 RUNNER_TOLERANCES: dict[str, dict] = {
     "size_bytes": {"rel": 0.02, "why": "serialisation metadata varies by a few hundred bytes"},
     "size_gzip_bytes": {"rel": 0.02, "why": "as size_bytes"},
-    "speedup": {"rel": 0.10, "why": "paired interval vs the cold recording: 0 false alarms in 150 "
+    "speedup": {"rel": 0.10, "why": "paired interval vs the cold recording: 1 false alarm in 250 "
                                     "unchanged checks, a 12 % slowdown never passes "
                                     "(docs/speed-gate-study)"},
 }
