@@ -90,9 +90,11 @@ class ReferenceRounds:
     """The reference side of an alternating pair, as hooks around each candidate round: it runs
     before the candidate in even rounds and after it in odd ones (ABBA), timing itself."""
 
-    def __init__(self, reference: Callable[[], object], clock: Clock = time.perf_counter):
+    def __init__(self, reference: Callable[[], object], clock: Clock = time.perf_counter,
+                 measures_itself: bool = False):
         self.reference = reference
         self.clock = clock
+        self.measures_itself = measures_itself  # reference() returns its own duration
         self.times: list[float] = []
         self.round = 0
 
@@ -106,9 +108,15 @@ class ReferenceRounds:
         self.round += 1
 
     def _time(self) -> None:
-        began = self.clock()
-        self.reference()
-        self.times.append(self.clock() - began)
+        self.times.append(_timed(self.reference, self.clock, self.measures_itself))
+
+
+def _timed(function: Callable[[], object], clock: Clock, measures_itself: bool) -> float:
+    if measures_itself:  # e.g. a worker process that times its own forward pass
+        return float(function())
+    began = clock()
+    function()
+    return clock() - began
 
 
 # runs ``rounds`` timed candidate rounds, calling before() / after() around each, and returns
@@ -116,14 +124,12 @@ class ReferenceRounds:
 CandidateRunner = Callable[[Callable[[], object], int, ReferenceRounds], Sequence[float]]
 
 
-def timed_loop(clock: Clock = time.perf_counter) -> CandidateRunner:
+def timed_loop(clock: Clock = time.perf_counter, measures_itself: bool = False) -> CandidateRunner:
     def run(candidate: Callable[[], object], rounds: int, reference: ReferenceRounds):
         times = []
         for _ in range(rounds):
             reference.before()
-            began = clock()
-            candidate()
-            times.append(clock() - began)
+            times.append(_timed(candidate, clock, measures_itself))
             reference.after()
         return times
     return run
@@ -131,19 +137,22 @@ def timed_loop(clock: Clock = time.perf_counter) -> CandidateRunner:
 
 def paired_timing(reference: Callable[[], object], candidate: Callable[[], object],
                   plan: PairingPlan = PairingPlan(), *, runner: CandidateRunner | None = None,
-                  clock: Clock = time.perf_counter) -> PairedTiming:
+                  clock: Clock = time.perf_counter, measures_itself: bool = False) -> PairedTiming:
     """Warm both up, time a pilot pair, then the planned rounds (through ``runner``, by default
-    a plain loop); the planned rounds are the measurement, the pilot only sizes it."""
+    a plain loop); the planned rounds are the measurement, the pilot only sizes it. With
+    ``measures_itself`` each callable returns its own duration instead of being clocked here."""
     for _ in range(plan.warmup):
         reference()
         candidate()
-    pilot = _pair(reference, candidate, plan.pilot_rounds, timed_loop(clock), clock)
-    return _pair(reference, candidate, plan.rounds_after(pilot), runner or timed_loop(clock), clock)
+    loop = timed_loop(clock, measures_itself)
+    pilot = _pair(reference, candidate, plan.pilot_rounds, loop, clock, measures_itself)
+    return _pair(reference, candidate, plan.rounds_after(pilot), runner or loop, clock,
+                 measures_itself)
 
 
 def _pair(reference: Callable[[], object], candidate: Callable[[], object], rounds: int,
-          runner: CandidateRunner, clock: Clock) -> PairedTiming:
-    hooks = ReferenceRounds(reference, clock)
+          runner: CandidateRunner, clock: Clock, measures_itself: bool) -> PairedTiming:
+    hooks = ReferenceRounds(reference, clock, measures_itself)
     candidate_s = tuple(runner(candidate, rounds, hooks))
     if len(candidate_s) != len(hooks.times):
         raise RuntimeError(f"paired timing: {len(candidate_s)} candidate rounds but "

@@ -21,14 +21,15 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from compbench.errors import CompbenchError
-from compbench.paired_statistics import RatioInterval, speedup_interval
-from compbench.paired_timing import PairedTiming, PairingPlan
+from compbench.paired_statistics import RatioInterval
+from compbench.paired_timing import PairedTiming, PairingPlan, paired_timing
 from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_dir, resolve_cache_dir
 from tasks import metric as declared_metric
 
@@ -125,33 +126,32 @@ def checkout(side: Side, workdir: Path) -> Path:
 
 
 def time_interleaved(base: Worker, head: Worker, variant: str, plan: PairingPlan,
-                     single_thread: bool = False) -> tuple[PairedTiming, int]:
-    """Warm-up, a pilot, then the planned rounds, ABBA across the two processes; the times are
-    measured inside each worker around one forward (not the pipe's round trip)."""
+                     single_thread: bool = False) -> PairedTiming:
+    """The speed gate's pairing (``compbench.paired_timing``: warm-up, pilot, planned ABBA
+    rounds) across the two processes; each time is measured inside its worker around one
+    forward, not the pipe's round trip."""
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
-    def rounds(count: int) -> PairedTiming:
-        base_s, head_s = [], []
-        for i in range(count):
-            order = ((base, base_s), (head, head_s)) if i % 2 == 0 else ((head, head_s), (base, base_s))
+    def one_round(worker: Worker) -> Callable[[], float]:
+        calls = iter(range(1 << 62))
+
+        def run() -> float:
             # A one-thread engine runs wherever the scheduler keeps its process, and vCPUs of a
             # shared machine are not equally fast (measured: the same code 0.81x on the other
-            # side): both sides run each round on the same core, rotating over the cores.
-            cpus = [cores[(i // 2) % len(cores)]] if single_thread and cores else None
-            for worker, times in order:
-                times.append(worker.ask(cmd="time", variant=variant, cpus=cpus)["seconds"])
-        return PairedTiming(tuple(base_s), tuple(head_s))
+            # side): both sides run round k on the same core, rotating over the cores.
+            k = next(calls)
+            cpus = [cores[(k // 2) % len(cores)]] if single_thread and cores else None
+            return worker.ask(cmd="time", variant=variant, cpus=cpus)["seconds"]
+        return run
 
-    rounds(plan.warmup)
-    pilot = rounds(plan.pilot_rounds)
-    count = plan.rounds_after(pilot)
-    return rounds(count), count
+    return paired_timing(one_round(base), one_round(head), plan, measures_itself=True)
 
 
 def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
                     tolerance: float) -> VariantComparison:
     result = VariantComparison(variant)
-    result.base, result.head = base.ask(cmd="prepare", variant=variant), head.ask(cmd="prepare", variant=variant)
+    result.base = base.ask(cmd="prepare", variant=variant)
+    result.head = head.ask(cmd="prepare", variant=variant)
     if "error" in result.head:   # what the base ran, the head must run too
         result.problems.append(f"head could not run it: {result.head['error']}")
     if "error" in result.base:
@@ -159,8 +159,8 @@ def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
     if result.problems or result.not_compared:
         return result
     single = result.base.get("threads") == 1 and result.head.get("threads") == 1
-    timing, _ = time_interleaved(base, head, variant, plan, single_thread=single)
-    result.interval = speedup_interval(timing.reference_s, timing.candidate_s)
+    timing = time_interleaved(base, head, variant, plan, single_thread=single)
+    result.interval = timing.interval
     result.base_p50_ms = float(np.median(timing.reference_s) * 1e3)
     result.head_p50_ms = float(np.median(timing.candidate_s) * 1e3)
     floor = 1.0 - tolerance
@@ -219,7 +219,7 @@ def compare(base: Side, head: Side, variants: list[str], plan: PairingPlan, tole
         roots = [checkout(side, work) for side in (base, head)]
         workers = []
         try:
-            for side, root in zip((base, head), roots):
+            for side, root in zip((base, head), roots, strict=True):
                 workers.append(Worker(side, root, work / f"{side.label}.log"))
             results = []
             for i, variant in enumerate(variants, 1):
@@ -228,7 +228,7 @@ def compare(base: Side, head: Side, variants: list[str], plan: PairingPlan, tole
         finally:
             for worker in workers:
                 worker.close()
-            for side, root in zip((base, head), roots):
+            for root in roots:
                 if root.is_relative_to(work):
                     subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force",
                                     str(root)], capture_output=True)
