@@ -46,9 +46,8 @@ SHARED = "shared"
 RUNNER_TOLERANCES: dict[str, dict] = {
     "size_bytes": {"rel": 0.02, "why": "serialisation metadata varies by a few hundred bytes"},
     "size_gzip_bytes": {"rel": 0.02, "why": "as size_bytes"},
-    "speedup": {"rel": 0.10, "why": "paired interval vs the cold recording: 1 false alarm in 250 "
-                                    "unchanged checks, a 12 % slowdown never passes "
-                                    "(docs/speed-gate-study)"},
+    "speedup": {"rel": 0.15, "why": "paired interval vs the cold recording, wider than unchanged "
+                                    "sessions move a 1 ms+ forward's speed-up (docs/speed-gate-study)"},
 }
 RUNNER_CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
     "speedup": {"rel": 0.8, "why": "int8 speed-ups on AVX2-only measured down to 0.28x of the "
