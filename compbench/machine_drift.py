@@ -88,7 +88,7 @@ class MachineDrift:
         if max(factor, 1 / factor) <= DRIFT_BOUND:
             return None
         return (f"the machine drifted: a fixed calibration workload takes {factor:.2f}x its "
-                f"time before the first test ({self.later_s[-1] * 1e3:.0f} ms vs "
+                f"time when timing began ({self.later_s[-1] * 1e3:.0f} ms vs "
                 f"{self.start_s * 1e3:.0f} ms, bound {DRIFT_BOUND}x)")
 
     def describe(self) -> str:

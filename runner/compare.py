@@ -11,6 +11,8 @@ Per variant: the head's speed relative to the base (Hodges–Lehmann estimate of
 ratios, 95 % Wilcoxon interval, ``compbench.paired_statistics``), accuracy and size differences,
 and verdicts — a speed regression only when the whole interval lies below 1 − tolerance, an
 accuracy regression beyond the metric's declared tolerance, a size regression beyond 2 %.
+A speed regression found while the machine drifted (``compbench.machine_drift``: a fixed
+workload timed when the workers are ready and again then) is inconclusive with that reason.
 The exit status is 1 when anything regressed, 0 otherwise.
 """
 
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from compbench.errors import CompbenchError
+from compbench.machine_drift import MachineDrift
 from compbench.paired_statistics import RatioInterval
 from compbench.paired_timing import PairedTiming, PairingPlan, paired_timing
 from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_dir, resolve_cache_dir
@@ -147,8 +150,26 @@ def time_interleaved(base: Worker, head: Worker, variant: str, plan: PairingPlan
     return paired_timing(one_round(base), one_round(head), plan, measures_itself=True)
 
 
+def speed_verdict(interval: RatioInterval, tolerance: float,
+                  unstable: Callable[[], str | None] = lambda: None) -> tuple[str | None, str | None]:
+    """(problem, note) of the head's speed relative to the base: a problem only when the whole
+    interval lies below 1 − tolerance and ``unstable()`` (asked only then) names no reason the
+    machine cannot be trusted; a note when it straddles the floor or the machine drifted."""
+    floor = 1.0 - tolerance
+    if interval.high < floor:
+        below = f"speed {interval.describe()} of the base's, entirely below {floor:.3g}"
+        reason = unstable()
+        return (None, f"{below}, but {reason}: not gated") if reason else (below, None)
+    if interval.low < floor:
+        return None, f"speed {interval.describe()} straddles {floor:.3g}"
+    return None, None
+
+
 def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
-                    tolerance: float) -> VariantComparison:
+                    tolerance: float,
+                    unstable: Callable[[], str | None] = lambda: None) -> VariantComparison:
+    """``unstable()`` is asked only when the speed interval lies below the floor: a reason the
+    machine cannot be trusted right now turns that regression into inconclusive (as the gate)."""
     result = VariantComparison(variant)
     result.base = base.ask(cmd="prepare", variant=variant)
     result.head = head.ask(cmd="prepare", variant=variant)
@@ -163,12 +184,9 @@ def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
     result.interval = timing.interval
     result.base_p50_ms = float(np.median(timing.reference_s) * 1e3)
     result.head_p50_ms = float(np.median(timing.candidate_s) * 1e3)
-    floor = 1.0 - tolerance
-    if result.interval.high < floor:
-        result.problems.append(f"speed {result.interval.describe()} of the base's, entirely "
-                               f"below {floor:.3g}")
-    elif result.interval.low < floor:
-        result.notes.append(f"speed {result.interval.describe()} straddles {floor:.3g}")
+    problem, note = speed_verdict(timing.interval, tolerance, unstable)
+    result.problems += [problem] if problem else []
+    result.notes += [note] if note else []
     for name, base_value in result.base["metrics"].items():
         head_value = result.head["metrics"].get(name)
         declared = declared_metric(name)
@@ -222,9 +240,11 @@ def compare(base: Side, head: Side, variants: list[str], plan: PairingPlan, tole
             for side, root in zip((base, head), roots, strict=True):
                 workers.append(Worker(side, root, work / f"{side.label}.log"))
             results = []
+            drift = MachineDrift.begin()   # both workers loaded: the machine the timings see
             for i, variant in enumerate(variants, 1):
                 log(f"compbench compare: [{i}/{len(variants)}] {variant}")
-                results.append(compare_variant(*workers, variant, plan, tolerance))
+                results.append(compare_variant(*workers, variant, plan, tolerance,
+                                               unstable=drift.unstable_reason))
         finally:
             for worker in workers:
                 worker.close()

@@ -25,7 +25,7 @@ def test_a_slower_machine_is_unstable_and_says_by_how_much(monkeypatch):
     assert drift.unstable_reason() is None and drift.stable
     monkeypatch.setattr(machine_drift, "calibration_s", lambda: 0.05 * (DRIFT_BOUND + 0.2))
     reason = drift.unstable_reason()
-    assert reason and f"{DRIFT_BOUND + 0.2:.2f}x its time before the first test" in reason
+    assert reason and f"{DRIFT_BOUND + 0.2:.2f}x its time when timing began" in reason
     assert not drift.stable and "UNSTABLE" in drift.describe()
 
 
