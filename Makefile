@@ -32,8 +32,9 @@ pr: $(VENV)/.installed
 
 # `compbench compare` (README): every variant matching FILTER timed on two sides interleaved,
 # evaluated and sized on both; red on a significant regression. BASE/HEAD: a git ref, a
-# checkout folder, or @PYTHON for another environment.
-BASE ?= HEAD~1
+# checkout folder, or @PYTHON for another environment; BASE defaults to the last green nightly
+# (.ci/last-green: GitHub CLI with a token, else HEAD~1).
+BASE ?= $(shell .ci/last-green)
 HEAD ?= .
 FILTER ?=
 compare: $(VENV)/.installed

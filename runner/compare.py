@@ -232,6 +232,13 @@ def render(results: list[VariantComparison], base: Side, head: Side, tolerance: 
 def compare(base: Side, head: Side, variants: list[str], plan: PairingPlan, tolerance: float,
             log=print) -> tuple[str, bool]:
     """The markdown table and whether anything regressed."""
+    results = compare_results(base, head, variants, plan, tolerance, log)
+    return render(results, base, head, tolerance), any(r.problems for r in results)
+
+
+def compare_results(base: Side, head: Side, variants: list[str], plan: PairingPlan,
+                    tolerance: float, log=print) -> list[VariantComparison]:
+    """Every selected variant compared, in order (for the table, or a study of the verdicts)."""
     with tempfile.TemporaryDirectory(prefix="compbench-compare-") as workdir:
         work = Path(workdir)
         roots = [checkout(side, work) for side in (base, head)]
@@ -252,4 +259,4 @@ def compare(base: Side, head: Side, variants: list[str], plan: PairingPlan, tole
                 if root.is_relative_to(work):
                     subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force",
                                     str(root)], capture_output=True)
-    return render(results, base, head, tolerance), any(r.problems for r in results)
+    return results

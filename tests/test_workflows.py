@@ -7,6 +7,7 @@ laptop with the same command; the engine families of the nightly matrix are the 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -62,3 +63,11 @@ def test_the_nightly_matrix_gates_every_engine_family():
     assert sorted(matrix) == sorted(families()), (
         ".github/workflows/nightly.yml's family matrix differs from the engine families "
         f"declared in engines/ ({sorted(families())})")
+
+
+def test_without_github_the_compare_base_falls_back_to_the_previous_commit_and_says_so():
+    env = {k: v for k, v in os.environ.items() if k != "GH_TOKEN"}
+    done = subprocess.run([str(REPO_ROOT / ".ci" / "last-green")], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "HEAD~1"
+    assert "no last green nightly known here" in done.stderr
