@@ -14,6 +14,7 @@ evaluated): a broken artifact must not leave a timing in pytest-benchmark's stor
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -21,14 +22,29 @@ import pytest
 
 from compbench import hardware
 from compbench.allocator import keep_freed_memory
+from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import paired_timing
 from runner.baselines import Baselines
 from runner.gate import gate
 from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
-from compbench.machine_drift import MachineDrift
 from runner.pytest_plugin import pairing_plan, timing_disabled
 from runner.results import LatencySummary, Ledger, same_engine_reference
+
+THROUGHPUT_BUDGET_S = 0.5
+
+
+def images_per_second(run: Callable[[np.ndarray], object], batch: np.ndarray) -> float:
+    """Throughput at the evaluation batch (reported, not gated): the median of at least three
+    timed calls after one warm-up, within ``THROUGHPUT_BUDGET_S``."""
+    run(batch)
+    times: list[float] = []
+    began = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - began < THROUGHPUT_BUDGET_S and len(times) < 50):
+        start = time.perf_counter()
+        run(batch)
+        times.append(time.perf_counter() - start)
+    return len(batch) / float(np.median(times))
 
 
 def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
@@ -67,6 +83,10 @@ def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
     if benchmark.stats is None:  # --benchmark-disable: nothing was timed
         return
     result.latency = LatencySummary.of(benchmark.stats.stats.sorted_data)
+    batch = variant.model.eval_batch
+    if batch > 1 and session.accepts_batch(batch):
+        result.throughput = {1: 1e3 / result.latency.p50_ms,
+                             batch: images_per_second(session.run, np.repeat(inputs, batch, axis=0))}
     if reference is None:
         return
     interval = timing.interval

@@ -43,6 +43,8 @@ BASELINE_DIR = REPO_ROOT / "baselines"
 UPDATE_HINT = "pytest bench --update-baselines"
 SCHEMA = 2
 SHARED = "shared"
+PASS, REGRESSION, STALE, INCONCLUSIVE, NO_BASELINE = (
+    "pass", "regression", "stale", "inconclusive", "no baseline")
 RUNNER_TOLERANCES: dict[str, dict] = {
     "size_bytes": {"rel": 0.02, "why": "serialisation metadata varies by a few hundred bytes"},
     "size_gzip_bytes": {"rel": 0.02, "why": "as size_bytes"},
@@ -101,6 +103,15 @@ class Check:
     @property
     def delta(self) -> float | None:
         return None if self.baseline is None else self.measured - self.baseline
+
+    @property
+    def verdict(self) -> str:
+        """One word for a report cell: pass, regression, stale, inconclusive, no baseline."""
+        if self.baseline is None:
+            return NO_BASELINE
+        if self.problem:
+            return STALE if self.problem.startswith("STALE") else REGRESSION
+        return INCONCLUSIVE if self.inconclusive else PASS
 
 
 def _tolerance_text(tol: dict) -> str:

@@ -101,6 +101,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if regressed else 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from compbench.settings import REPO_ROOT
+    from runner.history import History, history_path, trend_table
+
+    history = History(history_path(REPO_ROOT / "reports", args.history))
+    if not history.path.exists():
+        raise CompbenchError(f"no history at {history.path} yet: every `pytest bench` session "
+                             "appends to it (or pass --history / set COMPBENCH_HISTORY)")
+    table = trend_table(history, args.filter, args.last)
+    if table.empty:
+        raise CompbenchError(f"no variant in {history.path} matches {' '.join(args.filter)!r}")
+    print(f"{history.path}: {history.session_count()} session(s)")
+    print(table.to_markdown(index=False, disable_numparse=True))
+    return 0
+
+
 def cmd_bench(argv: list[str]) -> int:
     import pytest
 
@@ -147,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="time for one variant's interleaved rounds (default: 3)")
     comparing.add_argument("--out", default=None, help="also write the markdown table here")
     comparing.set_defaults(func=cmd_compare)
+
+    past = sub.add_parser("history", help="each variant's last runs from the history database: "
+                                          "latest values, change since the previous run, trend")
+    past.add_argument("filter", nargs="*", help="substrings of variant ids (default: all)")
+    past.add_argument("--last", type=int, default=10, help="runs per variant (default: 10)")
+    past.add_argument("--history", default=None, metavar="PATH",
+                      help="the database (default: $COMPBENCH_HISTORY or reports/history.sqlite)")
+    past.set_defaults(func=cmd_history)
 
     sub.add_parser("eval-wider", add_help=False,
                    help="official WIDER FACE AP of a prediction folder (see eval-wider --help)")

@@ -21,6 +21,7 @@ def gate(result: VariantResult, checks: Iterable[Check], updating_baselines: boo
     session records new baselines (then the measurements are what it is for)."""
     checks = list(checks)
     result.baseline_basis.update({c.metric: c.basis for c in checks})
+    result.verdicts.update({c.metric: c.verdict for c in checks})
     for check in checks:
         if check.inconclusive:
             result.inconclusive.append(check.inconclusive)

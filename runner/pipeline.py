@@ -75,12 +75,12 @@ class VariantPipeline:
         return {"variant": self.variant.as_request(), "assets": str(self.assets.root),
                 "overrides": {k: str(v) for k, v in self.assets.overrides.items()}, **extra}
 
-    def _run(self, step: str, request: dict[str, Any]):
+    def _run(self, step: str, request: dict[str, Any], module: str = "runner.steps"):
         uses_tf = "tensorflow" in self.variant.requires
         label = self.variant.id
 
         def runner(out_dir):
-            result, dependencies = run_step(f"runner.steps:{step}", request, out_dir, label,
+            result, dependencies = run_step(f"{module}:{step}", request, out_dir, label,
                                             uses_tf)
             check_declared(self.variant, step, dependencies)
             return result, dependencies
@@ -169,6 +169,26 @@ class VariantPipeline:
     def accuracy(self) -> dict[str, float]:
         """The task's metrics of this variant; raises ``NonFiniteOutput`` for NaN outputs."""
         return dict(self.evaluation["metrics"])
+
+    # -- footprint -------------------------------------------------------------------------
+    FOOTPRINT_FORWARDS = 10
+
+    @property
+    def footprint(self) -> dict[str, float]:
+        """Memory and start-up in a fresh process (``runner.steps.footprint``), cached like an
+        evaluation: by artifact content, engine implementation and input."""
+        return self._once("footprint", self._footprint)
+
+    def _footprint(self) -> dict[str, float]:
+        artifact, entry = self._converted()
+        inputs = {"artifact": entry.digest, "format": artifact.format,
+                  "engine": self.engine.config.module, "threads": STEP_THREADS,
+                  "task": self.task.fingerprint(), "forwards": self.FOOTPRINT_FORWARDS}
+        request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
+                                engine=dataclasses.asdict(self.engine.config),
+                                forwards=self.FOOTPRINT_FORWARDS)
+        step = self._run("footprint", request, "runner.footprint_step")
+        return self.cache.get_or_build("footprint", inputs, step).value
 
     # -- benchmark -------------------------------------------------------------------------
     def benchmark_input(self) -> np.ndarray:

@@ -34,6 +34,7 @@ def _fill(group: list[VariantPipeline]) -> list[tuple[str, str | None]]:
         try:
             pipeline.convert()
             pipeline.accuracy()
+            _ = pipeline.footprint
             outcomes.append((pipeline.variant.id, None))
         except Exception as exc:  # noqa: BLE001 - re-raised by the test that needs it
             outcomes.append((pipeline.variant.id, f"{type(exc).__name__}: {str(exc)[:200]}"))

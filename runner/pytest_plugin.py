@@ -34,6 +34,8 @@ from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT
 from engines.registry import ENGINES, families
 from runner.baselines import BASELINE_DIR, Baselines, baseline_path
+from runner.history import History, HistoryError, history_path
+from runner.html_report import model_section, render_html, write_html_report
 from runner.matrix import VARIANTS, Variant
 from runner.pipeline import VariantPipeline
 from runner.prebuild import prebuild
@@ -60,7 +62,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(only if every test passed; atomic, locked, with provenance) instead "
                          "of gating on them")
     group.addoption("--report-dir", default=str(REPO_ROOT / "reports"),
-                    help="where the markdown comparison report is written")
+                    help="where the comparison report is written (markdown, HTML with plots)")
+    group.addoption("--history", default=None, metavar="PATH",
+                    help="SQLite database every session's results are appended to (default: "
+                         "$COMPBENCH_HISTORY or <report dir>/history.sqlite)")
     group.addoption("--engine", default=None, metavar="NAMES",
                     help=f"comma-separated engines to run (default: all): {', '.join(ENGINES)}")
     group.addoption("--engine-family", default=None, metavar="FAMILIES",
@@ -330,11 +335,27 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         drift.look()  # the end of the timing phase
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     origin = provenance()
-    markdown = report_header(config, origin) + render(ledger, config.stash[NOTES])
-    path = write_report(markdown, Path(config.getoption("--report-dir")), stamp)
+    header = report_header(config, origin)
+    markdown = header + render(ledger, config.stash[NOTES])
+    report_dir = Path(config.getoption("--report-dir"))
+    path = write_report(markdown, report_dir, stamp)
     terminalreporter.write_sep("=", "compbench comparison")
     terminalreporter.write_line(markdown)
     terminalreporter.write_line(f"report written to {path}")
+    history: History | None = History(history_path(report_dir, config.getoption("--history")))
+    try:
+        history.record(ledger, recording_provenance(config), config.getoption("--profile"),
+                       drift.describe() if drift else None)
+    except HistoryError as exc:   # the run's results stand; only the trend is missing
+        terminalreporter.write_line(f"compbench: history not written: {exc}")
+        history = None
+    sections = [model_section(ledger, model, config.stash[NOTES].get(model, ""), history)
+                for model in dict.fromkeys(r.variant.model.name for r in ledger.results.values())]
+    page = render_html(f"compbench report {origin['date']}",
+                       [line for line in header.splitlines()[1:] if line.strip()], sections)
+    html_path = write_html_report(page, sections, report_dir, stamp)
+    kept = f"history: {history.path}, {history.session_count()} session(s)" if history else "no history"
+    terminalreporter.write_line(f"HTML report with plots: {html_path} ({kept})")
     not_gated = {vid: r.not_gated for vid, r in ledger.results.items() if r.not_gated}
     if not_gated:
         terminalreporter.write_line(f"{len(not_gated)} variant(s) not gated (optional engine or "

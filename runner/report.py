@@ -11,6 +11,9 @@ from runner.results import LatencySummary, Ledger, VariantResult
 from tasks import declaration
 from tasks.base import TaskDeclaration
 
+PAIRED_COLUMN = "speed-up vs fp32 same engine (paired, 95 % CI)"
+SIZE_COLUMNS = {"size": "size_bytes", "size (gzip)": "size_gzip_bytes"}  # column → gated metric
+
 
 def _fmt_size(size: int | None) -> str:
     if size is None:
@@ -29,7 +32,7 @@ def _basis(bases: dict[str, str]) -> str:
     return " / ".join(specific) if specific else ("shared" if bases else "–")
 
 
-def _metric_columns(task: TaskDeclaration, metrics: dict[str, float]) -> list[tuple[str, str]]:
+def metric_columns(task: TaskDeclaration, metrics: dict[str, float]) -> list[tuple[str, str]]:
     """(metric, column) in the task's declared order: cached results come back key-sorted.
     A metric the task does not declare (an old cache entry) is still shown, after them."""
     declared = task.metric_names
@@ -53,8 +56,8 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
             f"speed-up vs fp32/{variant.model.reference_engine}": _fmt(ledger.speedup(result), ".2f") + "×"
             if ledger.speedup(result) else "–",
         }
-        row["speed-up vs fp32 same engine (paired, 95 % CI)"] = _paired(result)
-        columns = _metric_columns(task, result.metrics)
+        row[PAIRED_COLUMN] = _paired(result)
+        columns = metric_columns(task, result.metrics)
         for metric, column in columns:
             row[column] = _fmt(result.metrics[metric], ".4f")
         metrics = [metric for metric, _ in columns]
@@ -64,6 +67,11 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         row["baseline"] = _basis(result.baseline_basis)
         row["size"] = _fmt_size(result.size_bytes)
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
+        row["peak RSS (MB)"] = _fmt(result.footprint.get("peak_rss_mb"), ".0f")
+        row["start-up (s)"] = _fmt(result.footprint.get("startup_s"), ".2f")
+        if variant.model.eval_batch > 1:
+            row["images/s (batch)"] = " / ".join(f"{ips:,.0f} ({batch})" for batch, ips
+                                                 in sorted(result.throughput.items())) or "–"
         rows.append(row)
     return pd.DataFrame(rows).fillna("–")
 

@@ -45,6 +45,10 @@ class VariantResult:
     baseline_deltas: dict[str, float] = field(default_factory=dict)
     # metric → what it was gated against: "shared", a hardware class, "<class> (nearest)"
     baseline_basis: dict[str, str] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)   # metric → Check.verdict
+    # runner.steps.footprint: rss_before_mb, peak_rss_mb, startup_s (fresh process, one thread)
+    footprint: dict[str, float] = field(default_factory=dict)
+    throughput: dict[int, float] = field(default_factory=dict)   # batch size → images/s
     not_gated: str | None = None          # why the variant could not run here (a skip)
     inconclusive: list[str] = field(default_factory=list)  # checks that could not decide
 
