@@ -5,7 +5,7 @@
 VENV ?= .venv
 PYTEST = $(VENV)/bin/pytest
 
-.PHONY: bench test nightly pr compare compare-upgrade candidate-venv venv clean-venv
+.PHONY: bench test nightly pr compare compare-upgrade candidate-venv venv clean-venv readme-picture
 
 $(VENV)/.installed: pyproject.toml constraints/known-good.txt
 	python3 -m venv $(VENV)
@@ -20,6 +20,11 @@ bench: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PYTEST) bench tests $(ARGS)
+
+# The README's picture: the detector's Pareto plot from the embedded-default run (`make bench`).
+readme-picture: bench
+	mkdir -p docs/pictures
+	cp reports/latest-scrfd_500m_kps-pareto.png docs/pictures/scrfd_500m_kps-pareto.png
 
 # The workflows' commands (.github/workflows): one engine family's gated run with every round
 # saved for --benchmark-compare, and the pull-request gate (unit tests, accuracy and size).

@@ -8,8 +8,11 @@ two worker processes, ABBA rounds measured inside the workers) repeatedly:
 
 - identical: this checkout against itself over variants of every engine and size — every
   regression is a false alarm;
-- slowed: against a copy of this checkout whose onnxruntime engine has one graph optimizer
-  switched off (``--disable``, e.g. a fusion) — a real fast path, the same model file.
+- slowed: this checkout (the head) against a base whose torch engine runs the convolutions in
+  channels-last (oneDNN's blocked kernels) — a copy of this checkout with that one change, the
+  same model file: the head has lost a real fast path (study.py measured it: −12 % on
+  resnet20). onnxruntime's fusions were tried first and move nothing measurable here
+  (ConvActivationFusion, ConvAddFusion, LayerNormFusion, … all within ±4 %).
 
   .venv/bin/python docs/speed-gate-study/compare_study.py --repeats 5 \\
       --out docs/speed-gate-study/compare.json
@@ -38,21 +41,27 @@ IDENTICAL = ("scrfd_500m_kps/fp32/onnxruntime", "scrfd_500m_kps/int8-ort/onnxrun
              "resnet20/fp32/onnxruntime", "resnet20/int8-ort/openvino",
              "resnet8/int8-tflite/tflite", "mobilenetv2/int8-tflite/tflite",
              "mobilenetv2/fp32/keras", "vit/fp32/torch")
-SLOWED = ("resnet20/fp32/onnxruntime", "scrfd_500m_kps/fp32/onnxruntime")
+SLOWED = ("resnet20/fp32/torch",)
 TOLERANCES = (0.03, 0.05, 0.075, 0.10)
-ENGINE_HOOK = "disabled_optimizers=list(disabled_optimizers)"
+TORCH_LOAD = "return TorchSession(module, self.threads)"
+TORCH_INPUT = "self.module(torch.from_numpy(inputs))"
 
 
-def slowed_copy(disabled: list[str], where: Path) -> Path:
-    head = where / "head"
-    shutil.copytree(REPO_ROOT, head, ignore=shutil.ignore_patterns(
+def channels_last_copy(where: Path) -> Path:
+    """This checkout, with the torch eager engine in channels-last: the faster base."""
+    base = where / "channels-last"
+    shutil.copytree(REPO_ROOT, base, ignore=shutil.ignore_patterns(
         ".venv*", ".git", "reports", ".benchmarks", "__pycache__", ".tox", "*.egg-info"))
-    engine = head / "engines" / "onnxruntime_cpu.py"
+    engine = base / "engines" / "torch_eager.py"
     source = engine.read_text()
-    if ENGINE_HOOK not in source:
-        raise SystemExit(f"{engine}: {ENGINE_HOOK!r} not found; update this study's hook")
-    engine.write_text(source.replace(ENGINE_HOOK, f"disabled_optimizers={disabled!r}"))
-    return head
+    for hook in (TORCH_LOAD, TORCH_INPUT):
+        if hook not in source:
+            raise SystemExit(f"{engine}: {hook!r} not found; update this study's hooks")
+    engine.write_text(source.replace(
+        TORCH_LOAD, "return TorchSession(module.to(memory_format=torch.channels_last), self.threads)")
+        .replace(TORCH_INPUT,
+                 "self.module(torch.from_numpy(inputs).contiguous(memory_format=torch.channels_last))"))
+    return base
 
 
 def rows(results) -> list[dict]:
@@ -74,27 +83,25 @@ def shares(checks: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--disable", default="ConvActivationFusion",
-                        help="comma-separated onnxruntime optimizers the slowed head switches off")
     parser.add_argument("--conditions", default="identical,slowed")
     parser.add_argument("--budget", type=float, default=3.0, help="--speed-budget per variant")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     plan = PairingPlan(budget_s=args.budget)
-    here = Side("base", None, sys.executable)
+    head = Side("head", None, sys.executable)
     found: dict[str, list[dict]] = {}
     began = time.time()
     with tempfile.TemporaryDirectory(prefix="compare-study-") as tmp:
-        conditions = {"identical": (Side("head", None, sys.executable), IDENTICAL)}
+        conditions = {"identical": (Side("base", None, sys.executable), IDENTICAL)}
         if "slowed" in args.conditions:
-            head = slowed_copy(args.disable.split(","), Path(tmp))
-            conditions["slowed"] = (Side("head", str(head), sys.executable), SLOWED)
+            fast = channels_last_copy(Path(tmp))
+            conditions["slowed"] = (Side("base", str(fast), sys.executable), SLOWED)
         for name in args.conditions.split(","):
-            side, variants = conditions[name]
+            base, variants = conditions[name]
             for k in range(args.repeats):
                 print(f"{name}: repeat {k + 1}/{args.repeats}", file=sys.stderr)
                 found.setdefault(name, []).extend(
-                    rows(compare_results(here, side, list(variants), plan, 0.05, log=lambda _: None)))
+                    rows(compare_results(base, head, list(variants), plan, 0.05, log=lambda _: None)))
     summary = {name: {"shares": shares(checks),
                       "by_variant": {v: sorted(round(c["estimate"], 3) for c in checks
                                                if c["variant"] == v)
@@ -104,7 +111,7 @@ def main() -> None:
         print(name, json.dumps(s["shares"]))
         for v, estimates in s["by_variant"].items():
             print(f"  {v:45s} {estimates}")
-    args.out.write_text(json.dumps({"disabled": args.disable, "budget_s": args.budget,
+    args.out.write_text(json.dumps({"slowed": "base with torch channels-last", "budget_s": args.budget,
                                     "repeats": args.repeats, "seconds": round(time.time() - began),
                                     "summary": summary, "checks": found}, indent=1))
 
