@@ -14,6 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ASSETS = Path("../shared/assets")
 ASSETS_ENV = "COMPBENCH_ASSETS"
 CACHE_ENV = "COMPBENCH_CACHE"
+HISTORY_ENV = "COMPBENCH_HISTORY"
 
 
 def resolve_assets_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -32,3 +33,12 @@ def resolve_cache_dir(explicit: str | os.PathLike | None = None) -> Path:
         return (path if path.is_absolute() else REPO_ROOT / path).resolve()
     xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(xdg) / "compbench"
+
+
+def resolve_history_path(report_dir: Path, explicit: str | os.PathLike | None = None) -> Path:
+    """``--history`` > ``COMPBENCH_HISTORY`` > ``<report dir>/history.sqlite``."""
+    raw = explicit or os.environ.get(HISTORY_ENV)
+    if not raw:
+        return report_dir / "history.sqlite"
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path

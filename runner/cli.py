@@ -102,10 +102,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from compbench.settings import REPO_ROOT
-    from runner.history import History, history_path, trend_table
+    from compbench.settings import REPO_ROOT, resolve_history_path
+    from runner.history import History, trend_table
 
-    history = History(history_path(REPO_ROOT / "reports", args.history))
+    history = History(resolve_history_path(REPO_ROOT / "reports", args.history))
     if not history.path.exists():
         raise CompbenchError(f"no history at {history.path} yet: every `pytest bench` session "
                              "appends to it (or pass --history / set COMPBENCH_HISTORY)")

@@ -14,7 +14,6 @@ not a history database is one clear error naming it, never a traceback.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import CompbenchError
-from compbench.settings import REPO_ROOT
+from compbench.settings import HISTORY_ENV
 from runner.results import Ledger, VariantResult
 
-HISTORY_ENV = "COMPBENCH_HISTORY"
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -58,15 +56,6 @@ CREATE INDEX IF NOT EXISTS results_by_variant ON results (variant, session_id);
 
 class HistoryError(CompbenchError):
     """The history database cannot be used: names the file and what to do."""
-
-
-def history_path(report_dir: Path, explicit: str | os.PathLike | None = None) -> Path:
-    """``--history`` > ``COMPBENCH_HISTORY`` > ``<report dir>/history.sqlite``."""
-    raw = explicit or os.environ.get(HISTORY_ENV)
-    if not raw:
-        return report_dir / "history.sqlite"
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 @dataclass(frozen=True)

@@ -31,10 +31,10 @@ from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
-from compbench.settings import REPO_ROOT
+from compbench.settings import REPO_ROOT, resolve_history_path
 from engines.registry import ENGINES, families
 from runner.baselines import BASELINE_DIR, Baselines, baseline_path
-from runner.history import History, HistoryError, history_path
+from runner.history import History, HistoryError
 from runner.html_report import model_section, render_html, write_html_report
 from runner.matrix import VARIANTS, Variant
 from runner.pipeline import VariantPipeline
@@ -342,7 +342,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     terminalreporter.write_sep("=", "compbench comparison")
     terminalreporter.write_line(markdown)
     terminalreporter.write_line(f"report written to {path}")
-    history: History | None = History(history_path(report_dir, config.getoption("--history")))
+    history: History | None = History(resolve_history_path(report_dir, config.getoption("--history")))
     try:
         history.record(ledger, recording_provenance(config), config.getoption("--profile"),
                        drift.describe() if drift else None)
