@@ -190,6 +190,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
                 if hasattr(item, "callspec") and "variant" in item.callspec.params}
     if not selected or config.getoption("collectonly"):
         return
+    if session.testsfailed:
+        # a collection error ends the session after collection: building the cache first
+        # would make the user wait half an hour for an error pytest already has
+        return
     if not timing_disabled(config) and any(item.name.startswith("test_speed")
                                            for item in session.items):
         # before any test, so a process state left by earlier tests shows as drift

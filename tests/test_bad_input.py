@@ -200,3 +200,17 @@ def test_a_variant_with_nan_outputs_leaves_no_timing(tmp_path, asset_file):
     assert result.returncode == 1, result.stdout[-2000:]
     assert "contains NaN or infinity" in result.stdout
     assert not list((tmp_path / "benchmarks").rglob("*.json"))
+
+
+def test_a_collection_error_is_reported_before_any_build(tmp_path, asset_file):
+    """CI once built the whole cache for 26 minutes and then reported a module-name clash."""
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    broken = tmp_path / "broken" / "test_broken_module.py"
+    broken.parent.mkdir()
+    broken.write_text("import this_module_does_not_exist\n")
+    cache = tmp_path / "cache"
+    result = run_bench(tmp_path, str(broken), "--cache-dir", str(cache), "--build-jobs", "2")
+    assert result.returncode == 2, result.stdout
+    assert "ModuleNotFoundError" in result.stdout
+    assert " ready (" not in result.stdout
+    assert not cache.exists() or not any(cache.rglob("*.onnx")) and not any(cache.rglob("*.json"))
