@@ -128,21 +128,33 @@ class History:
 
     def runs(self, variant_id: str, main_metric: str, last: int = 10) -> list[Run]:
         """The variant's last ``last`` sessions, oldest first."""
+        return self.trends([variant_id], main_metric, last)[variant_id]
+
+    def trends(self, variant_ids: list[str], main_metric: str,
+               last: int = 10) -> dict[str, list[Run]]:
+        """``runs`` of many variants over one connection (a report asks for every variant)."""
+        found: dict[str, list[Run]] = {v: [] for v in variant_ids}
         if not self.path.exists():
-            return []
+            return found
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT s.id, s.date, s.git_commit, r.p50_ms, r.speedup, r.size_bytes, m.value "
-                "FROM results r JOIN sessions s ON s.id = r.session_id "
-                "LEFT JOIN metrics m ON m.session_id = r.session_id AND m.variant = r.variant "
-                "AND m.metric = ? WHERE r.variant = ? ORDER BY s.id DESC LIMIT ?",
-                (main_metric, variant_id, last)).fetchall()
-            verdicts: dict[int, dict[str, str]] = {}
-            for session_id, name, verdict in db.execute(
-                    "SELECT session_id, name, verdict FROM verdicts WHERE variant = ?", (variant_id,)):
-                verdicts.setdefault(session_id, {})[name] = verdict
-        return [Run(sid, date, commit, p50, speedup, size, value, verdicts.get(sid, {}))
-                for sid, date, commit, p50, speedup, size, value in reversed(rows)]
+            for variant_id in variant_ids:
+                rows = db.execute(
+                    "SELECT s.id, s.date, s.git_commit, r.p50_ms, r.speedup, r.size_bytes, m.value "
+                    "FROM results r JOIN sessions s ON s.id = r.session_id "
+                    "LEFT JOIN metrics m ON m.session_id = r.session_id "
+                    "AND m.variant = r.variant AND m.metric = ? WHERE r.variant = ? "
+                    "ORDER BY s.id DESC LIMIT ?", (main_metric, variant_id, last)).fetchall()
+                sessions = [row[0] for row in rows]
+                verdicts: dict[int, dict[str, str]] = {}
+                for session_id, name, verdict in db.execute(
+                        "SELECT session_id, name, verdict FROM verdicts WHERE variant = ? AND "
+                        f"session_id IN ({', '.join('?' * len(sessions))})",
+                        (variant_id, *sessions)):
+                    verdicts.setdefault(session_id, {})[name] = verdict
+                found[variant_id] = [
+                    Run(sid, date, commit, p50, speedup, size, value, verdicts.get(sid, {}))
+                    for sid, date, commit, p50, speedup, size, value in reversed(rows)]
+        return found
 
     def variants(self) -> list[str]:
         if not self.path.exists():

@@ -86,8 +86,9 @@ def _trend_columns(results: list[VariantResult], table: pd.DataFrame, history: H
     if history is None:
         return []
     p50, metric, change = [], [], []
+    trends = history.trends([r.variant.id for r in results], main_metric, TREND_RUNS)
     for result in results:
-        runs = history.runs(result.variant.id, main_metric, TREND_RUNS)
+        runs = trends[result.variant.id]
         figs = (plots.trend_figure([r.p50_ms for r in runs]),
                 plots.trend_figure([r.main_metric for r in runs]))
         p50.append(plots.svg(figs[0]) if figs[0] else "–")
