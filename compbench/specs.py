@@ -9,8 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+Scalar = int | float | str | bool
+# (name, value) pairs, sorted by name: hashable like the rest of a Variant, and JSON-able
+Params = tuple[tuple[str, Scalar], ...]
+
+
+def frozen_params(params: Mapping[str, Scalar] | Params, where: str) -> Params:
+    """A row's recipe parameters as a sorted tuple; scalars only, so that they key the cache
+    as written and ``compbench variants --details`` can print them as they are."""
+    items = params.items() if isinstance(params, Mapping) else params
+    pairs = tuple(sorted((str(k), v) for k, v in items))
+    for name, value in pairs:
+        if not isinstance(value, (int, float, str, bool)):
+            raise TypeError(f"{where}: parameter {name}={value!r} is not a number, string or "
+                            "bool (a recipe parameter must be a plain value)")
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,14 @@ class Row:
     # oneDNN float kernels differ by ISA and drift apart over training steps, measured): its
     # baselines are kept per hardware class (compbench.hardware).
     cpu_dependent_accuracy: bool = False
+    # the recipe's keyword arguments: what this row *means* (steps, learning rate, sparsity,
+    # clusters...), so two rows that differ by a number share one recipe function, and the
+    # numbers key the cache and are listed by `compbench variants --details`
+    params: Mapping[str, Scalar] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params",
+                           frozen_params(self.params, f"row {self.model}/{self.compression}"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,7 @@ class Variant:
     requires: tuple[str, ...] = ()         # distributions: model's, row's, conversion's
     inputs: tuple[str, ...] = ()
     cpu_dependent_accuracy: bool = False
+    params: Params = ()
 
     @property
     def id(self) -> str:
@@ -70,7 +95,12 @@ class Variant:
         def tuples(mapping: dict) -> dict:
             return {k: tuple(v) if isinstance(v, list) else v for k, v in mapping.items()}
 
-        return cls(**tuples({**data, "model": ModelSpec(**tuples(data["model"]))}))
+        return cls(**tuples({**data, "model": ModelSpec(**tuples(data["model"])),
+                             "params": tuple(tuple(p) for p in data.get("params", ()))}))
+
+    def run_recipe(self, context) -> object:
+        """The row's recipe function called with the row's parameters."""
+        return resolve(self.recipe)(context, **dict(self.params))
 
 
 def resolve(reference: str) -> Callable:

@@ -1,15 +1,15 @@
-"""``clustered-16`` / ``clustered-32``: tfmot weight clustering, 16 or 32 shared values per layer.
+"""``clustered-16`` / ``clustered-32``: tfmot weight clustering, N shared values per layer.
 
 What is done, per the tfmot clustering guide:
 
 1. Every ``Conv2D`` and ``Dense`` kernel of the fp32 model is wrapped with
-   ``tfmot.clustering.keras.cluster_weights`` (``number_of_clusters`` 16 or 32, centroids
+   ``tfmot.clustering.keras.cluster_weights`` (``number_of_clusters`` = the row's ``clusters``, centroids
    initialised with ``CentroidInitialization.KMEANS_PLUS_PLUS``), each layer its own centroids.
    Not clustered: ``DepthwiseConv2D`` (tfmot's registry clusters no depthwise weights),
    ``BatchNormalization`` (tfmot never clusters it; TFLite/OpenVINO fold it into the preceding
    kernel anyway, which rescales each output channel and so multiplies the distinct values
    in the converted file), biases (tfmot clusters kernels only) and weight-free layers.
-2. Fine-tune the wrapped model (``keras_finetune``: fresh Adam 1e-4 cosine-decayed, a fixed
+2. Fine-tune the wrapped model (``keras_finetune``: fresh Adam cosine-decayed, a fixed
    number of steps over a fixed class-balanced 10 000-image train subset, seeded order and
    flips, distilled from the fp32 model's outputs), so the centroids, biases and BatchNorm
    adapt to the shared values. The loss matches the output: cross-entropy on probabilities
@@ -31,25 +31,14 @@ from compression.keras_finetune import FinetuneConfig, finetune, training_data  
 from formats.artifacts import Artifact  # noqa: E402
 
 CLUSTERED_LAYERS = ("Conv2D", "Dense")  # exact class names: DepthwiseConv2D is not a match
-FINETUNE = FinetuneConfig(batch_size=64, learning_rate=1e-4)
-# Fine-tuning steps per model: each cold build within ~3 minutes on a shared 2-core machine
-# (ResNet-8 ~0.1 s/step, MobileNetV2 ~0.5 s/step there). Both end within 1 point of fp32.
-STEPS = {"resnet8": 300, "mobilenetv2": 200}
-DEFAULT_STEPS = 200
+FINETUNE = FinetuneConfig(batch_size=64)
 
 
-def clustered_16(ctx: RecipeContext) -> Artifact:
-    return clustered(ctx, 16)
-
-
-def clustered_32(ctx: RecipeContext) -> Artifact:
-    return clustered(ctx, 32)
-
-
-def clustered(ctx: RecipeContext, clusters: int, steps: int | None = None) -> Artifact:
-    """``steps`` overrides the model's fine-tuning budget (tests use a handful)."""
-    steps = STEPS.get(ctx.model.name, DEFAULT_STEPS) if steps is None else steps
-    config = replace(FINETUNE, steps=steps, seed=ctx.seed)
+def clustered(ctx: RecipeContext, *, clusters: int, steps: int, learning_rate: float) -> Artifact:
+    """The row's parameters (``runner/matrix.py``): shared values per kernel, fine-tuning steps
+    (each cold build within ~3 minutes on a shared 2-core machine: ResNet-8 ~0.1 s/step,
+    MobileNetV2 ~0.5 s/step there) and the fine-tune's Adam learning rate."""
+    config = replace(FINETUNE, steps=steps, learning_rate=learning_rate, seed=ctx.seed)
     return ctx.save_keras(cluster(ctx.source_model(), ctx.task, clusters, config))
 
 

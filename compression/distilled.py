@@ -48,15 +48,15 @@ TEACHER = "scrfd/scrfd_2.5g_kps.onnx"
 
 @dataclass(frozen=True)
 class KDSettings:
+    steps: int                    # after the warm-up: student and ABF together (cosine-decayed Adam)
+    student_lr: float             # small: the student is trained already
     crop: int = 320               # training windows of the letterboxed 640x640 blobs
     crops_per_image: int = 4      # fixed per image (seeded), teacher run once on each
     flip: bool = True             # mirror half the crops (the teacher sees the same pixels)
     holdout_images: int = 6       # their crops are not trained on: they monitor the response loss
     warmup_steps: int = 400       # ABF modules alone, on the cached untrained-student maps
     warmup_lr: float = 3e-3
-    steps: int = 300              # then student and ABF together (cosine-decayed Adam)
     batch_size: int = 4
-    student_lr: float = 2e-5      # small: the student is trained already
     abf_lr: float = 1e-3
     hcl_weight: float = 1.0
     score_weight: float = 1.0
@@ -260,10 +260,12 @@ def _mean_terms(history: list[dict[str, float]]) -> str:
     return ", ".join(f"{k} {np.mean([h[k] for h in history]):.4f}" for k in history[0])
 
 
-def distilled(ctx: RecipeContext) -> Artifact:
+def distilled(ctx: RecipeContext, *, steps: int, student_lr: float) -> Artifact:
+    """The row's parameters (``runner/matrix.py``): joint training steps after the ABF warm-up
+    and the student's peak learning rate."""
     from compression.scrfd.onnx_teacher import scrfd_teacher
 
-    settings = KDSettings()
+    settings = KDSettings(steps=steps, student_lr=student_lr)
     with build_threads() as threads:
         torch.manual_seed(ctx.seed)
         rng = np.random.default_rng(ctx.seed)

@@ -52,8 +52,7 @@ from formats.artifacts import Artifact
 
 QUINT8_RANGE = (0, 255)
 OBSERVER_FREEZE = 0.7    # fraction of the steps after which the weight ranges stop moving
-TRAINING = DistillConfig(steps=800, batch_size=4, crop=320, lr=3e-5, warmup_steps=10,
-                         desc="QAT self-distillation")
+TRAINING = DistillConfig(batch_size=4, crop=320, warmup_steps=10, desc="QAT self-distillation")
 # Picked among five runs, by AP on the mini evaluation set itself (there is no other labelled
 # WIDER data here, so this row's AP is slightly optimistic), easy/medium/hard:
 #   lr 2e-5,  600 steps, every relevant anchor equal   0.8164 / 0.7768 / 0.6063
@@ -117,7 +116,9 @@ def _weight_fake_quants(module: nn.Module) -> list[nn.Module]:
     return [m.weight_fake_quant for m in module.modules() if hasattr(m, "weight_fake_quant")]
 
 
-def int8_qat(ctx: RecipeContext) -> Artifact:
+def int8_qat(ctx: RecipeContext, *, steps: int, lr: float) -> Artifact:
+    """The row's parameters (``runner/matrix.py``): the self-distillation's steps and peak
+    learning rate."""
     from torch.ao.nn.intrinsic.qat import freeze_bn_stats
     from torch.ao.quantization import disable_observer
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_qat_fx
@@ -141,13 +142,14 @@ def int8_qat(ctx: RecipeContext) -> Artifact:
         for fake_quant in _weight_fake_quants(prepared):  # weights: ranges follow the weights
             fake_quant.enable_observer()
 
-        freeze_at = int(OBSERVER_FREEZE * TRAINING.steps)
+        training = replace(TRAINING, steps=steps, lr=lr, seed=ctx.seed)
+        freeze_at = int(OBSERVER_FREEZE * training.steps)
 
         def on_step(step: int) -> None:
             if step == freeze_at:
                 prepared.apply(disable_observer)
 
-        self_distill(prepared, teacher, inputs, replace(TRAINING, seed=ctx.seed), on_step=on_step,
+        self_distill(prepared, teacher, inputs, training, on_step=on_step,
                      loss_fn=partial(scrfd_distillation_loss, weights=LOSS))
         prepared.apply(disable_observer)
         with warnings.catch_warnings():

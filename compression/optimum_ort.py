@@ -5,8 +5,9 @@ into CIFAR order (``models.cifar.vit_logits.save_cifar_ordered``), goes through
 ``optimum.exporters.onnx.main_export`` at a fixed opset; output 0 of every graph is then the
 CIFAR-ordered logits the task scores. From there:
 
-* ``ort_o2``/``ort_o3``: ``ORTOptimizer`` with ``AutoOptimizationConfig.O2``/``O3`` (O2: basic,
-  extended and transformer fusions; O3 adds the tanh GELU approximation). The fused graph uses
+* ``optimized`` (rows ``ort-O2``/``ort-O3``, the row's ``level``): ``ORTOptimizer`` with
+  ``AutoOptimizationConfig.O2``/``O3`` (O2: basic, extended and transformer fusions; O3 adds
+  the tanh GELU approximation). The fused graph uses
   com.microsoft contrib ops: onnxruntime only. Measured on this ViT: no Attention fusion happens
   (not with sdpa or eager attention, opset 17 or 18, dynamic or static axes); O2 fuses 12
   SkipLayerNormalization and 6 BiasGelu, and is *slower* at batch 1 than the plain export, on
@@ -135,12 +136,9 @@ def onnx_export(ctx: RecipeContext) -> Artifact:
     return _emit(ctx, _exported(ctx))
 
 
-def ort_o2(ctx: RecipeContext) -> Artifact:
-    return _emit(ctx, optimize_folder(_exported(ctx), "O2", ctx.scratch_dir() / "o2"))
-
-
-def ort_o3(ctx: RecipeContext) -> Artifact:
-    return _emit(ctx, optimize_folder(_exported(ctx), "O3", ctx.scratch_dir() / "o3"))
+def optimized(ctx: RecipeContext, *, level: str) -> Artifact:
+    """ORTOptimizer at the row's ``level`` (``O1``…``O4``, optimum's names)."""
+    return _emit(ctx, optimize_folder(_exported(ctx), level, ctx.scratch_dir() / level.lower()))
 
 
 def int8_dynamic(ctx: RecipeContext) -> Artifact:

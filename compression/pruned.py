@@ -5,11 +5,12 @@ channels belong together in this detector: ``compression.scrfd.channel_groups``.
 a self-distillation fine-tune from the fp32 model (BatchNorm statistics frozen: the batches are a
 few crops).
 
-Where and how much (``RATIOS``, fnmatch patterns over group names): measured per group on the
-mini set, the damage is far from uniform. The stride-8 head tower looks cheap by MACs-per-error
-but costs 11 points of hard AP at 50 % (tiny faces live there); the high-resolution stages
-(stem, layer1-3) are thin already. layer4 (six 288-channel blocks at 20x20) is the least sensitive
-per MAC removed, so only layer4 is pruned.
+Where and how much (the row's ``blocks``, an fnmatch pattern over group names, and ``ratio``):
+measured per group on the mini set, the damage is far from uniform. The stride-8 head tower
+looks cheap by MACs-per-error but costs 11 points of hard AP at 50 % (tiny faces live there);
+the high-resolution stages (stem, layer1-3) are thin already. layer4 (six 288-channel blocks at
+20x20) is the least sensitive per MAC removed, so only layer4 is pruned. (Chosen on the
+evaluation images themselves: issue 11 re-selects it on held-out data.)
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from compression.scrfd.distillation_loss import scrfd_distillation_loss
 from compression.self_distillation import DistillConfig, self_distill, stack_inputs
 from formats.artifacts import Artifact
 
-RATIOS = {"backbone.layer4.*": 0.375}   # 288 -> 184 channels in all six layer4 blocks
 STATS_IMAGES = 32   # calibration images used to measure the consumers' input statistics
-FINETUNE = DistillConfig(steps=500, batch_size=4, crop=320, lr=5e-5, desc="fine-tune pruned")
+FINETUNE = DistillConfig(batch_size=4, crop=320, desc="fine-tune pruned")
 
 
-def pruned(ctx: RecipeContext) -> Artifact:
+def pruned(ctx: RecipeContext, *, blocks: str, ratio: float, steps: int, lr: float) -> Artifact:
+    """The row's parameters (``runner/matrix.py``): which blocks lose channels (a name
+    pattern of ``scrfd_channel_groups``), the fraction of their channels removed, and the
+    self-distillation fine-tune's steps and peak learning rate."""
     with build_threads():
         torch.manual_seed(ctx.seed)
         teacher = ctx.source_model().eval()
@@ -40,8 +43,9 @@ def pruned(ctx: RecipeContext) -> Artifact:
                               "load calibration images")
         stats = consumer_input_stats(student, scrfd_channel_groups(student),
                                      inputs[:STATS_IMAGES])
-        prune_scrfd(student, RATIOS, stats)
+        prune_scrfd(student, {blocks: ratio}, stats)
         student.eval()  # BatchNorm keeps its (pruned) running statistics during the fine-tune
-        self_distill(student, teacher, inputs, replace(FINETUNE, seed=ctx.seed),
+        self_distill(student, teacher, inputs,
+                     replace(FINETUNE, steps=steps, lr=lr, seed=ctx.seed),
                      loss_fn=scrfd_distillation_loss)
         return ctx.save_torch(student)

@@ -4,7 +4,7 @@ Shapes do not change, so the dense engines run it at fp32 speed; the gain is the
 gzip-compressed size (runs of zero floats compress away), which the suite measures alongside the
 raw size.
 
-Which weights: the large pointwise convs only (``MIN_WEIGHTS``: layer3.1 and the six layer4
+Which weights: the large pointwise convs only (the row's ``min_weights``: layer3.1 and the six layer4
 blocks, 80 % of the conv weights; they run at 40x40 and 20x20 and are the most redundant). Tried
 and dropped on the mini set: pruning every ungrouped conv to 50-60 % (hard AP -7 to -13 points
 after fine-tuning: the thin early layers, the neck and the predictors have no slack), and the
@@ -14,10 +14,10 @@ Ranking: one global threshold over those convs on the *BN-folded* magnitude |w| 
 (``importance_scores`` of ``torch.nn.utils.prune.global_unstructured``): BN rescales each output
 channel arbitrarily, so raw magnitudes are not comparable across layers; the folded ones are what
 actually multiplies the activations. Convs without a following BN (none at the default
-``MIN_WEIGHTS``) are pruned layer-wise to ``UNNORMALISED_SPARSITY``: a global threshold removed
+``min_weights``) are pruned layer-wise to ``unnormalised_sparsity``: a global threshold removed
 95-100 % of some neck convs, whose scale nothing normalises.
 
-Result at ``SPARSITY`` 0.6: 48 % of all non-depthwise conv weights are zero; gzip size -37 %.
+Result at ``sparsity`` 0.6: 48 % of all non-depthwise conv weights are zero; gzip size -37 %.
 
 Then a short self-distillation fine-tune with the masks still attached (pruned weights stay zero,
 the survivors compensate), and ``prune.remove`` makes the zeros permanent plain weights.
@@ -38,19 +38,15 @@ from compression.scrfd.distillation_loss import scrfd_distillation_loss
 from compression.self_distillation import DistillConfig, self_distill, stack_inputs
 from formats.artifacts import Artifact
 
-SPARSITY = 0.6
-UNNORMALISED_SPARSITY = 0.3
-MIN_WEIGHTS = 16384   # only layer3.1 and layer4's pointwise convs: 80 % of the conv weights
-FINETUNE = DistillConfig(steps=300, batch_size=4, crop=320, lr=5e-5, desc="fine-tune sparse")
+FINETUNE = DistillConfig(batch_size=4, crop=320, desc="fine-tune sparse")
 
 
-def prunable_convs(model: nn.Module, min_weights: int | None = None) -> list[tuple[str, nn.Conv2d]]:
-    """Ungrouped convolutions with at least ``min_weights`` weights (default ``MIN_WEIGHTS``),
-    never the one reading the image (see the module docstring)."""
-    least = MIN_WEIGHTS if min_weights is None else min_weights
+def prunable_convs(model: nn.Module, min_weights: int) -> list[tuple[str, nn.Conv2d]]:
+    """Ungrouped convolutions with at least ``min_weights`` weights, never the one reading the
+    image (see the module docstring)."""
     return [(name, m) for name, m in model.named_modules()
             if isinstance(m, nn.Conv2d) and m.groups == 1 and m.in_channels > 3
-            and m.weight.numel() >= least]
+            and m.weight.numel() >= min_weights]
 
 
 def _following_batchnorms(model: nn.Module) -> dict[str, nn.BatchNorm2d]:
@@ -73,7 +69,7 @@ def _following_batchnorms(model: nn.Module) -> dict[str, nn.BatchNorm2d]:
 
 
 def folded_magnitudes(model: nn.Module,
-                      min_weights: int | None = None) -> Iterator[tuple[nn.Conv2d, Tensor]]:
+                      min_weights: int) -> Iterator[tuple[nn.Conv2d, Tensor]]:
     """(conv, |w| * |gamma| / sigma) for the prunable convs that a BatchNorm follows."""
     bns = _following_batchnorms(model)
     for name, conv in prunable_convs(model, min_weights):
@@ -83,9 +79,8 @@ def folded_magnitudes(model: nn.Module,
             yield conv, conv.weight.detach().abs() * factor.reshape(-1, 1, 1, 1)
 
 
-def apply_global_sparsity(model: nn.Module, sparsity: float,
-                          unnormalised_sparsity: float | None = None,
-                          min_weights: int | None = None) -> list[nn.Conv2d]:
+def apply_global_sparsity(model: nn.Module, sparsity: float, min_weights: int,
+                          unnormalised_sparsity: float | None = None) -> list[nn.Conv2d]:
     """Attach ``torch.nn.utils.prune`` masks zeroing ``sparsity`` of the BN-followed conv weights
     (one global threshold) and ``unnormalised_sparsity`` (default: ``sparsity``) of each other
     prunable conv's weights. Returns the masked convs."""
@@ -111,22 +106,28 @@ def make_permanent(convs: list[nn.Conv2d]) -> None:
         prune.remove(conv, "weight")
 
 
-def zero_fraction(model: nn.Module, min_weights: int | None = None) -> float:
+def zero_fraction(model: nn.Module, min_weights: int) -> float:
     """Fraction of exact zeros among the prunable conv weights (``min_weights=0``: all convs but
     the first and the depthwise ones)."""
     weights = [conv.weight.detach() for _, conv in prunable_convs(model, min_weights)]
     return float(sum((w == 0).sum() for w in weights)) / sum(w.numel() for w in weights)
 
 
-def sparse(ctx: RecipeContext) -> Artifact:
+def sparse(ctx: RecipeContext, *, sparsity: float, unnormalised_sparsity: float,
+           min_weights: int, steps: int, lr: float) -> Artifact:
+    """The row's parameters (``runner/matrix.py``): the global sparsity of the BN-followed
+    convs, the layer-wise one of the others, the scope (convs with at least ``min_weights``
+    weights; 16384 = layer3.1 and layer4's pointwise convs, 80 % of the conv weights) and the
+    self-distillation fine-tune's steps and peak learning rate."""
     with build_threads():
         torch.manual_seed(ctx.seed)
         teacher = ctx.source_model().eval()
         student = copy.deepcopy(teacher).eval()   # eval: BatchNorm statistics stay frozen
-        convs = apply_global_sparsity(student, SPARSITY, UNNORMALISED_SPARSITY)
+        convs = apply_global_sparsity(student, sparsity, min_weights, unnormalised_sparsity)
         inputs = stack_inputs(ctx.calibration_inputs(), ctx.task.calibration_size,
                               "load calibration images")
-        self_distill(student, teacher, inputs, replace(FINETUNE, seed=ctx.seed),
+        self_distill(student, teacher, inputs,
+                     replace(FINETUNE, steps=steps, lr=lr, seed=ctx.seed),
                      loss_fn=scrfd_distillation_loss)
         make_permanent(convs)
         return ctx.save_torch(student)

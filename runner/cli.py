@@ -25,6 +25,10 @@ def cmd_variants(args: argparse.Namespace) -> int:
         missing = missing_distributions(engine_config(variant.engine).requires + variant.requires)
         state = f"  [needs {', '.join(missing)}]" if missing else ""
         print(f"{variant.id:48s} {variant.description}{state}")
+        if args.details:
+            print(f"{'':48s} recipe {variant.recipe}")
+            if variant.params:
+                print(f"{'':48s} " + ", ".join(f"{k}={v!r}" for k, v in variant.params))
     return 0
 
 
@@ -132,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     variants = sub.add_parser("variants", help="list variant ids <model>/<compression>/<engine>")
     variants.add_argument("filter", nargs="*", help="substrings of ids to keep")
     variants.add_argument("--ids", action="store_true", help="ids only, one per line")
+    variants.add_argument("--details", action="store_true",
+                          help="also each row's recipe function and its parameters")
     variants.set_defaults(func=cmd_variants)
 
     assets = sub.add_parser("assets", help="verify the assets folder (existence, checksums)")

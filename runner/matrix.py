@@ -57,7 +57,7 @@ MATRIX: list[Row] = [
     # not on torch-compile either (int8 FX modules, as above)
     Row("scrfd_500m_kps", "int8-qat", "compression.int8_qat:int8_qat", ("torch",),
         "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32",
-        cpu_dependent_accuracy=True),
+        cpu_dependent_accuracy=True, params={"steps": 800, "lr": 3e-5}),
     Row("scrfd_500m_kps", "int8-ort", "compression.int8_ort:int8_ort", QDQ_ENGINES,
         "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration",
         ("onnxruntime",),
@@ -68,12 +68,15 @@ MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "fp16-ov", "compression.fp16_ov:fp16_ov", ("openvino",),
         "OpenVINO IR with fp16 weights"),
     Row("scrfd_500m_kps", "sparse", "compression.sparse:sparse", FP32_ENGINES,
-        "unstructured magnitude pruning (zeros; pays off gzip-compressed)"),
+        "unstructured magnitude pruning (zeros; pays off gzip-compressed)",
+        params={"sparsity": 0.6, "unnormalised_sparsity": 0.3, "min_weights": 16384,
+                "steps": 300, "lr": 5e-5}),
     Row("scrfd_500m_kps", "pruned", "compression.pruned:pruned", FP32_ENGINES,
-        "structured channel pruning (layer4 288 -> 184 channels removed), self-distilled"),
+        "structured channel pruning (layer4 288 -> 184 channels), self-distilled",
+        params={"blocks": "backbone.layer4.*", "ratio": 0.375, "steps": 500, "lr": 5e-5}),
     Row("scrfd_500m_kps", "distilled", "compression.distilled:distilled", FP32_ENGINES,
         "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS", ("onnxruntime",),
-        inputs=("scrfd/scrfd_2.5g_kps.onnx",)),
+        inputs=("scrfd/scrfd_2.5g_kps.onnx",), params={"steps": 300, "student_lr": 2e-5}),
     # -- CIFAR-10 ResNet-20 (PyTorch): the detector's generic recipes ----------------------
     Row("resnet20", "fp32", "compression.fp32:fp32", FP32_ENGINES, "unmodified weights"),
     # not on torch-compile: quantized::* ops take packed-weight ScriptObjects, which Dynamo cannot
@@ -88,17 +91,20 @@ MATRIX: list[Row] = [
         "NNCF post-training int8 of the OpenVINO model", ("nncf",),
         cpu_dependent_accuracy=True),
     # -- Keras CIFAR-10 models: TF Model Optimization + TFLite --------------------------------
-    *(row for model in ("resnet8", "mobilenetv2") for row in [
+    # fine-tuning steps per model: each cold build within ~3 minutes on a shared 2-core machine
+    # (ResNet-8 ~0.1 s/step, MobileNetV2 ~0.5 s/step there)
+    *(row for model, cluster_steps, prune_steps in (("resnet8", 300, 500), ("mobilenetv2", 200, 250))
+      for row in [
         Row(model, "fp32", "compression.fp32:fp32", KERAS_ENGINES, "unmodified weights"),
-        Row(model, "clustered-16", "compression.clustered:clustered_16", KERAS_ENGINES,
-            "tfmot weight clustering, 16 clusters (k-means++), fine-tuned, stripped", TFMOT,
-        cpu_dependent_accuracy=True),
-        Row(model, "clustered-32", "compression.clustered:clustered_32", KERAS_ENGINES,
-            "tfmot weight clustering, 32 clusters (k-means++), fine-tuned, stripped", TFMOT,
-        cpu_dependent_accuracy=True),
-        Row(model, "pruned-50", "compression.pruned_50:pruned_50", KERAS_ENGINES,
+        *(Row(model, f"clustered-{n}", "compression.clustered:clustered", KERAS_ENGINES,
+              f"tfmot weight clustering, {n} clusters (k-means++), fine-tuned, stripped", TFMOT,
+              cpu_dependent_accuracy=True,
+              params={"clusters": n, "steps": cluster_steps, "learning_rate": 1e-4})
+          for n in (16, 32)),
+        Row(model, "pruned-50", "compression.tfmot_pruning:pruned", KERAS_ENGINES,
             "tfmot magnitude pruning to 50 % sparsity, fine-tuned, stripped", TFMOT,
-        cpu_dependent_accuracy=True),
+            cpu_dependent_accuracy=True,
+            params={"sparsity": 0.5, "steps": prune_steps, "learning_rate": 1e-3}),
         Row(model, "int8-tflite", "compression.int8_tflite:int8_tflite", ("tflite",),
             "TFLite full-integer PTQ with a representative dataset (train images)",
         cpu_dependent_accuracy=True),
@@ -107,10 +113,10 @@ MATRIX: list[Row] = [
     Row("vit", "fp32", "compression.fp32:fp32", ("torch", "torch-compile"), "unmodified weights"),
     Row("vit", "onnx-export", "compression.optimum_ort:onnx_export", ("onnxruntime", "onnxruntime-1t"),
         "Optimum ONNX export, no optimisation", OPTIMUM),
-    Row("vit", "ort-O2", "compression.optimum_ort:ort_o2", ("onnxruntime",),
-        "ORTOptimizer level O2 (basic + extended fusions)", OPTIMUM),
-    Row("vit", "ort-O3", "compression.optimum_ort:ort_o3", ("onnxruntime",),
-        "ORTOptimizer level O3 (O2 + GELU approximation)", OPTIMUM),
+    Row("vit", "ort-O2", "compression.optimum_ort:optimized", ("onnxruntime",),
+        "ORTOptimizer level O2 (basic + extended fusions)", OPTIMUM, params={"level": "O2"}),
+    Row("vit", "ort-O3", "compression.optimum_ort:optimized", ("onnxruntime",),
+        "ORTOptimizer level O3 (O2 + GELU approximation)", OPTIMUM, params={"level": "O3"}),
     Row("vit", "int8-dynamic", "compression.optimum_ort:int8_dynamic", ("onnxruntime",),
         "ORTQuantizer dynamic int8 (weights int8, activations quantized at run time)", OPTIMUM,
         cpu_dependent_accuracy=True),
@@ -141,7 +147,7 @@ def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
 
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
                     requires(MODELS[row.model], row, engine), row.inputs,
-                    row.cpu_dependent_accuracy)
+                    row.cpu_dependent_accuracy, row.params)
             for row in matrix for engine in row.engines]
 
 

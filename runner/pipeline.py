@@ -106,6 +106,8 @@ class VariantPipeline:
             "seed": SEED,
             "threads": STEP_THREADS,
         }
+        if self.variant.params:
+            inputs["params"] = dict(self.variant.params)
         if self.variant.inputs:
             inputs["inputs"] = {ref: self.assets.weights_digest(ref) for ref in self.variant.inputs}
         return inputs

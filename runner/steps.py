@@ -19,7 +19,7 @@ def _assets(request: dict) -> Assets:
 
 def compress(request: dict, out_dir: Path) -> dict:
     """Run the variant's recipe on its fp32 source model; the artifact lands in ``out_dir``."""
-    from compbench.specs import Variant, resolve
+    from compbench.specs import Variant
     from compression.base import RecipeContext
     from tasks import create_task
 
@@ -28,7 +28,7 @@ def compress(request: dict, out_dir: Path) -> dict:
     task = create_task(variant.model, assets)
     context = RecipeContext(variant.model, variant.compression, out_dir, task, assets,
                             request["seed"])
-    artifact = resolve(variant.recipe)(context)
+    artifact = variant.run_recipe(context)
     return {"format": artifact.format}
 
 

@@ -18,7 +18,6 @@ from compression import (
     channel_pruning,
     int8_ptq,
     int8_qat,
-    pruned,
     self_distillation,
     sparse,
     torch_int8_ptq,
@@ -27,6 +26,7 @@ from compression.scrfd import channel_groups
 from compression.scrfd.distillation_loss import scrfd_distillation_loss
 from models.scrfd import letterbox, load_scrfd_500m_kps
 from models.scrfd.network import SCRFD
+from runner.matrix import get_variant
 
 SIZE = 160   # small square inputs keep every test fast; the network is fully convolutional
 # (N, C) per output at SIZE x SIZE: scores, boxes, keypoints for strides 8, 16, 32.
@@ -81,7 +81,8 @@ def test_pruning_removes_channels_and_keeps_the_model_usable(fp32_model, calib_b
 
 def test_recipe_ratios_prune_layer4_only():
     model = SCRFD().eval()
-    widths = channel_groups.prune_scrfd(model, pruned.RATIOS)
+    params = dict(get_variant("scrfd_500m_kps/pruned/torch").params)
+    widths = channel_groups.prune_scrfd(model, {params["blocks"]: params["ratio"]})
     changed = {name for name, (before, after) in widths.items() if after < before}
     assert changed == {f"backbone.layer4.{i}" for i in range(6)}
     assert model.neck.lateral_convs[2].in_channels == 184
@@ -132,9 +133,10 @@ def test_kept_count_rounds_up_to_simd_width():
 @pytest.mark.parametrize("sparsity", [0.3, 0.6])
 def test_sparsity_reaches_the_requested_fraction(fp32_model, calib_blobs, sparsity):
     model = copy.deepcopy(fp32_model)
-    convs = sparse.apply_global_sparsity(model, sparsity)
+    min_weights = dict(get_variant("scrfd_500m_kps/sparse/torch").params)["min_weights"]
+    convs = sparse.apply_global_sparsity(model, sparsity, min_weights)
     sparse.make_permanent(convs)
-    assert sparse.zero_fraction(model) == pytest.approx(sparsity, abs=1e-3)
+    assert sparse.zero_fraction(model, min_weights) == pytest.approx(sparsity, abs=1e-3)
     assert not any(hasattr(conv, "weight_mask") for conv in convs)   # plain weights again
     for conv in convs:  # no layer is wiped out by the global threshold
         assert (conv.weight != 0).float().mean() > 0.15

@@ -136,7 +136,7 @@ def saved_kernels(artifact) -> dict[str, tuple[str, np.ndarray]]:
 def test_clustering_leaves_at_most_n_values_per_kernel(quick_ctx, clusters):
     from compression.clustered import clustered
 
-    artifact = clustered(quick_ctx, clusters, steps=4)
+    artifact = clustered(quick_ctx, clusters=clusters, steps=4, learning_rate=1e-4)
     assert artifact.format == "keras" and artifact.path.is_file()
     kernels = saved_kernels(artifact)
     assert len(kernels) == 10  # 9 Conv2D + 1 Dense in ResNet-8
@@ -145,11 +145,11 @@ def test_clustering_leaves_at_most_n_values_per_kernel(quick_ctx, clusters):
 
 
 def test_pruning_zeroes_half_of_each_pruned_kernel(quick_ctx):
-    from compression.pruned_50 import pruned, schedule_steps
+    from compression.tfmot_pruning import pruned, schedule_steps
 
     assert schedule_steps(500) == (320, 16)   # ramp ends on a mask update, then a plateau
     assert schedule_steps(1) == (0, 1)        # too short for a ramp: constant sparsity
-    artifact = pruned(quick_ctx, steps=6)
+    artifact = pruned(quick_ctx, sparsity=0.5, steps=6, learning_rate=1e-3)
     kernels = saved_kernels(artifact)
     assert len(kernels) == 10
     for name, (_, kernel) in kernels.items():

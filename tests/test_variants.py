@@ -73,3 +73,50 @@ def test_conversion_requirements_follow_the_route():
     assert "onnx" not in get_variant("resnet8/fp32/openvino").requires
     assert "tensorflow" in get_variant("resnet8/fp32/openvino").requires
     assert "onnx" not in get_variant("scrfd_500m_kps/fp32/torch").requires
+
+
+def test_every_row_s_parameters_are_exactly_its_recipe_s_keywords():
+    """A misspelt or forgotten parameter would otherwise surface only in a cold build."""
+    import inspect
+
+    from compbench.specs import resolve
+
+    for row in MATRIX:
+        signature = inspect.signature(resolve(row.recipe))
+        keywords = {name for name, p in signature.parameters.items()
+                    if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        assert set(dict(row.params)) == keywords, f"{row.model}/{row.compression}: {row.recipe}"
+
+
+def test_rows_that_differ_by_a_parameter_share_one_recipe_and_the_parameters_key_its_build(
+        assets, asset_file, tmp_path):
+    from compbench.cache import ArtifactCache
+    from runner.pipeline import VariantPipeline
+
+    asset_file("cifar10/models/mlperf_tiny_resnet8.h5")
+
+    sixteen, thirty_two = (get_variant(f"resnet8/clustered-{n}/keras") for n in (16, 32))
+    assert sixteen.recipe == thirty_two.recipe
+    assert dict(sixteen.params)["clusters"] == 16 and dict(thirty_two.params)["clusters"] == 32
+    pipelines = [VariantPipeline(v, assets, ArtifactCache(tmp_path)) for v in (sixteen, thirty_two)]
+    for pipeline in pipelines:
+        pipeline.prepare()
+    keys = [pipeline.recipe_inputs for pipeline in pipelines]
+    assert keys[0]["params"]["clusters"] == 16 and keys[1]["params"]["clusters"] == 32
+    assert {k: v for k, v in keys[0].items() if k not in ("params", "compression")} == \
+        {k: v for k, v in keys[1].items() if k not in ("params", "compression")}
+
+
+def test_a_parameter_that_is_not_a_plain_value_is_refused():
+    from compbench.specs import Row
+
+    with pytest.raises(TypeError, match="ratios"):
+        Row("m", "c", "compression.fp32:fp32", ("torch",), params={"ratios": {"a": 0.5}})
+
+
+def test_variants_details_lists_the_recipe_and_its_parameters():
+    out = subprocess.run([sys.executable, "-m", "runner.cli", "variants", "--details",
+                          "scrfd_500m_kps/pruned/torch"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert "recipe compression.pruned:pruned" in out
+    assert "ratio=0.375" in out and "steps=500" in out

@@ -1,16 +1,17 @@
-"""``pruned-50``: unstructured magnitude pruning to 50 % with TensorFlow Model Optimization (tfmot).
+"""``pruned-50``: unstructured magnitude pruning with TensorFlow Model Optimization (tfmot).
 
 What is done, per the tfmot pruning guide:
 
 1. Every ``Conv2D`` and ``Dense`` kernel of the fp32 model is wrapped with
    ``tfmot.sparsity.keras.prune_low_magnitude`` and a ``PolynomialDecay`` schedule from 0 to
-   50 % sparsity over the first two thirds of the fine-tuning steps (mask updated every
+   the row's ``sparsity`` (``pruned-50``: 50 %) over the first two thirds of the fine-tuning
+   steps (mask updated every
    ``steps // 30`` steps); the last third fine-tunes at a constant 50 %. Every pruned kernel ends
    with half its weights exactly zero (per layer, the smallest magnitudes).
    Not pruned: ``DepthwiseConv2D`` (3×3 per-channel filters, ~10 % of MobileNetV2's weights, and
    the layers whose accuracy suffers most from losing half their taps), biases, BatchNorm and
    weight-free layers, so the whole model is somewhat below 50 % zeros.
-2. Fine-tune with ``UpdatePruningStep`` (``keras_finetune``: fresh Adam 1e-3 cosine-decayed, a
+2. Fine-tune with ``UpdatePruningStep`` (``keras_finetune``: fresh Adam cosine-decayed, a
    fixed number of steps over a fixed class-balanced 10 000-image train subset, seeded order
    and flips, distilled from the fp32 model's outputs; cross-entropy on probabilities for
    ResNet-8, on logits for MobileNetV2).
@@ -31,24 +32,15 @@ from compression.keras_finetune import FinetuneConfig, finetune, training_data  
 from formats.artifacts import Artifact  # noqa: E402
 
 PRUNED_LAYERS = ("Conv2D", "Dense")  # exact class names: DepthwiseConv2D is not a match
-SPARSITY = 0.5
-# Pruning needs a larger step size than clustering to re-route around the zeros (ResNet-8, 300
-# steps, 2 000 test images: 68.9 % at 1e-4, 72.2 % at 5e-4, 74.7 % at 1e-3, 72.2 % at 2e-3).
-FINETUNE = FinetuneConfig(batch_size=64, learning_rate=1e-3)
-# Steps per model: each cold build within ~3 minutes on a shared 2-core machine (ResNet-8
-# ~0.1 s/step, MobileNetV2 ~0.5 s/step there).
-STEPS = {"resnet8": 500, "mobilenetv2": 250}
-DEFAULT_STEPS = 250
+FINETUNE = FinetuneConfig(batch_size=64)
 
 
-def pruned_50(ctx: RecipeContext) -> Artifact:
-    return pruned(ctx)
-
-
-def pruned(ctx: RecipeContext, steps: int | None = None, sparsity: float = SPARSITY) -> Artifact:
-    """``steps`` overrides the model's fine-tuning budget (tests use a handful)."""
-    steps = STEPS.get(ctx.model.name, DEFAULT_STEPS) if steps is None else steps
-    config = replace(FINETUNE, steps=steps, seed=ctx.seed)
+def pruned(ctx: RecipeContext, *, sparsity: float, steps: int, learning_rate: float) -> Artifact:
+    """The row's parameters (``runner/matrix.py``): final sparsity of each pruned kernel,
+    fine-tuning steps (each cold build within ~3 minutes on a shared 2-core machine) and the
+    fine-tune's Adam learning rate (pruning needs a larger one than clustering to re-route
+    around the zeros)."""
+    config = replace(FINETUNE, steps=steps, learning_rate=learning_rate, seed=ctx.seed)
     return ctx.save_keras(prune(ctx.source_model(), ctx.task, config, sparsity))
 
 
@@ -66,7 +58,7 @@ def schedule_steps(steps: int) -> tuple[int, int]:
     return end_step, frequency
 
 
-def prune(model, task, config: FinetuneConfig, sparsity: float = SPARSITY):
+def prune(model, task, config: FinetuneConfig, sparsity: float):
     """The stripped, fine-tuned pruned copy of ``model`` (``config.steps`` ≥ 1)."""
     import tensorflow_model_optimization as tfmot
     import tf_keras
