@@ -6,7 +6,11 @@ intermediate saturates, and onnxruntime, OpenVINO and fbgemm all pick other code
 accuracy and every speed-up depend on the ISA tier, not on the CPU's name: a Zen 4 and a
 Sapphire Rapids runner share int8 numerics, a Zen 3 one does not. The class is therefore the
 architecture plus the best int8 tier the CPU offers; vendor, family, model and the full flag
-list are recorded beside it (provenance) without splitting baselines further.
+list are recorded beside it (provenance) without splitting baselines further — except for the
+rows measured to differ between CPU models of one class (``cpu_model_dependent_accuracy``:
+int8-qat's 800 fake-quantised training steps end 0.6–0.9 AP points apart on an AMD EPYC and an
+Intel Xeon, both AVX-512 VNNI, deterministically on each), whose accuracy is kept per
+``<class>/<vendor>-<family>-<model>``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,11 @@ class Hardware:
         return (f"{self.model_name} ({self.vendor} family {self.family} model {self.model}), "
                 f"{self.cores} cores, ISA: {flags} → class `{self.hardware_class}`")
 
+    @property
+    def cpu(self) -> str:
+        """The CPU model within its class, e.g. ``AuthenticAMD-26-2``."""
+        return f"{self.vendor}-{self.family}-{self.model}"
+
     def as_dict(self) -> dict:
         return asdict(self) | {"flags": list(self.flags)}
 
@@ -88,10 +97,16 @@ def current() -> Hardware:
                     tuple(f for f in RECORDED_FLAGS if f in flags), available_cores())
 
 
+def class_of(key: str) -> str:
+    """The class of a baseline key: a class, or ``<class>/<cpu>`` for one CPU model of it."""
+    return key.partition("/")[0]
+
+
 def distance(a: str, b: str) -> int:
-    """How many int8 tiers apart two classes are (another architecture: farther than any)."""
-    arch_a, _, tier_a = a.partition("-")
-    arch_b, _, tier_b = b.partition("-")
+    """How many int8 tiers apart two classes (or CPU models' classes) are (another
+    architecture: farther than any)."""
+    arch_a, _, tier_a = class_of(a).partition("-")
+    arch_b, _, tier_b = class_of(b).partition("-")
     names = [name for name, _ in INT8_TIERS] + ["generic"]
     if arch_a != arch_b or tier_a not in names or tier_b not in names:
         return len(names) + 1
@@ -104,6 +119,9 @@ def nearest(target: str, candidates: list[str]) -> str | None:
     if not candidates:
         return None
     names = [name for name, _ in INT8_TIERS] + ["generic"]
+    def tier(key: str) -> str:
+        return class_of(key).partition("-")[2]
+
     return min(candidates, key=lambda c: (distance(target, c),
-                                          -names.index(c.partition("-")[2])
-                                          if c.partition("-")[2] in names else 0))
+                                          -names.index(tier(c)) if tier(c) in names else 0,
+                                          c))

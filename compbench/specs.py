@@ -57,6 +57,9 @@ class Row:
     # oneDNN float kernels differ by ISA and drift apart over training steps, measured): its
     # baselines are kept per hardware class (compbench.hardware).
     cpu_dependent_accuracy: bool = False
+    # ... and differs between CPU models of one class too (measured, compbench.hardware): its
+    # accuracy baselines are kept per CPU model
+    cpu_model_dependent_accuracy: bool = False
     # the recipe's keyword arguments: what this row *means* (steps, learning rate, sparsity,
     # clusters...), so two rows that differ by a number share one recipe function, and the
     # numbers key the cache and are listed by `compbench variants --details`
@@ -78,6 +81,7 @@ class Variant:
     inputs: tuple[str, ...] = ()
     cpu_dependent_accuracy: bool = False
     params: Params = ()
+    cpu_model_dependent_accuracy: bool = False
 
     @property
     def id(self) -> str:

@@ -88,6 +88,14 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
     return bool(variant and variant.cpu_dependent_accuracy)
 
 
+def cpu_model_dependent(variant_id: str, metric: str) -> bool:
+    """Whether ``metric`` of this variant is stored per CPU model (within its class)."""
+    from runner.matrix import VARIANTS
+
+    variant = VARIANTS.get(variant_id)
+    return bool(variant and variant.cpu_model_dependent_accuracy and metric in ACCURACY_METRICS)
+
+
 @dataclass(frozen=True)
 class Check:
     """Outcome of one metric against its baseline; ``problem`` is None when within tolerance."""
@@ -125,10 +133,18 @@ def empty(profile: str) -> dict:
 
 
 class Baselines:
-    def __init__(self, path: Path, data: dict, hardware_class: str | None = None):
+    def __init__(self, path: Path, data: dict, hardware_class: str | None = None,
+                 cpu: str | None = None):
         self.path = path
         self.data = data
         self.hardware_class = hardware_class or hardware.current().hardware_class
+        self.cpu = cpu or hardware.current().cpu
+
+    def scope(self, variant_id: str, metric: str) -> str:
+        """The ``by_hardware`` key this machine's value of a per-hardware metric lives under."""
+        if cpu_model_dependent(variant_id, metric):
+            return f"{self.hardware_class}/{self.cpu}"
+        return self.hardware_class
 
     @classmethod
     def load(cls, profile: str, path: Path | None = None) -> Baselines:
@@ -173,11 +189,12 @@ class Baselines:
             return entry.get(SHARED, {}).get(metric), SHARED, False
         classes = {cls: values[metric] for cls, values in entry.get("by_hardware", {}).items()
                    if metric in values}
-        if self.hardware_class in classes:
-            return classes[self.hardware_class], self.hardware_class, False
-        nearest = hardware.nearest(self.hardware_class, sorted(classes))
+        own = self.scope(variant_id, metric)
+        if own in classes:
+            return classes[own], own, False
+        nearest = hardware.nearest(own, sorted(classes))
         if nearest is None:
-            return None, self.hardware_class, False
+            return None, own, False
         return classes[nearest], f"{nearest} (nearest)", True
 
     def check(self, variant_id: str, metric: str, measured: float,
@@ -260,12 +277,16 @@ class Baselines:
             entry = data["variants"].setdefault(variant_id, {})
             for metric, value in sorted(values.items()):
                 per_class = hardware_dependent(variant_id, metric)
-                scope = (entry.setdefault("by_hardware", {}).setdefault(self.hardware_class, {})
+                key = self.scope(variant_id, metric)
+                scope = (entry.setdefault("by_hardware", {}).setdefault(key, {})
                          if per_class else entry.setdefault(SHARED, {}))
-                # a metric that moved between shared and per-class storage leaves the other
+                # a metric that moved between shared, per-class and per-CPU-model storage
+                # leaves the coarser place
                 (entry.get(SHARED, {}) if per_class else {}).pop(metric, None)
+                if key != self.hardware_class:
+                    _narrow_to_its_cpu(data, entry, self.hardware_class, metric)
                 old = scope.get(metric, {}).get("value")
-                where = f" [{self.hardware_class}]" if per_class else ""
+                where = f" [{key}]" if per_class else ""
                 if old != value:
                     changes.append(f"{variant_id} {metric}{where}: "
                                    f"{'(new)' if old is None else f'{old:.6g}'} → {value:.6g}")
@@ -286,7 +307,7 @@ class Baselines:
         The file is re-read under the lock, so two concurrent updates both land."""
         with file_lock(self.lock_path()):
             fresh = Baselines.load(self.data.get("profile", self.path.stem), self.path)
-            fresh.hardware_class = self.hardware_class
+            fresh.hardware_class, fresh.cpu = self.hardware_class, self.cpu
             data, changes = fresh.updated(measured, provenance)
             if changes or data != fresh.data:
                 fresh.write(data)
@@ -296,6 +317,20 @@ class Baselines:
         target = self.path.resolve() if self.path.is_symlink() else self.path
         mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
         atomic_write_text(target, json.dumps(data, indent=2, sort_keys=False) + "\n", mode)
+
+
+def _narrow_to_its_cpu(data: dict, entry: dict, hardware_class: str, metric: str) -> None:
+    """A class-wide value of a metric now kept per CPU model moves to the CPU model that
+    recorded it (its provenance says which), so recording on one CPU never drops another's."""
+    coarse = entry.get("by_hardware", {}).get(hardware_class, {})
+    record = coarse.pop(metric, None)
+    if not coarse:
+        entry.get("by_hardware", {}).pop(hardware_class, None)
+    machine = data.get("recordings", {}).get((record or {}).get("recorded"), {}).get("machine", {})
+    if record is None or not {"vendor", "family", "model"} <= set(machine):
+        return
+    cpu = f"{hardware_class}/{machine['vendor']}-{machine['family']}-{machine['model']}"
+    entry["by_hardware"].setdefault(cpu, {}).setdefault(metric, record)
 
 
 def validate(path: Path, data) -> None:

@@ -57,7 +57,8 @@ MATRIX: list[Row] = [
     # not on torch-compile either (int8 FX modules, as above)
     Row("scrfd_500m_kps", "int8-qat", "compression.int8_qat:int8_qat", ("torch",),
         "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32",
-        cpu_dependent_accuracy=True, params={"steps": 800, "lr": 3e-5}),
+        cpu_dependent_accuracy=True, cpu_model_dependent_accuracy=True,
+        params={"steps": 800, "lr": 3e-5}),
     Row("scrfd_500m_kps", "int8-ort", "compression.int8_ort:int8_ort", QDQ_ENGINES,
         "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration",
         ("onnxruntime",),
@@ -147,7 +148,7 @@ def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
 
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
                     requires(MODELS[row.model], row, engine), row.inputs,
-                    row.cpu_dependent_accuracy, row.params)
+                    row.cpu_dependent_accuracy, row.params, row.cpu_model_dependent_accuracy)
             for row in matrix for engine in row.engines]
 
 

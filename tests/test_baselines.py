@@ -232,3 +232,33 @@ def test_a_regression_on_a_drifted_machine_is_inconclusive_with_the_reason(store
     passing = stored.check_interval(INT8, "speedup", interval(1.0, 0.95, 1.05), unstable=drifted)
     assert not passing.problem and not passing.inconclusive
     assert len(asked) == 1   # the calibration is re-timed only when a regression is at stake
+
+
+QAT = "scrfd_500m_kps/int8-qat/torch"   # accuracy differs between CPU models of one class
+
+
+def test_a_cpu_model_row_is_kept_per_cpu_and_recording_on_one_cpu_keeps_the_other(tmp_path):
+    intel, amd = "GenuineIntel-6-207", "AuthenticAMD-26-2"
+    data = base_file(**{QAT: {"by_hardware": {HERE: {"hard": value(0.6034, "rI"),
+                                                     "speedup": value(4.1, "rI")}}}})
+    data["recordings"]["rI"] = {"machine": {"vendor": "GenuineIntel", "family": "6",
+                                            "model": "207"}}
+    path = write(tmp_path / "p.json", data)
+    on_amd = Baselines(path, data, HERE, amd)
+    # before AMD has its own value: Intel's class-wide one, under the cross-hardware tolerance
+    before = on_amd.check(QAT, "hard", 0.6107)
+    assert before.problem is None and before.basis == f"{HERE} (nearest)"
+    new, changes = on_amd.updated({QAT: {"hard": 0.6107}}, {"git_commit": "amd"})
+    by_hardware = new["variants"][QAT]["by_hardware"]
+    assert by_hardware[f"{HERE}/{amd}"]["hard"]["value"] == 0.6107
+    assert by_hardware[f"{HERE}/{intel}"]["hard"] == value(0.6034, "rI")   # moved, not lost
+    assert by_hardware[HERE] == {"speedup": value(4.1, "rI")}        # speed-ups stay per class
+    assert changes == [f"{QAT} hard [{HERE}/{amd}]: (new) → 0.6107"]
+    for cpu, measured in ((amd, 0.6107), (intel, 0.6034)):
+        check = Baselines(path, new, HERE, cpu).check(QAT, "hard", measured)
+        assert check.problem is None and check.basis == f"{HERE}/{cpu}"
+    # a third CPU model of the class is gated against one of them, at the wider tolerance
+    third = Baselines(path, new, HERE, "GenuineIntel-6-143").check(QAT, "hard", 0.5)
+    assert third.problem.startswith("REGRESSION") and "(nearest)" in third.basis
+    # rows without the flag keep one value per class
+    assert Baselines(path, new, HERE, amd).scope(INT8, "hard") == HERE
