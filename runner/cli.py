@@ -86,8 +86,7 @@ def cmd_eval_wider(argv: list[str]) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from compbench.paired_timing import PairingPlan
-    from runner.compare import Side, compare
+    from runner.compare import Side, compare, compare_plan
     from runner.matrix import select
 
     variants = [v.id for v in select(args.filter)]
@@ -96,7 +95,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not 0 < args.tolerance < 1 or not args.speed_budget > 0:
         raise CompbenchError("--tolerance must be in (0, 1) and --speed-budget positive")
     base, head = Side.parse(args.base, "base"), Side.parse(args.head, "head")
-    table, regressed = compare(base, head, variants, PairingPlan(budget_s=args.speed_budget),
+    table, regressed = compare(base, head, variants, compare_plan(args.speed_budget),
                                args.tolerance, log=lambda line: print(line, file=sys.stderr))
     print(table)
     if args.out:

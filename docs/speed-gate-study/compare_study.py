@@ -34,9 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from compbench.paired_timing import PairingPlan  # noqa: E402
 from compbench.settings import REPO_ROOT  # noqa: E402
-from runner.compare import Side, compare_results  # noqa: E402
+from runner.compare import Side, compare_plan, compare_results  # noqa: E402
 
 IDENTICAL = ("scrfd_500m_kps/fp32/onnxruntime", "scrfd_500m_kps/int8-ort/onnxruntime-1t",
              "scrfd_500m_kps/fp32/torch", "scrfd_500m_kps/int8-nncf/openvino",
@@ -116,7 +115,7 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=3.0, help="--speed-budget per variant")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    plan = PairingPlan(budget_s=args.budget)
+    plan = compare_plan(args.budget)
     head = Side("head", None, sys.executable)
     found: dict[str, list[dict]] = {}
     began = time.time()
@@ -146,7 +145,7 @@ def main() -> None:
         for v, estimates in s["by_variant"].items():
             print(f"  {v:45s} {estimates}")
     what = {name: SLOWDOWNS[name].what for name in found if name in SLOWDOWNS}
-    args.out.write_text(json.dumps({"slowdowns": what, "budget_s": args.budget,
+    args.out.write_text(json.dumps({"slowdowns": what, "plan": plan.__dict__,
                                     "repeats": args.repeats, "seconds": round(time.time() - began),
                                     "summary": summary, "checks": found}, indent=1))
 
