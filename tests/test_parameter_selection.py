@@ -1,0 +1,55 @@
+"""Recipe parameters are chosen on held-out train images: the selection never reads the test split."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from compbench.settings import REPO_ROOT
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location(
+        "select_keras_finetune", REPO_ROOT / "scripts" / "select_keras_finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_held_out_images_are_disjoint_from_every_training_subset():
+    script = load_script()
+    held_out = script.held_out_indices(50_000)
+    assert len(held_out) == 10_000 and set(held_out % 5) == {2}
+    script.check_disjoint(held_out, 50_000, {"fine-tune": slice(0, 50_000, 5)})
+    with pytest.raises(SystemExit, match="overlap the calibration"):
+        script.check_disjoint(held_out, 50_000, {"calibration": slice(0, 50_000, 3)})
+
+
+def test_a_selection_scores_candidates_without_the_test_split(tmp_path, monkeypatch, asset_file):
+    asset_file("cifar10/models/mlperf_tiny_resnet8.h5")
+    import evaluation.cifar10
+
+    real = evaluation.cifar10.load_cifar10
+
+    def train_only(root, split, *args, **kwargs):
+        if split != "train":
+            raise AssertionError(f"the selection read the {split} split")
+        return real(root, split, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation.cifar10, "load_cifar10", train_only)
+    out = tmp_path / "selection.json"
+    monkeypatch.setattr(sys, "argv", ["select", "resnet8/clustered-16", "--grid", "steps=1,2",
+                                      "--out", str(out)])
+    script = load_script()
+    script.main()
+    result = json.loads(out.read_text())
+    assert [c["params"]["steps"] for c in result["candidates"]] == [1, 2]
+    assert result["choice"] in [c["params"] for c in result["candidates"]]
+    best = max(c["held_out_top1"] for c in result["candidates"])
+    assert np.isclose(next(c["held_out_top1"] for c in result["candidates"]
+                           if c["params"] == result["choice"]), best, atol=script.TIE)
+    assert "test split is not read" in result["held_out"] and 0.5 < result["fp32_held_out_top1"] < 1
