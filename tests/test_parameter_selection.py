@@ -53,3 +53,34 @@ def test_a_selection_scores_candidates_without_the_test_split(tmp_path, monkeypa
     assert np.isclose(next(c["held_out_top1"] for c in result["candidates"]
                            if c["params"] == result["choice"]), best, atol=script.TIE)
     assert "test split is not read" in result["held_out"] and 0.5 < result["fp32_held_out_top1"] < 1
+
+
+def load_detector_script():
+    spec = importlib.util.spec_from_file_location(
+        "select_detector_finetune", REPO_ROOT / "scripts" / "select_detector_finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_detector_selection_holds_out_calibration_images_and_never_opens_an_eval_image(
+        tmp_path, monkeypatch, asset_file):
+    asset_file("scrfd/SCRFD_500M_KPS.pth")
+    script = load_detector_script()
+    training, held_out = script.split_calibration(list(range(102)))
+    assert len(held_out) == 20 and not set(training) & set(held_out)
+    assert len(training) + len(held_out) == 102
+
+    opened = []
+    real = script.read_image
+    monkeypatch.setattr(script, "read_image", lambda path: opened.append(path) or real(path))
+    import tasks.widerface
+
+    monkeypatch.setattr(tasks.widerface, "read_image",
+                        lambda path: opened.append(path) or real(path))
+    out = tmp_path / "selection.json"
+    monkeypatch.setattr(sys, "argv", ["select", "sparse", "--grid", "steps=1", "--out", str(out)])
+    script.main()
+    result = json.loads(out.read_text())
+    assert result["choice"]["steps"] == 1 and result["candidates"][0]["held_out_distance"] > 0
+    assert opened and all(tasks.widerface.CALIB_IMAGES in str(p) for p in opened)
