@@ -63,7 +63,7 @@ class Row:
     # the recipe's keyword arguments: what this row *means* (steps, learning rate, sparsity,
     # clusters...), so two rows that differ by a number share one recipe function, and the
     # numbers key the cache and are listed by `compbench variants --details`
-    params: Mapping[str, Scalar] | Params = field(default_factory=dict)
+    params: Mapping[str, Scalar] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params",
