@@ -83,8 +83,10 @@ def pareto_figure(model: str, results: list[VariantResult]) -> Figure | None:
                        edgecolors=[colour], s=60, zorder=2)
         ax.scatter([p.latency_ms], [p.accuracy], marker=marker, color=[colour], s=60, zorder=3,
                    edgecolors="black" if p in front else "none", linewidths=0.8)
-    for p in front:   # the variants worth shipping, named
-        ax.annotate(p.label, (p.latency_ms, p.accuracy), xytext=(4, 4),
+    # the variants worth shipping, named; neighbours on the front often share an accuracy, so
+    # their labels are staggered in three heights
+    for i, p in enumerate(sorted(front, key=lambda p: p.latency_ms)):
+        ax.annotate(p.label, (p.latency_ms, p.accuracy), xytext=(4, 4 - 9 * (i % 3)),
                     textcoords="offset points", fontsize=7, color="0.25")
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
