@@ -38,18 +38,21 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script from anywhere
 
+from compbench.quiet import import_quietly  # noqa: E402
+
+for _library in ("tensorflow", "tf_keras"):  # their native start-up notices stay out of the terminal
+    import_quietly(_library)
+
 import numpy as np  # noqa: E402
 
 from compbench.assets import Assets  # noqa: E402
 from compbench.cache import ArtifactCache  # noqa: E402
-from compbench.quiet import import_quietly  # noqa: E402
 from compbench.specs import frozen_params  # noqa: E402
 from compression.keras_finetune import FinetuneConfig  # noqa: E402
 from evaluation.cifar10 import CifarSplit, top1_accuracy  # noqa: E402
 from runner.matrix import get_variant  # noqa: E402
 from runner.pipeline import VariantPipeline  # noqa: E402
 
-import_quietly("tensorflow")  # its native start-up notices stay out of the terminal
 SELECTION_DIR = Path(__file__).resolve().parents[1] / "compression" / "selection"
 HELD_OUT_OFFSET, STRIDE = 2, 5
 TIE = 0.001
