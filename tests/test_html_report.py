@@ -48,6 +48,8 @@ def test_the_front_keeps_only_variants_nothing_beats_on_both_axes():
         return Point(f"{ms}", "c", "e", ms, acc, None)
     front = pareto_front([p(10, 0.80), p(5, 0.70), p(20, 0.79), p(40, 0.85), p(5, 0.60)])
     assert [(q.latency_ms, q.accuracy) for q in front] == [(5, 0.70), (10, 0.80), (40, 0.85)]
+    # one model on two engines: a slower one is not "more accurate" by float noise
+    assert len(pareto_front([p(6, 0.613598), p(20, 0.613605)])) == 1
 
 
 def test_history_keeps_every_session_and_returns_a_variant_oldest_first(tmp_path):
