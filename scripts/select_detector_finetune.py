@@ -26,9 +26,6 @@ the row's final build trains on all 102 images.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import itertools
-import json
 import sys
 import tempfile
 import time
@@ -39,16 +36,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain s
 import torch  # noqa: E402
 
 from compbench.assets import Assets  # noqa: E402
-from compbench.specs import frozen_params  # noqa: E402
 from compression.base import RecipeContext, build_threads  # noqa: E402
 from compression.scrfd.distillation_loss import scrfd_distillation_loss  # noqa: E402
 from compression.self_distillation import evaluate_distance, stack_inputs  # noqa: E402
 from engines.registry import get_engine  # noqa: E402
 from runner.matrix import get_variant  # noqa: E402
+from runner.parameter_selection import candidates, choose, parse_grid, write_selection  # noqa: E402
 from tasks import create_task  # noqa: E402
 from tasks.widerface import read_image  # noqa: E402
 
-SELECTION_DIR = Path(__file__).resolve().parents[1] / "compression" / "selection"
 HELD_OUT_EVERY = 5
 TIE = 0.02
 SEED = 0
@@ -58,14 +54,6 @@ def split_calibration(images: list) -> tuple[list, list]:
     """(training images, held-out images): every HELD_OUT_EVERY-th image is held out."""
     held_out = images[HELD_OUT_EVERY - 1::HELD_OUT_EVERY]
     return [p for p in images if p not in held_out], held_out
-
-
-def parse_grid(items: list[str]) -> dict[str, list]:
-    grid: dict[str, list] = {}
-    for item in items:
-        name, _, values = item.partition("=")
-        grid[name] = [json.loads(v) if v[:1] in "0123456789.-" else v for v in values.split(",")]
-    return grid
 
 
 def torch_outputs(session):
@@ -83,10 +71,7 @@ def main() -> None:
 
     row = get_variant(f"scrfd_500m_kps/{args.compression}/torch")
     grid = parse_grid(args.grid)
-    unknown = set(grid) - set(dict(row.params))
-    if unknown:
-        raise SystemExit(f"{row.recipe} has no parameter {', '.join(sorted(unknown))} "
-                         f"(it has {', '.join(k for k, _ in row.params)})")
+    trials = list(candidates(row, grid))   # an unknown parameter stops here, before any work
     assets = Assets()
     task = create_task(row.model, assets)
     task.images = []  # the evaluation images: never read by a selection
@@ -98,12 +83,9 @@ def main() -> None:
         held_out_inputs = stack_inputs((task.preprocess(read_image(p)) for p in held_out),
                                        len(held_out), "load held-out calibration images")
 
-    names = sorted(grid)
-    candidates = []
+    tried = []
     began = time.time()
-    for values in itertools.product(*(grid[n] for n in names)):
-        params = {**dict(row.params), **dict(zip(names, values, strict=True))}
-        variant = dataclasses.replace(row, params=frozen_params(params, args.compression))
+    for params, variant in trials:
         started = time.time()
         with tempfile.TemporaryDirectory(prefix="compbench-select-") as out_dir:
             context = RecipeContext(row.model, row.compression, Path(out_dir), task, assets, SEED)
@@ -112,33 +94,22 @@ def main() -> None:
                 session = engine.load(artifact.path)
                 distance = evaluate_distance(torch_outputs(session), teacher, held_out_inputs,
                                              scrfd_distillation_loss)
-        candidates.append({"params": params, "held_out_distance": round(distance, 6),
+        tried.append({"params": params, "held_out_distance": round(distance, 6),
                            "seconds": round(time.time() - started)})
         print(f"{params}: held-out distance to fp32 {distance:.6f}", file=sys.stderr, flush=True)
 
-    best = min(c["held_out_distance"] for c in candidates)
-    tied = [c for c in candidates if c["held_out_distance"] <= best * (1 + TIE)]
-    choice = min(tied, key=lambda c: (c["params"].get("steps", 0), c["params"].get("lr", 0)))
-    result = {
+    best = min(c["held_out_distance"] for c in tried)
+    choice = choose([c for c in tried if c["held_out_distance"] <= best * (1 + TIE)])
+    write_selection({
         "row": f"scrfd_500m_kps/{args.compression}", "recipe": row.recipe,
         "held_out": f"calibration images (no labels): every {HELD_OUT_EVERY}th of "
                     f"{len(training) + len(held_out)} held out ({len(held_out)}), candidates "
                     f"trained on the other {len(training)}; evaluation images never read",
         "criterion": "lowest mean scrfd_distillation_loss against fp32 on the whole held-out "
                      f"images; within {TIE:.0%} of it the fewer steps, then the smaller lr",
-        "grid": grid, "candidates": candidates, "choice": choice["params"],
+        "grid": grid, "candidates": tried, "choice": choice["params"],
         "seconds": round(time.time() - began),
-        "command": " ".join(["scripts/select_detector_finetune.py", *sys.argv[1:]]),
-    }
-    out = args.out or SELECTION_DIR / f"scrfd_500m_kps-{args.compression}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    lines = ["| candidate | held-out distance to fp32 |", "|---|---|"]
-    for c in candidates:
-        label = ", ".join(f"{n}={c['params'][n]}" for n in names)
-        lines.append(f"| {label} | {c['held_out_distance']:.6f}"
-                     f"{' ← choice' if c is choice else ''} |")
-    print("\n".join(lines) + f"\n\nwritten to {out}")
+    }, args.out, grid, "held_out_distance")
 
 
 if __name__ == "__main__":

@@ -26,9 +26,6 @@ and prints the table; it changes nothing else — copy the choice into the row b
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import itertools
-import json
 import os
 import sys
 import time
@@ -47,13 +44,12 @@ import numpy as np  # noqa: E402
 
 from compbench.assets import Assets  # noqa: E402
 from compbench.cache import ArtifactCache  # noqa: E402
-from compbench.specs import frozen_params  # noqa: E402
 from compression.keras_finetune import FinetuneConfig  # noqa: E402
 from evaluation.cifar10 import CifarSplit, top1_accuracy  # noqa: E402
 from runner.matrix import get_variant  # noqa: E402
+from runner.parameter_selection import candidates, choose, parse_grid, write_selection  # noqa: E402
 from runner.pipeline import VariantPipeline  # noqa: E402
 
-SELECTION_DIR = Path(__file__).resolve().parents[1] / "compression" / "selection"
 HELD_OUT_OFFSET, STRIDE = 2, 5
 TIE = 0.001
 
@@ -68,14 +64,6 @@ def check_disjoint(held_out: np.ndarray, train_size: int, used: dict[str, slice]
         overlap = np.intersect1d(held_out, np.arange(train_size)[where])
         if overlap.size:
             raise SystemExit(f"held-out images overlap the {name} ({overlap.size} images)")
-
-
-def parse_grid(items: list[str]) -> dict[str, list]:
-    grid: dict[str, list] = {}
-    for item in items:
-        name, _, values = item.partition("=")
-        grid[name] = [json.loads(v) for v in values.split(",")]
-    return grid
 
 
 def top1_on(split: CifarSplit, pipeline: VariantPipeline, batch: int = 100) -> float:
@@ -95,10 +83,6 @@ def main() -> None:
 
     row = get_variant(f"{args.row}/keras")
     grid = parse_grid(args.grid)
-    unknown = set(grid) - set(dict(row.params))
-    if unknown:
-        raise SystemExit(f"{row.recipe} has no parameter {', '.join(sorted(unknown))} "
-                         f"(it has {', '.join(k for k, _ in row.params)})")
     assets, cache = Assets(), ArtifactCache()
     reference = VariantPipeline(row, assets, cache)
     reference.prepare()
@@ -110,47 +94,32 @@ def main() -> None:
         "calibration subset": slice(0, len(train), len(train) // task.calibration_size)})
     held_out = train.subset(held_out_at)
 
-    names = sorted(grid)
-    candidates = []
+    tried = []
     began = time.time()
-    for values in itertools.product(*(grid[n] for n in names)):
-        params = {**dict(row.params), **dict(zip(names, values, strict=True))}
-        variant = dataclasses.replace(row, params=frozen_params(params, args.row))
+    for params, variant in candidates(row, grid):
         pipeline = VariantPipeline(variant, assets, cache)
         pipeline.prepare()
         started = time.time()
         score = top1_on(held_out, pipeline)
-        candidates.append({"params": params, "held_out_top1": round(score, 4),
+        tried.append({"params": params, "held_out_top1": round(score, 4),
                            "seconds": round(time.time() - started)})
         print(f"{params}: held-out top-1 {score:.4f}", file=sys.stderr, flush=True)
 
     fp32 = VariantPipeline(get_variant(f"{row.model.name}/fp32/keras"), assets, cache)
     fp32.prepare()
     fp32_top1 = top1_on(held_out, fp32)
-    best = max(c["held_out_top1"] for c in candidates)
-    tied = [c for c in candidates if c["held_out_top1"] >= best - TIE]
-    choice = min(tied, key=lambda c: (c["params"].get("steps", 0),
-                                      c["params"].get("learning_rate", 0)))
-    result = {
+    best = max(c["held_out_top1"] for c in tried)
+    choice = choose([c for c in tried if c["held_out_top1"] >= best - TIE])
+    write_selection({
         "row": args.row, "recipe": row.recipe,
         "held_out": f"CIFAR-10 train images at index ≡ {HELD_OUT_OFFSET} (mod {STRIDE}): "
                     f"{len(held_out)} images, disjoint from the fine-tune and calibration subsets; "
                     "the test split is not read",
         "criterion": f"highest held-out top-1; within {TIE * 100:.1f} pt the fewer steps, then "
                      "the smaller learning rate",
-        "fp32_held_out_top1": round(fp32_top1, 4), "grid": grid, "candidates": candidates,
+        "fp32_held_out_top1": round(fp32_top1, 4), "grid": grid, "candidates": tried,
         "choice": choice["params"], "seconds": round(time.time() - began),
-        "command": " ".join(["scripts/select_keras_finetune.py", *sys.argv[1:]]),
-    }
-    out = args.out or SELECTION_DIR / f"{args.row.replace('/', '-')}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    lines = ["| candidate | held-out top-1 |", "|---|---|"]
-    for c in candidates:
-        label = ", ".join(f"{n}={c['params'][n]}" for n in names)
-        mark = " ← choice" if c is choice else ""
-        lines.append(f"| {label} | {c['held_out_top1']:.4f}{mark} |")
-    print("\n".join(lines) + f"\n\nfp32 on the same images: {fp32_top1:.4f}; written to {out}")
+    }, args.out, grid, "held_out_top1", f"fp32 on the same images: {fp32_top1:.4f}; ")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,8 @@ import pytest
 from compbench.settings import REPO_ROOT
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location(
-        "select_keras_finetune", REPO_ROOT / "scripts" / "select_keras_finetune.py")
+def load_script(name: str = "select_keras_finetune"):
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -55,18 +54,10 @@ def test_a_selection_scores_candidates_without_the_test_split(tmp_path, monkeypa
     assert "test split is not read" in result["held_out"] and 0.5 < result["fp32_held_out_top1"] < 1
 
 
-def load_detector_script():
-    spec = importlib.util.spec_from_file_location(
-        "select_detector_finetune", REPO_ROOT / "scripts" / "select_detector_finetune.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_detector_selection_holds_out_calibration_images_and_never_opens_an_eval_image(
         tmp_path, monkeypatch, asset_file):
     asset_file("scrfd/SCRFD_500M_KPS.pth")
-    script = load_detector_script()
+    script = load_script("select_detector_finetune")
     training, held_out = script.split_calibration(list(range(102)))
     assert len(held_out) == 20 and not set(training) & set(held_out)
     assert len(training) + len(held_out) == 102
