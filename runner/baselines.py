@@ -36,10 +36,13 @@ from compbench.cache import atomic_write_text, file_lock
 from compbench.errors import BaselineError
 from compbench.paired_statistics import RatioInterval
 from compbench.settings import REPO_ROOT
+from runner import accuracy_floor
+from runner.accuracy_floor import FloorVerdict
 from tasks import all_tasks
 from tasks import metric as declared_metric
 
 BASELINE_DIR = REPO_ROOT / "baselines"
+DEFAULT_PROFILE = "default"
 UPDATE_HINT = "pytest bench --update-baselines"
 SCHEMA = 2
 SHARED = "shared"
@@ -86,6 +89,17 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
 
     variant = VARIANTS.get(variant_id)
     return bool(variant and variant.cpu_dependent_accuracy)
+
+
+def recipe_of(variant_id: str) -> str | None:
+    """The row's recipe with its parameters, kept with the variant's values: a value recorded
+    for other parameters measured another model, whatever the variant's id says."""
+    from runner.matrix import VARIANTS
+
+    variant = VARIANTS.get(variant_id)
+    if variant is None:
+        return None
+    return f"{variant.recipe}({', '.join(f'{k}={v!r}' for k, v in variant.params)})"
 
 
 def cpu_model_dependent(variant_id: str, metric: str) -> bool:
@@ -170,6 +184,19 @@ class Baselines:
         return cls(path, data)
 
     # -- reading ---------------------------------------------------------------------------
+    def floors(self) -> tuple[dict, Path]:
+        """(data, file) whose floors apply: this file's own, else the default profile's."""
+        default = self.path.with_name(f"{DEFAULT_PROFILE}.json")
+        if accuracy_floor.FLOORS in self.data or self.path == default or not default.exists():
+            return self.data, self.path
+        return Baselines.load(DEFAULT_PROFILE, default).data, default
+
+    def floor(self, variant_id: str, model: str, measured: dict[str, float],
+              reference_id: str, reference: dict[str, float]) -> tuple[FloorVerdict | None, Path]:
+        data, source = self.floors()
+        return accuracy_floor.judge(data, variant_id, model, measured, reference_id,
+                                    reference), source
+
     def tolerance(self, variant_id: str, metric: str, cross_hardware: bool = False) -> dict:
         entry = self.data["variants"].get(variant_id, {})
         if cross_hardware:
@@ -210,6 +237,9 @@ class Baselines:
         record, basis, cross = self.stored(variant_id, metric)
         tol = self.tolerance(variant_id, metric, cross)
         tol_text = _tolerance_text(tol) + (" cross-hardware" if cross else "")
+        other_recipe = self.other_recipe(variant_id)
+        if record is not None and other_recipe:
+            return Check(metric, measured, float(record["value"]), tol_text, other_recipe, basis)
         if record is None:
             where = "" if basis == SHARED else f" for hardware class {basis}"
             return Check(metric, measured, None, tol_text,
@@ -244,8 +274,8 @@ class Baselines:
           tell; reported and counted, neither a pass nor a failure.
         """
         point = self.check(variant_id, metric, interval.estimate, two_sided=False)
-        if point.baseline is None:
-            return point  # "no baseline": already a failure that says how to record one
+        if point.baseline is None or self.other_recipe(variant_id):
+            return point  # no baseline to gate on: already a failure that says how to record one
         record, _, cross = self.stored(variant_id, metric)
         tol = self.tolerance(variant_id, metric, cross)
         baseline = float(record["value"])
@@ -267,6 +297,15 @@ class Baselines:
                 "(--speed-budget) or a quieter machine would decide it."))
         return replace(point, problem=None)
 
+    def other_recipe(self, variant_id: str) -> str | None:
+        """The problem when the stored values were recorded for other recipe parameters."""
+        stored = self.data["variants"].get(variant_id, {}).get("recipe")
+        now = recipe_of(variant_id)
+        if stored is None or now is None or stored == now:
+            return None
+        return (f"STALE BASELINE {variant_id}: its values were recorded for {stored}, the row "
+                f"now runs {now}. Record the new recipe with `{UPDATE_HINT}`.")
+
     # -- writing ---------------------------------------------------------------------------
     def updated(self, measured: dict[str, dict[str, float]], provenance: dict) -> tuple[dict, list[str]]:
         """New file content with ``measured`` merged in, and human-readable change lines."""
@@ -275,6 +314,15 @@ class Baselines:
         changes = []
         for variant_id, values in sorted(measured.items()):
             entry = data["variants"].setdefault(variant_id, {})
+            recipe = recipe_of(variant_id)
+            if recipe and entry.get("recipe", recipe) != recipe:
+                # every machine's values measured the old recipe: none of them gates the new one
+                changes.append(f"{variant_id}: recipe {entry['recipe']} → {recipe}; the values "
+                               "recorded for the old recipe (every hardware class) are dropped")
+                entry.pop(SHARED, None)
+                entry.pop("by_hardware", None)
+            if recipe:
+                entry["recipe"] = recipe
             for metric, value in sorted(values.items()):
                 per_class = hardware_dependent(variant_id, metric)
                 key = self.scope(variant_id, metric)
@@ -381,10 +429,13 @@ def validate(path: Path, data) -> None:
         bad('missing "variants" object')
     tolerances('"tolerances"', data.get("tolerances", {}))
     tolerances('"cross_hardware_tolerances"', data.get("cross_hardware_tolerances", {}))
+    accuracy_floor.parse(data, bad, ACCURACY_METRICS)
     for variant_id, entry in data["variants"].items():
         where = f'variants["{variant_id}"]'
-        if not isinstance(entry, dict) or set(entry) - {SHARED, "by_hardware", "tolerances"}:
-            bad(f'{where} must be an object with "shared", "by_hardware" and "tolerances"')
+        if not isinstance(entry, dict) or set(entry) - {"recipe", SHARED, "by_hardware", "tolerances"}:
+            bad(f'{where} must be an object with "recipe", "shared", "by_hardware" and "tolerances"')
+        if not isinstance(entry.get("recipe", ""), str):
+            bad(f'{where}["recipe"] must be the recipe and parameters it was recorded for')
         values(f'{where}["shared"]', entry.get(SHARED, {}), recordings)
         by_hardware = entry.get("by_hardware", {})
         if not isinstance(by_hardware, dict):

@@ -18,13 +18,15 @@ import pandas as pd
 from runner import plots
 from runner.baselines import INCONCLUSIVE, NO_BASELINE, PASS, REGRESSION, STALE
 from runner.history import History
-from runner.report import PAIRED_COLUMN, SIZE_COLUMNS, metric_columns, model_table
+from runner.report import FLOOR_COLUMN, PAIRED_COLUMN, SIZE_COLUMNS, metric_columns, model_table
 from runner.results import Ledger, VariantResult
 from tasks import declaration
 
 TREND_RUNS = 10
+BELOW_FLOOR, ACCEPTED_BELOW_FLOOR = "below floor", "below floor accepted"
 VERDICT_COLOURS = {REGRESSION: "#f4b6b6", STALE: "#f9dc9c", INCONCLUSIVE: "#fff2b3",
-                   NO_BASELINE: "#dfe7f5", PASS: ""}
+                   NO_BASELINE: "#dfe7f5", BELOW_FLOOR: "#e7a8d8", ACCEPTED_BELOW_FLOOR: "#f1d5eb",
+                   PASS: ""}
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.2em; margin-top: 2em; }
@@ -76,6 +78,10 @@ def _verdict_classes(results: list[VariantResult], table: pd.DataFrame) -> pd.Da
             verdict = result.verdicts.get(metric)
             if column in classes.columns and verdict and verdict != PASS:
                 classes.iloc[i, classes.columns.get_loc(column)] = verdict.replace(" ", "-")
+        floor = result.floor
+        if floor and not floor.valid and FLOOR_COLUMN in classes.columns:
+            verdict = ACCEPTED_BELOW_FLOOR if floor.accepted else BELOW_FLOOR
+            classes.iloc[i, classes.columns.get_loc(FLOOR_COLUMN)] = verdict.replace(" ", "-")
     return classes
 
 

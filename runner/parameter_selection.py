@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from compbench import hardware
 from compbench.settings import REPO_ROOT
 from compbench.specs import Variant, frozen_params
 
@@ -54,7 +55,9 @@ def write_selection(result: dict, out: Path | None, grid: dict[str, list], score
     """``result`` (with ``candidates`` and ``choice``) as JSON under ``SELECTION_DIR`` (or
     ``out``), and the table of candidates on stdout."""
     out = out or SELECTION_DIR / f"{result['row'].replace('/', '-')}.json"
-    result = {**result, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+    # the scores of a fine-tune depend on the CPU (README "Hardware classes"): say which one
+    result = {**result, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+              "machine": hardware.current().describe()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"| candidate | {score.replace('_', ' ')} |", "|---|---|"]

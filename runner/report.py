@@ -12,6 +12,7 @@ from tasks import declaration
 from tasks.base import TaskDeclaration
 
 PAIRED_COLUMN = "speed-up vs fp32 same engine (paired, 95 % CI)"
+FLOOR_COLUMN = "floor (of fp32)"
 SIZE_COLUMNS = {"size": "size_bytes", "size (gzip)": "size_gzip_bytes"}  # column → gated metric
 
 
@@ -65,6 +66,8 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
             deltas = [result.baseline_deltas.get(m) for m in metrics]
             row["Δ vs baseline"] = " / ".join("new" if d is None else f"{d:+.4f}" for d in deltas)
         row["baseline"] = _basis(result.baseline_basis)
+        if variant.compression != "fp32":
+            row[FLOOR_COLUMN] = result.floor.label if result.floor else "–"
         row["size"] = _fmt_size(result.size_bytes)
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
         row["peak RSS (MB)"] = _fmt(result.footprint.get("peak_rss_mb"), ".0f")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compbench.paired_statistics import RatioInterval
+from runner.accuracy_floor import FloorVerdict
 from runner.matrix import VARIANTS, Variant, reference_of
 
 
@@ -49,6 +50,7 @@ class VariantResult:
     # runner.steps.footprint: rss_before_mb, peak_rss_mb, startup_s (fresh process, one thread)
     footprint: dict[str, float] = field(default_factory=dict)
     throughput: dict[int, float] = field(default_factory=dict)   # batch size → images/s
+    floor: FloorVerdict | None = None     # accuracy as a fraction of fp32's, vs the floor
     not_gated: str | None = None          # why the variant could not run here (a skip)
     inconclusive: list[str] = field(default_factory=list)  # checks that could not decide
 

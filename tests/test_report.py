@@ -47,3 +47,25 @@ def test_latency_columns_show_the_tail_not_only_the_middle():
     ledger[get_variant("scrfd_500m_kps/fp32/torch")].latency = latency
     row = model_table(ledger, "scrfd_500m_kps").iloc[0]
     assert row["latency p50 / p90 / p99 (ms)"] == "10.00 / 12.00 / 30.00"
+
+
+def test_the_floor_column_says_valid_or_below_and_colours_a_cell_below():
+    from runner.accuracy_floor import Floor, FloorVerdict
+    from runner.html_report import _verdict_classes
+    from runner.report import FLOOR_COLUMN
+
+    floor = Floor("scrfd_500m_kps", "hard", 0.98, "why")
+    ledger = Ledger()
+    ledger[get_variant("scrfd_500m_kps/fp32/torch")]
+    ok = ledger[get_variant("scrfd_500m_kps/sparse/torch")]
+    ok.floor = FloorVerdict(ok.variant.id, floor, 0.600, "scrfd_500m_kps/fp32/torch", 0.6)
+    below = ledger[get_variant("scrfd_500m_kps/pruned/torch")]
+    below.floor = FloorVerdict(below.variant.id, floor, 0.57, "scrfd_500m_kps/fp32/torch", 0.6)
+    accepted = ledger[get_variant("scrfd_500m_kps/pruned/openvino")]
+    accepted.floor = FloorVerdict(accepted.variant.id, floor, 0.57, "scrfd_500m_kps/fp32/torch",
+                                  0.6, accepted="structured pruning")
+    table = model_table(ledger, "scrfd_500m_kps")
+    assert list(table[FLOOR_COLUMN]) == ["–", "VALID 100.00%", "BELOW FLOOR 95.00% < 98%",
+                                         "BELOW FLOOR 95.00% < 98% (accepted)"]
+    classes = _verdict_classes(list(ledger.results.values()), table)[FLOOR_COLUMN]
+    assert list(classes) == ["", "", "below-floor", "below-floor-accepted"]
