@@ -64,6 +64,10 @@ class Row:
     # clusters...), so two rows that differ by a number share one recipe function, and the
     # numbers key the cache and are listed by `compbench variants --details`
     params: Mapping[str, Scalar] = field(default_factory=dict)
+    # a chain: the compression of this model's row whose artifact is this recipe's source
+    # model instead of fp32 (e.g. int8-ort after "pruned"); that row's own recipe and
+    # parameters are its, its cached build is reused
+    after: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params",
@@ -82,6 +86,7 @@ class Variant:
     cpu_dependent_accuracy: bool = False
     params: Params = ()
     cpu_model_dependent_accuracy: bool = False
+    after: str = ""                        # Row.after: the row whose artifact is the source
 
     @property
     def id(self) -> str:

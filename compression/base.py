@@ -1,7 +1,8 @@
 """What a recipe receives and returns.
 
-A recipe is a plain function ``recipe(ctx: RecipeContext) -> Artifact``: it takes the fp32
-source model (and, if it needs them, calibration inputs), writes its result into
+A recipe is a plain function ``recipe(ctx: RecipeContext) -> Artifact``: it takes its source
+model — the fp32 reference, or in a chain (``Row.after``) the previous row's artifact — (and,
+if it needs them, calibration inputs), writes its result into
 ``ctx.out_dir`` and returns the artifact. The pipeline caches that folder by content, so a
 recipe never worries about reuse, progress bars across runs, or where files go.
 """
@@ -55,11 +56,26 @@ class RecipeContext:
     task: Task
     assets: Assets
     seed: int = 0
+    source: Artifact | None = None   # a chain's input: the previous row's built artifact
     _scratch: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     def source_model(self) -> Any:
-        """A fresh fp32 reference model (recipes may modify it in place)."""
-        return resolve(self.model.source)(self.assets)
+        """A fresh copy of the model this recipe compresses (it may modify it in place): the
+        fp32 reference, or in a chain the previous row's artifact, so that one recipe serves
+        both (int8-ort of fp32 and int8-ort of the pruned model are one function)."""
+        if self.source is None:
+            return resolve(self.model.source)(self.assets)
+        if self.source.format == "torch":
+            import torch
+
+            return torch.load(self.source.path, weights_only=False, map_location="cpu")
+        if self.source.format == "keras":
+            import tf_keras
+
+            return tf_keras.models.load_model(self.source.path)
+        raise ValueError(f"a chain step cannot start from a {self.source.format!r} artifact "
+                         f"({self.source.path}): the row it follows must produce a source-format "
+                         "model (torch or keras)")
 
     def scratch_dir(self) -> Path:
         """Room for intermediate files; ``out_dir`` is counted as the artifact's size."""

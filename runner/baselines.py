@@ -94,12 +94,14 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
 def recipe_of(variant_id: str) -> str | None:
     """The row's recipe with its parameters, kept with the variant's values: a value recorded
     for other parameters measured another model, whatever the variant's id says."""
-    from runner.matrix import VARIANTS
+    from runner.matrix import VARIANTS, upstream_of
 
     variant = VARIANTS.get(variant_id)
     if variant is None:
         return None
-    return f"{variant.recipe}({', '.join(f'{k}={v!r}' for k, v in variant.params)})"
+    step = f"{variant.recipe}({', '.join(f'{k}={v!r}' for k, v in variant.params)})"
+    upstream = upstream_of(variant)
+    return f"{recipe_of(upstream.id)} -> {step}" if upstream else step
 
 
 def cpu_model_dependent(variant_id: str, metric: str) -> bool:

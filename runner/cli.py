@@ -29,6 +29,9 @@ def cmd_variants(args: argparse.Namespace) -> int:
             print(f"{'':48s} recipe {variant.recipe}")
             if variant.params:
                 print(f"{'':48s} " + ", ".join(f"{k}={v!r}" for k, v in variant.params))
+            if variant.after:
+                print(f"{'':48s} on the artifact of row {variant.model.name}/{variant.after} "
+                      "(a chain: that row's recipe and parameters, its cached build)")
     return 0
 
 

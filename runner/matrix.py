@@ -7,6 +7,8 @@ simply absent from the table, so nothing is skipped at run time for being imposs
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from compbench.errors import UnknownVariant
 from compbench.specs import ModelSpec, Row, Variant, resolve  # noqa: F401 - re-exported
 
@@ -46,6 +48,15 @@ MODELS: dict[str, ModelSpec] = {
 
 QDQ_ENGINES = ("onnxruntime", "onnxruntime-1t", "openvino")
 
+# the tfmot rows' fine-tune rates, as scripts/select_keras_finetune.py chose them on held-out
+# train images (compression/selection/<model>-<compression>.json: candidates, criterion, machine)
+SELECTED_LEARNING_RATE = {
+    ("resnet8", "clustered-16"): 1e-4, ("resnet8", "clustered-32"): 1e-5,
+    ("resnet8", "pruned-50"): 2e-3,
+    ("mobilenetv2", "clustered-16"): 3e-4, ("mobilenetv2", "clustered-32"): 3e-5,
+    ("mobilenetv2", "pruned-50"): 5e-4,
+}
+
 MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "fp32", "compression.fp32:fp32", FP32_ENGINES,
         "unmodified weights: the reference every other variant is compared with"),
@@ -58,7 +69,7 @@ MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "int8-qat", "compression.int8_qat:int8_qat", ("torch",),
         "int8-ptq's model fine-tuned quantization-aware, self-distilled from fp32",
         cpu_dependent_accuracy=True, cpu_model_dependent_accuracy=True,
-        params={"steps": 800, "lr": 3e-5}),
+        params={"steps": 400, "lr": 2e-5}),   # compression/selection/scrfd_500m_kps-int8-qat.json
     Row("scrfd_500m_kps", "int8-ort", "compression.int8_ort:int8_ort", QDQ_ENGINES,
         "onnxruntime static int8, QDQ, per-channel weights, MinMax calibration",
         ("onnxruntime",),
@@ -75,6 +86,26 @@ MATRIX: list[Row] = [
     Row("scrfd_500m_kps", "pruned", "compression.pruned:pruned", FP32_ENGINES,
         "structured channel pruning (layer4 288 -> 184 channels), self-distilled",
         params={"blocks": "backbone.layer4.*", "ratio": 0.375, "steps": 500, "lr": 5e-5}),
+    # -- chains: a recipe run on another row's artifact (Row.after), so techniques compose --
+    # ratio 0.2 is set by the size target alone (int8 file <= 724 KB, 3.7x below fp32's 2.68
+    # MB): pruning layer4 by 0.15 / 0.2 / 0.25 keeps 81.5 / 74.9 / 68.6 % of the parameters,
+    # i.e. ~679 / 623 / 571 KB at int8; 0.2 is the mildest with a 10 % margin. No AP was read.
+    Row("scrfd_500m_kps", "pruned-20", "compression.pruned:pruned", ("torch",),
+        "structured channel pruning (layer4 288 -> 232 channels), self-distilled; the chains' base",
+        params={"blocks": "backbone.layer4.*", "ratio": 0.2, "steps": 500, "lr": 5e-5}),
+    Row("scrfd_500m_kps", "pruned-20+int8-ort", "compression.int8_ort:int8_ort",
+        ("onnxruntime", "openvino"), "pruned-20, then onnxruntime static int8 (QDQ)",
+        ("onnxruntime",), cpu_dependent_accuracy=True, after="pruned-20"),
+    Row("scrfd_500m_kps", "pruned-20+int8-nncf", "compression.int8_nncf:int8_nncf", ("openvino",),
+        "pruned-20, then NNCF post-training int8", ("nncf",), cpu_dependent_accuracy=True,
+        after="pruned-20"),
+    Row("scrfd_500m_kps", "pruned-20+int8-qat", "compression.int8_qat:int8_qat", ("torch",),
+        "pruned-20, then quantization-aware fine-tune self-distilled from pruned-20",
+        cpu_dependent_accuracy=True, cpu_model_dependent_accuracy=True,
+        params={"steps": 400, "lr": 2e-5}, after="pruned-20"),   # int8-qat's selection
+    Row("scrfd_500m_kps", "pruned+int8-ort", "compression.int8_ort:int8_ort", ("onnxruntime",),
+        "pruned, then onnxruntime static int8 (QDQ): the smallest point", ("onnxruntime",),
+        cpu_dependent_accuracy=True, after="pruned"),
     Row("scrfd_500m_kps", "distilled", "compression.distilled:distilled", FP32_ENGINES,
         "ReviewKD from SCRFD_2.5G_KPS (ONNX teacher) into SCRFD_500M_KPS", ("onnxruntime",),
         inputs=("scrfd/scrfd_2.5g_kps.onnx",), params={"steps": 300, "student_lr": 2e-5}),
@@ -92,6 +123,8 @@ MATRIX: list[Row] = [
         "NNCF post-training int8 of the OpenVINO model", ("nncf",),
         cpu_dependent_accuracy=True),
     # -- Keras CIFAR-10 models: TF Model Optimization + TFLite --------------------------------
+    # learning rates: chosen on held-out train images by scripts/select_keras_finetune.py,
+    # each choice with its candidates in compression/selection/<model>-<compression>.json
     # fine-tuning steps per model: each cold build within ~3 minutes on a shared 2-core machine
     # (ResNet-8 ~0.1 s/step, MobileNetV2 ~0.5 s/step there)
     *(row for model, cluster_steps, prune_steps in (("resnet8", 300, 500), ("mobilenetv2", 200, 250))
@@ -100,12 +133,14 @@ MATRIX: list[Row] = [
         *(Row(model, f"clustered-{n}", "compression.clustered:clustered", KERAS_ENGINES,
               f"tfmot weight clustering, {n} clusters (k-means++), fine-tuned, stripped", TFMOT,
               cpu_dependent_accuracy=True,
-              params={"clusters": n, "steps": cluster_steps, "learning_rate": 1e-4})
+              params={"clusters": n, "steps": cluster_steps,
+                      "learning_rate": SELECTED_LEARNING_RATE[(model, f"clustered-{n}")]})
           for n in (16, 32)),
         Row(model, "pruned-50", "compression.tfmot_pruning:pruned", KERAS_ENGINES,
             "tfmot magnitude pruning to 50 % sparsity, fine-tuned, stripped", TFMOT,
             cpu_dependent_accuracy=True,
-            params={"sparsity": 0.5, "steps": prune_steps, "learning_rate": 1e-3}),
+            params={"sparsity": 0.5, "steps": prune_steps,
+                    "learning_rate": SELECTED_LEARNING_RATE[(model, "pruned-50")]}),
         Row(model, "int8-tflite", "compression.int8_tflite:int8_tflite", ("tflite",),
             "TFLite full-integer PTQ with a representative dataset (train images)",
         cpu_dependent_accuracy=True),
@@ -146,9 +181,19 @@ def expand(matrix: list[Row] = MATRIX) -> list[Variant]:
                                          engine_config(engine).artifact_format)
         return tuple(dict.fromkeys(model.requires + row.requires + conversion))
 
+    rows = {(row.model, row.compression): row for row in matrix}
+    for row in matrix:
+        if row.after and (row.model, row.after) not in rows:
+            raise ValueError(f"row {row.model}/{row.compression} follows {row.after!r}, which "
+                             f"is no row of {row.model}")
+
+    def needs(row: Row) -> tuple[str, ...]:   # a chain needs what each of its steps needs
+        return row.requires + (needs(rows[(row.model, row.after)]) if row.after else ())
+
     return [Variant(MODELS[row.model], row.compression, engine, row.recipe, row.description,
-                    requires(MODELS[row.model], row, engine), row.inputs,
-                    row.cpu_dependent_accuracy, row.params, row.cpu_model_dependent_accuracy)
+                    requires(MODELS[row.model], replace(row, requires=needs(row)), engine),
+                    row.inputs, row.cpu_dependent_accuracy, row.params,
+                    row.cpu_model_dependent_accuracy, row.after)
             for row in matrix for engine in row.engines]
 
 
@@ -162,6 +207,15 @@ def get_variant(variant_id: str) -> Variant:
         known = "\n  ".join(VARIANTS)
         raise UnknownVariant(f"unknown variant id {variant_id!r}. Known ids (`compbench variants`):"
                              f"\n  {known}") from None
+
+
+def upstream_of(variant: Variant) -> Variant | None:
+    """In a chain, the variant whose recipe build is this one's source model (any engine of
+    that row: a build does not depend on the engine)."""
+    if not variant.after:
+        return None
+    prefix = f"{variant.model.name}/{variant.after}/"
+    return next(v for v in VARIANTS.values() if v.id.startswith(prefix))
 
 
 def reference_of(variant: Variant) -> Variant:

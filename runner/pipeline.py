@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from compbench.assets import Assets
-from compbench.cache import ArtifactCache, Entry
+from compbench.cache import ArtifactCache, Entry, cache_key
 from compbench.isolation import STEP_THREADS, run_step
 from compbench.specs import Variant
 from engines.base import Engine, Session
@@ -27,6 +27,7 @@ from engines.registry import get_engine, unavailable
 from formats.artifacts import Artifact, artifact_in
 from formats.routes import route
 from runner.declared_requirements import check_declared
+from runner.matrix import upstream_of
 from tasks import create_task
 from tasks.base import Task
 
@@ -64,7 +65,7 @@ class VariantPipeline:
             self.task = create_task(self.variant.model, self.assets)
         for ref in self.variant.model.weights:
             self.assets.weights(ref)
-        for ref in self.variant.inputs:
+        for ref in self.variant.inputs + (self.upstream.variant.inputs if self.upstream else ()):
             self.assets.file(ref)
 
     @property
@@ -95,6 +96,13 @@ class VariantPipeline:
         return self._once("recipe_inputs", self._recipe_inputs)
 
     def _recipe_inputs(self) -> dict[str, Any]:
+        inputs = self._recipe_inputs_direct()
+        if self.upstream is not None:   # a chain: keyed by the content of the model it starts from
+            inputs["source"] = {"row": self.variant.after,
+                                "digest": self.upstream._recipe_entry().digest}
+        return inputs
+
+    def _recipe_inputs_direct(self) -> dict[str, Any]:
         model = self.variant.model
         inputs = {
             # the model's data is an input (the table module is not); its prose is not
@@ -112,15 +120,42 @@ class VariantPipeline:
             inputs["inputs"] = {ref: self.assets.weights_digest(ref) for ref in self.variant.inputs}
         return inputs
 
+    @property
+    def build_group(self) -> str:
+        """Which recipe build this is, known without building anything — a chain names the
+        row it follows where its cache key has that row's artifact digest — so the prebuild
+        can group variants before any build runs."""
+        def key() -> str:
+            inputs = self._recipe_inputs_direct()
+            if self.upstream is not None:
+                inputs["after"] = self.upstream.build_group
+            return cache_key(inputs)
+        return self._once("build_group", key)
+
+    @property
+    def upstream(self) -> VariantPipeline | None:
+        """A chain's previous row (``Row.after``), whose cached build this recipe starts from."""
+        def make() -> VariantPipeline | None:
+            variant = upstream_of(self.variant)
+            return variant and VariantPipeline(variant, self.assets, self.cache, self.task)
+        return self._once("upstream", make)
+
     def _recipe_entry(self) -> Entry:
+        def request() -> dict[str, Any]:
+            if self.upstream is None:
+                return self._request(seed=SEED)
+            source = self.upstream.compress()
+            return self._request(seed=SEED, source={"format": source.format,
+                                                    "path": str(source.path)})
         return self._once("recipe", lambda: self.cache.get_or_build(
-            "recipes", self.recipe_inputs, self._run("compress", self._request(seed=SEED))))
+            "recipes", self.recipe_inputs, self._run("compress", request())))
 
     def compress(self) -> Artifact:
         entry = self._recipe_entry()
         return artifact_in(entry.path, entry.value["format"])
 
     def recipe_cached(self) -> bool:
+        """Whether the build is cached (for a chain: its previous rows are built to know)."""
         return self.cache.lookup("recipes", self.recipe_inputs) is not None
 
     # -- convert (to the engine's format) --------------------------------------------------

@@ -17,14 +17,13 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from compbench.cache import cache_key
 from runner.pipeline import VariantPipeline
 
 
 def recipe_groups(pipelines: Iterable[VariantPipeline]) -> list[list[VariantPipeline]]:
     groups: dict[str, list[VariantPipeline]] = {}
     for pipeline in pipelines:
-        groups.setdefault(cache_key(pipeline.recipe_inputs), []).append(pipeline)
+        groups.setdefault(pipeline.build_group, []).append(pipeline)
     return list(groups.values())
 
 

@@ -18,16 +18,20 @@ def _assets(request: dict) -> Assets:
 
 
 def compress(request: dict, out_dir: Path) -> dict:
-    """Run the variant's recipe on its fp32 source model; the artifact lands in ``out_dir``."""
+    """Run the variant's recipe on its source model (fp32, or a chain's previous artifact);
+    the artifact lands in ``out_dir``."""
     from compbench.specs import Variant
     from compression.base import RecipeContext
+    from formats.artifacts import Artifact
     from tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     assets = _assets(request)
     task = create_task(variant.model, assets)
+    source = request.get("source")
     context = RecipeContext(variant.model, variant.compression, out_dir, task, assets,
-                            request["seed"])
+                            request["seed"],
+                            source and Artifact(source["format"], Path(source["path"])))
     artifact = variant.run_recipe(context)
     return {"format": artifact.format}
 

@@ -75,3 +75,20 @@ def test_the_detector_selection_holds_out_calibration_images_and_never_opens_an_
     result = json.loads(out.read_text())
     assert result["choice"]["steps"] == 1 and result["candidates"][0]["held_out_distance"] > 0
     assert opened and all(tasks.widerface.CALIB_IMAGES in str(p) for p in opened)
+
+
+def test_every_committed_selection_is_what_its_row_runs():
+    """The row holds the parameters, the selection file says why: they must agree."""
+    import json
+
+    from runner.matrix import VARIANTS
+    from runner.parameter_selection import SELECTION_DIR
+
+    files = sorted(SELECTION_DIR.glob("*.json"))
+    assert files
+    for path in files:
+        selection = json.loads(path.read_text())
+        row = next(v for v in VARIANTS.values()
+                   if f"{v.model.name}/{v.compression}" == selection["row"])
+        assert dict(row.params) == selection["choice"], path.name
+        assert selection["machine"] and selection["candidates"], path.name
