@@ -33,7 +33,7 @@ nightly: $(VENV)/.installed
 	$(PYTEST) bench --engine-family $(FAMILY) --benchmark-save-data $(ARGS)
 
 pr: $(VENV)/.installed
-	$(PYTEST) tests bench/test_accuracy.py bench/test_size.py $(ARGS)
+	$(PYTEST) tests bench/test_accuracy.py bench/test_floor.py bench/test_size.py $(ARGS)
 
 # `compbench compare` (README): every variant matching FILTER timed on two sides interleaved,
 # evaluated and sized on both; red on a significant regression. BASE/HEAD: a git ref, a
