@@ -24,6 +24,7 @@ from compbench import hardware
 from compbench.allocator import keep_freed_memory
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import paired_timing
+from runner import distributed
 from runner.baselines import Baselines
 from runner.gate import gate
 from runner.matrix import Variant
@@ -51,6 +52,9 @@ def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
                pipelines: Callable[[Variant], VariantPipeline], ledger: Ledger,
                baselines: Baselines, updating_baselines: bool, machine_drift: MachineDrift,
                pytestconfig: pytest.Config) -> None:
+    refused = distributed.timing_refused(pytestconfig)
+    if refused and not timing_disabled(pytestconfig):
+        pytest.fail(f"{variant.id}: {refused}", pytrace=False)
     pipeline.accuracy()  # cached; raises NonFiniteOutput for NaN outputs, before any timing
     inputs = pipeline.benchmark_input()
     session = pipeline.session

@@ -33,6 +33,7 @@ from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT, resolve_history_path
 from engines.registry import ENGINES, families
+from runner import distributed
 from runner.baselines import BASELINE_DIR, Baselines, baseline_path
 from runner.history import History, HistoryError
 from runner.html_report import model_section, render_html, write_html_report
@@ -132,14 +133,53 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[NOTES] = {}
     config.stash[BASELINE_CHANGES] = []
     config.stash[FAILED] = []
+    config.pluginmanager.register(FailedTests(config), "compbench-failed-tests")
+    if distributed.is_worker(config):
+        config.pluginmanager.register(distributed.WorkerBenchmarkSaving(), "compbench-worker-saving")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Which tests failed (any phase): the baseline update needs to know, not only how many."""
-    outcome = yield
-    if outcome.get_result().failed and FAILED in item.config.stash:
-        item.config.stash[FAILED].append(item.nodeid)
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """On an xdist worker the controller scheduled timing for: let pytest-benchmark time (it
+    switched itself off in every worker during its own configure)."""
+    if distributed.is_worker(session.config):
+        distributed.allow_timing_on_worker(session.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if distributed.schedules_timing(config):
+        return distributed.make_scheduler(config, log)
+    return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    node.workerinput[distributed.TIMING_ALLOWED] = distributed.schedules_timing(node.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """A worker's ledger, notes and (the timing worker's) drift, into the controller's."""
+    config = node.config
+    payload = getattr(node, "workeroutput", {}).get(distributed.WORKER_OUTPUT)
+    if payload is None or LEDGER not in config.stash:
+        return
+    drift = distributed.merge_worker_results(payload, config.stash[LEDGER], config.stash[NOTES])
+    if drift is not None:
+        config.stash[DRIFT] = drift
+
+
+class FailedTests:
+    """Which tests failed (any phase): the baseline update needs to know, not only how many.
+    From the reports, so the controller of an xdist session sees its workers' failures too."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            self.config.stash[FAILED].append(report.nodeid)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -209,8 +249,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # a collection error ends the session after collection: building the cache first
         # would make the user wait half an hour for an error pytest already has
         return
-    if not timing_disabled(config) and any(item.name.startswith("test_speed")
-                                           for item in session.items):
+    worker = distributed.is_worker(config)
+    if not worker and not timing_disabled(config) and any(item.name.startswith("test_speed")
+                                                          for item in session.items):
         # before any test, so a process state left by earlier tests shows as drift
         config.stash[DRIFT] = MachineDrift.begin()
     assets = assets_from_config(config)
@@ -223,7 +264,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pytest.exit(f"compbench: {count} selected variant(s) cannot be gated, nothing was run:\n  "
                     + "\n  ".join(asset_problems), returncode=EXIT_UNGATEABLE)
     jobs = config.getoption("--build-jobs") or available_cores()
-    if jobs < 2:
+    if jobs < 2 or worker:   # an xdist worker builds its own units in its tests
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     log = reporter.write_line if reporter else print
@@ -310,6 +351,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session that ended normally with every test passed: an interrupted or broken run must not
     become the reference."""
     config = session.config
+    if distributed.is_worker(config):   # the controller records and reports, from all workers
+        drift = config.stash.get(DRIFT, None)
+        if drift is not None and not drift.later_s:
+            drift.look()  # the end of this worker's timing phase, on its own machine
+        if LEDGER in config.stash:
+            config.workeroutput[distributed.WORKER_OUTPUT] = distributed.worker_results(
+                config.stash[LEDGER], config.stash[NOTES], drift)
+        return
     if not config.getoption("--update-baselines") or LEDGER not in config.stash:
         return
     notes = config.stash[BASELINE_CHANGES]
@@ -354,7 +403,7 @@ def report_header(config: pytest.Config, origin: dict) -> str:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    if LEDGER not in config.stash:
+    if LEDGER not in config.stash or distributed.is_worker(config):
         return
     ledger: Ledger = config.stash[LEDGER]
     for line in config.stash[BASELINE_CHANGES]:

@@ -1,0 +1,171 @@
+"""``pytest bench -n N``: accuracy and size spread over pytest-xdist workers, timing in one place.
+
+Why a scheduler of our own rather than xdist's ``load``: a worker that builds a recipe should
+also evaluate every variant made from that build (the other worker would otherwise build it
+again or wait on its lock), and latency must not be measured while another worker is busy
+building on the same cores. So the work units are *build groups* (a model's row and the chains
+that start from it, every engine of each), and the timing tests form one last unit that is
+handed to a single worker only when every other unit is finished; the other workers are shut
+down then, so the timing worker has the machine to itself.
+
+pytest-benchmark turns timing off in every xdist worker; the controller tells the worker it
+hands the timing unit to that timing is safe there (``TIMING_ALLOWED``), and only then is it
+turned back on. Under another ``--dist`` mode the timing tests fail with the reason instead of
+passing untimed.
+
+Each worker's ledger (and notes, drift, failed tests) comes back to the controller through
+xdist's ``workeroutput``; the controller alone gates the baseline update and writes the report
+and the history, from the merged ledger, as a serial session would.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from dataclasses import fields
+
+import pytest
+
+from runner.matrix import VARIANTS, Variant
+from runner.results import Ledger
+
+TIMING_GROUP = "compbench-timing"
+TIMING_TESTS = ("test_speed",)
+TIMING_ALLOWED = "compbench_timing_allowed"   # workerinput key: the controller schedules timing
+WORKER_OUTPUT = "compbench_results"           # workeroutput key: a worker's pickled results
+SCHEDULED_MODES = ("load", "loadgroup")       # --dist modes our scheduler replaces
+_BENCH_NODE = re.compile(r"::(?P<test>\w+)\[(?P<variant>[^\]]+)\]$")
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return not is_worker(config) and getattr(config.option, "dist", "no") != "no"
+
+
+def build_group(variant: Variant) -> str:
+    """The model's row whose recipe build this variant starts from (a chain: its first row)."""
+    compression = variant.compression
+    while True:
+        follows = next((v.after for v in VARIANTS.values()
+                        if v.model.name == variant.model.name and v.compression == compression), "")
+        if not follows:
+            return f"{variant.model.name}/{compression}"
+        compression = follows
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit a test is scheduled in: the timing group, its variant's build group, or (for
+    any other test, such as the unit tests) itself."""
+    if nodeid.rfind("@") > nodeid.rfind("]"):   # an explicit xdist_group mark (--dist loadgroup)
+        return nodeid.rsplit("@", 1)[1]
+    match = _BENCH_NODE.search(nodeid)
+    if not match or match["variant"] not in VARIANTS:
+        return nodeid
+    if match["test"] in TIMING_TESTS:
+        return TIMING_GROUP
+    return build_group(VARIANTS[match["variant"]])
+
+
+def make_scheduler(config: pytest.Config, log):
+    """xdist's scheduler factory, for ``--dist load`` / ``loadgroup`` (what ``-n N`` means)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TimingLastScheduling(LoadScopeScheduling):
+        """LoadScope over build groups; the timing group last, alone, on one worker.
+
+        A worker always holds its last test back until it gets more work or is shut down (it
+        needs the next item to tear down), so "wait until every worker is idle" would wait
+        forever. Instead, once only timing is left, each worker that runs low is shut down
+        while another one still runs; the last one keeps going and gets the timing unit when
+        the others have exited.
+        """
+
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            unit = next((scope for scope in self.workqueue if scope != TIMING_GROUP), None)
+            if unit is not None:
+                self.workqueue.move_to_end(unit, last=False)   # the parent pops the first
+                super()._assign_work_unit(node)
+            elif any(not other.shutting_down for other in self.nodes if other is not node):
+                node.shutdown()   # someone else is still busy: they will do the timing
+            elif len(self.nodes) == 1:   # the others have exited: the machine is ours
+                super()._assign_work_unit(node)
+
+        def remove_node(self, node):
+            crashed = super().remove_node(node)
+            for other in self.nodes:   # the last worker may be waiting for this one to exit
+                self._reschedule(other)
+            return crashed
+
+    return TimingLastScheduling(config, log)
+
+
+def schedules_timing(config: pytest.Config) -> bool:
+    return is_controller(config) and config.option.dist in SCHEDULED_MODES
+
+
+def allow_timing_on_worker(config: pytest.Config) -> None:
+    """Undo pytest-benchmark's automatic xdist switch-off on a worker the controller vouches
+    for (never a switch-off the user asked for: ``--benchmark-disable`` stays off)."""
+    session = getattr(config, "_benchmarksession", None)
+    if session is not None and session.xdist_warning and config.workerinput.get(TIMING_ALLOWED):
+        session.disabled = False
+        session.xdist_warning = False
+
+
+class WorkerBenchmarkSaving:
+    """A worker that timed nothing saves no pytest-benchmark run (it would only warn "Not
+    saving anything" into the user's terminal); the timing worker saves the session's one."""
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)   # around pytest-benchmark's own saving
+    def pytest_sessionfinish(self, session: pytest.Session):
+        benchmarks = getattr(session.config, "_benchmarksession", None)
+        if benchmarks is not None and not benchmarks.benchmarks:
+            benchmarks.save = benchmarks.autosave = benchmarks.json = None
+        yield
+
+
+def timing_refused(config: pytest.Config) -> str | None:
+    """Why this process must not time (None: it may)."""
+    if not is_worker(config) or config.workerinput.get(TIMING_ALLOWED):
+        return None
+    return ("timing under this --dist mode is refused: pytest-benchmark times nothing in an "
+            "xdist worker, and a latency taken beside another worker's builds means nothing. "
+            f"Run with -n N (--dist {' or '.join(SCHEDULED_MODES)}: the timing tests then run "
+            "last, on one worker, alone), serially, or leave timing out (-k 'not test_speed' "
+            "or --benchmark-disable)")
+
+
+def worker_results(ledger: Ledger, notes: dict, drift) -> bytes:
+    """What a worker sends back; pickled, since a ledger holds dataclasses execnet cannot
+    serialize, and both ends run the same code."""
+    return pickle.dumps({"results": ledger.results, "notes": notes, "drift": drift})
+
+
+def merge_worker_results(payload: bytes, ledger: Ledger, notes: dict) -> object | None:
+    """Fold one worker's results into the controller's ledger; returns its machine drift (the
+    timing worker's) or None."""
+    data = pickle.loads(payload)   # noqa: S301 - our own workers, same code
+    notes.update(data["notes"])
+    for variant_id, theirs in data["results"].items():
+        merge_result(ledger[VARIANTS[variant_id]], theirs)
+    return data["drift"]
+
+
+def merge_result(ours, theirs) -> None:
+    """Field by field: what a test set on one worker is kept; lists add up."""
+    for field in fields(theirs):
+        value = getattr(theirs, field.name)
+        if field.name == "variant" or value in (None, {}, [], ()):
+            continue
+        if isinstance(value, list):
+            setattr(ours, field.name, getattr(ours, field.name) + value)
+        elif isinstance(value, dict):
+            setattr(ours, field.name, {**getattr(ours, field.name), **value})
+        else:
+            setattr(ours, field.name, value)

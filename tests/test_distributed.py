@@ -1,0 +1,176 @@
+"""``pytest bench -n N`` (runner/distributed.py): build groups stay on one worker, timing runs
+last and alone, and the controller's report equals a serial session's."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from compbench.settings import REPO_ROOT
+from runner.baselines import BASELINE_DIR
+from runner.distributed import (
+    TIMING_GROUP,
+    build_group,
+    make_scheduler,
+    merge_result,
+    work_unit,
+)
+from runner.matrix import VARIANTS
+from runner.results import LatencySummary, VariantResult
+
+
+def test_a_chain_is_scheduled_with_the_row_it_starts_from():
+    assert build_group(VARIANTS["scrfd_500m_kps/pruned-20+int8-ort/openvino"]) \
+        == build_group(VARIANTS["scrfd_500m_kps/pruned-20/torch"]) == "scrfd_500m_kps/pruned-20"
+    assert build_group(VARIANTS["scrfd_500m_kps/pruned+int8-ort/onnxruntime"]) == "scrfd_500m_kps/pruned"
+    assert build_group(VARIANTS["resnet20/int8-ort/openvino"]) == "resnet20/int8-ort"
+
+
+def test_work_units():
+    variant = "scrfd_500m_kps/int8-ort/openvino"
+    assert work_unit(f"bench/test_accuracy.py::test_accuracy[{variant}]") == "scrfd_500m_kps/int8-ort"
+    assert work_unit(f"bench/test_size.py::test_size[{variant}]") == "scrfd_500m_kps/int8-ort"
+    assert work_unit(f"bench/test_speed.py::test_speed[{variant}]") == TIMING_GROUP
+    assert work_unit("tests/test_cache.py::test_x") == "tests/test_cache.py::test_x"
+    assert work_unit("tests/test_x.py::test_y[a/b]@mine") == "mine"   # --dist loadgroup marks
+
+
+class FakeConfig:
+    class option:  # noqa: N801 - mirrors config.option
+        loadscopereorder = True
+
+    def getvalue(self, name):
+        return {"tx": ["2*popen"]}[name]
+
+
+class FakeNode:
+    def __init__(self, name: str) -> None:
+        self.name, self.sent, self.shutting_down = name, [], False
+        self.gateway = type("Gateway", (), {"id": name})()
+
+    def send_runtest_some(self, indices) -> None:
+        self.sent.extend(indices)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+
+
+def collection() -> list[str]:
+    ids = ["resnet20/fp32/onnxruntime", "resnet20/int8-ort/onnxruntime"]
+    return ([f"bench/test_accuracy.py::test_accuracy[{v}]" for v in ids]
+            + [f"bench/test_speed.py::test_speed[{v}]" for v in ids])
+
+
+def test_timing_runs_last_on_the_last_worker_alone():
+    sched = make_scheduler(FakeConfig(), log=None)
+    a, b = FakeNode("a"), FakeNode("b")
+    tests = collection()
+    for node in (a, b):
+        sched.add_node(node)
+        sched.add_node_collection(node, tests)
+    sched.schedule()
+    # one build group each; the timing unit (the largest) is held back
+    assert sorted(a.sent + b.sent) == [0, 1]
+    assert TIMING_GROUP in sched.workqueue
+    first, second = (a, b) if a.sent == [0] else (b, a)
+    sched.mark_test_complete(first, first.sent[0])
+    # only timing is left and the other still builds: the first to run low is let go
+    assert first.shutting_down and TIMING_GROUP in sched.workqueue
+    sched.mark_test_complete(second, second.sent[0])
+    assert second.sent[1:] == [] and not second.shutting_down   # waits for the first to exit
+    sched.remove_node(first)
+    # the machine is the last worker's: it takes every timing test
+    assert second.sent[1:] == [2, 3] and not sched.workqueue
+
+
+def test_merging_keeps_what_each_worker_measured():
+    variant = VARIANTS["resnet20/int8-ort/onnxruntime"]
+    ours = VariantResult(variant, metrics={"top1": 0.8}, inconclusive=["a"])
+    theirs = VariantResult(variant, latency=LatencySummary(1, 2, 3, 4, 5), size_bytes=10,
+                           inconclusive=["b"])
+    merge_result(ours, theirs)
+    assert ours.metrics == {"top1": 0.8} and ours.size_bytes == 10
+    assert ours.latency.p50_ms == 2 and ours.inconclusive == ["a", "b"]
+
+
+# -- a real session, serially and on two workers ------------------------------------------
+SELECTION = "resnet20 and onnxruntime-1t and (fp32 or int8-ort)"
+
+
+def run_session(tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path / name
+    out.mkdir()
+    shutil.copy(BASELINE_DIR / "default.json", out / "default.json")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:randomly", "-k", SELECTION,
+         "--baselines-dir", str(out), "--report-dir", str(out / "reports"),
+         "--history", str(out / "history.sqlite"), "--benchmark-storage", str(out / "benchmarks"),
+         "--junitxml", str(out / "junit.xml"), "--speed-budget", "1", *extra],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "COMPBENCH_HISTORY": ""})
+    return done, out
+
+
+def outcomes(out: Path) -> dict[str, str]:
+    """test name → passed / failed / skipped, from the junit file (speed tests left out: their
+    verdict depends on the machine's noise, not on how the session was run)."""
+    found = {}
+    for case in ET.parse(out / "junit.xml").getroot().iter("testcase"):
+        if case.get("name").startswith("test_speed"):
+            continue
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        found[case.get("name")] = kinds[0] if kinds else "passed"
+    return found
+
+
+def measured(out: Path) -> tuple[dict, dict, dict]:
+    with sqlite3.connect(out / "history.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1  # written once
+        metrics = {(v, m): value for v, m, value in db.execute(
+            "SELECT variant, metric, value FROM metrics")}
+        sizes = {v: (raw, gz) for v, raw, gz in db.execute(
+            "SELECT variant, size_bytes, size_gzip_bytes FROM results")}
+        timed = {v: (p50, speedup) for v, p50, speedup in db.execute(
+            "SELECT variant, p50_ms, speedup FROM results")}
+    return metrics, sizes, timed
+
+
+def test_two_workers_give_the_serial_numbers_with_timing_once(tmp_path, asset_file):
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    serial, serial_out = run_session(tmp_path, "serial")
+    spread, spread_out = run_session(tmp_path, "spread", "-n", "2")
+    assert "Traceback" not in spread.stdout + spread.stderr, spread.stdout[-3000:]
+    assert outcomes(spread_out) == outcomes(serial_out), spread.stdout[-3000:]
+    assert len(outcomes(spread_out)) == 7   # accuracy 2, floor 1, footprint 2, size 2
+
+    serial_metrics, serial_sizes, serial_timed = measured(serial_out)
+    spread_metrics, spread_sizes, spread_timed = measured(spread_out)
+    assert spread_metrics == serial_metrics and len(serial_metrics) == 2
+    assert spread_sizes == serial_sizes
+    # the latency was measured (by the one timing worker) for both variants, and the
+    # compressed one's paired speed-up with it
+    assert all(p50 and p50 > 0 for p50, _ in spread_timed.values()), spread_timed
+    assert spread_timed["resnet20/int8-ort/onnxruntime-1t"][1] > 0
+    # one report, by the controller
+    assert len(list((spread_out / "reports").glob("report-*.md"))) == 1, \
+        sorted(p.name for p in (spread_out / "reports").iterdir())
+    assert "compbench comparison" in spread.stdout
+    # pytest-benchmark's saved run holds both timings (the timing worker saved it)
+    saved = list((spread_out / "benchmarks").rglob("*.json"))
+    assert len(saved) == 1
+    assert len(json.loads(saved[0].read_text())["benchmarks"]) == 2
+
+
+def test_timing_under_another_dist_mode_fails_with_the_reason(tmp_path, asset_file):
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    done, _ = run_session(tmp_path, "loadfile", "-n", "2", "--dist", "loadfile")
+    assert done.returncode == 1
+    assert "timing under this --dist mode is refused" in done.stdout
