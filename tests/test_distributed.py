@@ -12,8 +12,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 from compbench.settings import REPO_ROOT
 from runner.baselines import BASELINE_DIR
 from runner.distributed import (
