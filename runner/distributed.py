@@ -26,6 +26,7 @@ from dataclasses import fields
 
 import pytest
 
+from compbench import hardware
 from runner.matrix import VARIANTS, Variant
 from runner.results import Ledger
 
@@ -143,18 +144,28 @@ def timing_refused(config: pytest.Config) -> str | None:
 
 def worker_results(ledger: Ledger, notes: dict, drift) -> bytes:
     """What a worker sends back; pickled, since a ledger holds dataclasses execnet cannot
-    serialize, and both ends run the same code."""
-    return pickle.dumps({"results": ledger.results, "notes": notes, "drift": drift})
+    serialize, and both ends run the same code. With the worker's machine: a worker on another
+    host measured there."""
+    return pickle.dumps({"results": ledger.results, "notes": notes, "drift": drift,
+                         "machine": hardware.current()})
 
 
-def merge_worker_results(payload: bytes, ledger: Ledger, notes: dict) -> object | None:
-    """Fold one worker's results into the controller's ledger; returns its machine drift (the
-    timing worker's) or None."""
+def merge_worker_results(payload: bytes, ledger: Ledger, notes: dict):
+    """Fold one worker's results into the controller's ledger; returns the worker's machine
+    and its drift (the timing worker's; None for the others)."""
     data = pickle.loads(payload)   # noqa: S301 - our own workers, same code
     notes.update(data["notes"])
     for variant_id, theirs in data["results"].items():
         merge_result(ledger[VARIANTS[variant_id]], theirs)
-    return data["drift"]
+    return data["machine"], data["drift"]
+
+
+def foreign_machines(machines: list[hardware.Hardware]) -> list[str]:
+    """The workers' machines that are not the controller's CPU model: their measurements would
+    be recorded under the controller's hardware class, so a baseline update refuses them."""
+    here = hardware.current()
+    return sorted({m.describe() for m in machines
+                   if (m.hardware_class, m.cpu) != (here.hardware_class, here.cpu)})
 
 
 def merge_result(ours, theirs) -> None:

@@ -49,6 +49,7 @@ NOTES = pytest.StashKey[dict]()
 BASELINE_CHANGES = pytest.StashKey[list]()
 DRIFT = pytest.StashKey[MachineDrift]()
 FAILED = pytest.StashKey[list]()   # node ids of the tests that failed or errored
+WORKER_MACHINES = pytest.StashKey[list]()   # xdist: the machine each worker measured on
 FLOOR_TEST = "test_accuracy_floor"
 EXIT_UNGATEABLE = 3
 
@@ -133,6 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[NOTES] = {}
     config.stash[BASELINE_CHANGES] = []
     config.stash[FAILED] = []
+    config.stash[WORKER_MACHINES] = []
     config.pluginmanager.register(FailedTests(config), "compbench-failed-tests")
     if distributed.is_worker(config):
         config.pluginmanager.register(distributed.WorkerBenchmarkSaving(), "compbench-worker-saving")
@@ -165,7 +167,9 @@ def pytest_testnodedown(node, error) -> None:
     payload = getattr(node, "workeroutput", {}).get(distributed.WORKER_OUTPUT)
     if payload is None or LEDGER not in config.stash:
         return
-    drift = distributed.merge_worker_results(payload, config.stash[LEDGER], config.stash[NOTES])
+    machine, drift = distributed.merge_worker_results(payload, config.stash[LEDGER],
+                                                      config.stash[NOTES])
+    config.stash[WORKER_MACHINES].append(machine)
     if drift is not None:
         config.stash[DRIFT] = drift
 
@@ -372,6 +376,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if failed:
         notes.append(f"{len(failed)} variant(s) below their accuracy floor (listed above): "
                      "their values are recorded all the same, the floor is not a baseline")
+    foreign = distributed.foreign_machines(config.stash[WORKER_MACHINES])
+    if foreign:
+        notes.append("baselines NOT updated: xdist workers measured on other machines than this "
+                     "one, whose hardware class the values would be filed under: "
+                     + "; ".join(foreign) + ". Record on one machine (or with -n on this host).")
+        return
     measured = ledger.measured_for_baseline()
     if not measured:
         notes.append("baselines NOT updated: nothing was measured")

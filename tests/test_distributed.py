@@ -3,20 +3,27 @@ last and alone, and the controller's report equals a serial session's."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import execnet.script.socketserver as execnet_socketserver
+
+from compbench import hardware
 from compbench.settings import REPO_ROOT
 from runner.baselines import BASELINE_DIR
 from runner.distributed import (
     TIMING_GROUP,
     build_group,
+    foreign_machines,
     make_scheduler,
     merge_result,
     work_unit,
@@ -99,6 +106,13 @@ def test_merging_keeps_what_each_worker_measured():
     assert ours.latency.p50_ms == 2 and ours.inconclusive == ["a", "b"]
 
 
+def test_a_baseline_update_refuses_workers_on_another_cpu_model():
+    here = hardware.current()
+    other = dataclasses.replace(here, model=str(int(here.model) + 1) if here.model.isdigit() else "x")
+    assert foreign_machines([here, here]) == []
+    assert foreign_machines([here, other]) == [other.describe()]
+
+
 # -- a real session, serially and on two workers ------------------------------------------
 SELECTION = "resnet20 and onnxruntime-1t and (fp32 or int8-ort)"
 
@@ -172,3 +186,39 @@ def test_timing_under_another_dist_mode_fails_with_the_reason(tmp_path, asset_fi
     done, _ = run_session(tmp_path, "loadfile", "-n", "2", "--dist", "loadfile")
     assert done.returncode == 1
     assert "timing under this --dist mode is refused" in done.stdout
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_worker_on_another_host_through_a_socket_gateway(tmp_path, asset_file):
+    """What the README's several-hosts recipe does, on loopback: one local worker and one in a
+    socket server (on another machine: started there, in the same environment, with the assets
+    at the same setting)."""
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    port = free_loopback_port()
+    server = subprocess.Popen([sys.executable, execnet_socketserver.__file__, f"127.0.0.1:{port}"],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the socket server did not start"
+                time.sleep(0.2)
+        # the probe connection above was served (and ended) by the server's loop: it goes on
+        done, out = run_session(tmp_path, "hosts", "-v", "--dist", "load", "--tx", "popen",
+                                "--tx", f"socket=127.0.0.1:{port}//chdir={REPO_ROOT}")
+    finally:
+        server.kill()
+        server.wait()
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "[gw0]" in done.stdout and "[gw1]" in done.stdout   # both hosts ran tests
+    metrics, sizes, timed = measured(out)
+    assert len(metrics) == 2 and all(all(pair) for pair in sizes.values())
+    assert all(p50 for p50, _ in timed.values())   # timed, once, on one of them
