@@ -105,11 +105,23 @@ def recipe_of(variant_id: str) -> str | None:
 
 
 def cpu_model_dependent(variant_id: str, metric: str) -> bool:
-    """Whether ``metric`` of this variant is stored per CPU model (within its class)."""
+    """Whether ``metric`` of this variant is stored per CPU model (within its class).
+
+    Accuracy: the rows measured to differ between CPU models of one class. Speed-up: every row
+    whose kernels depend on the instruction set (``cpu_dependent_accuracy``: the int8 rows and
+    the TF fine-tunes), because one class spans very different int8 units: int8-ptq/torch ran
+    3.8x faster than fp32 on an Intel Xeon (family 6 model 207) and 5.5x on an AMD EPYC
+    (family 25 model 17), both AVX-512 VNNI; a class-wide value recorded on the faster CPU turns
+    the slower one red at a 15 % tolerance.
+    """
     from runner.matrix import VARIANTS
 
     variant = VARIANTS.get(variant_id)
-    return bool(variant and variant.cpu_model_dependent_accuracy and metric in ACCURACY_METRICS)
+    if variant is None:
+        return False
+    if metric == "speedup":
+        return variant.cpu_dependent_accuracy
+    return variant.cpu_model_dependent_accuracy and metric in ACCURACY_METRICS
 
 
 @dataclass(frozen=True)
@@ -221,10 +233,20 @@ class Baselines:
         own = self.scope(variant_id, metric)
         if own in classes:
             return classes[own], own, False
+        coarse = classes.get(self.hardware_class)
+        if own != self.hardware_class and coarse and self.recorded_on(coarse) == self.cpu:
+            return coarse, self.hardware_class, False   # a class-wide value this CPU recorded
         nearest = hardware.nearest(own, sorted(classes))
         if nearest is None:
             return None, own, False
         return classes[nearest], f"{nearest} (nearest)", True
+
+    def recorded_on(self, record: dict) -> str | None:
+        """The CPU model (``vendor-family-model``) a value's recording ran on, if it says."""
+        machine = self.data.get("recordings", {}).get(record.get("recorded"), {}).get("machine", {})
+        if not {"vendor", "family", "model"} <= set(machine):
+            return None
+        return f"{machine['vendor']}-{machine['family']}-{machine['model']}"
 
     def check(self, variant_id: str, metric: str, measured: float,
               higher_is_better: bool | None = None, two_sided: bool = True) -> Check:
@@ -333,8 +355,9 @@ class Baselines:
                 # a metric that moved between shared, per-class and per-CPU-model storage
                 # leaves the coarser place
                 (entry.get(SHARED, {}) if per_class else {}).pop(metric, None)
-                if key != self.hardware_class:
-                    _narrow_to_its_cpu(data, entry, self.hardware_class, metric)
+                if key != self.hardware_class:   # every class's coarse value, not only ours
+                    for coarse in [k for k in entry.get("by_hardware", {}) if "/" not in k]:
+                        _narrow_to_its_cpu(data, entry, coarse, metric)
                 old = scope.get(metric, {}).get("value")
                 where = f" [{key}]" if per_class else ""
                 if old != value:
@@ -371,14 +394,17 @@ class Baselines:
 
 def _narrow_to_its_cpu(data: dict, entry: dict, hardware_class: str, metric: str) -> None:
     """A class-wide value of a metric now kept per CPU model moves to the CPU model that
-    recorded it (its provenance says which), so recording on one CPU never drops another's."""
+    recorded it (its provenance says which), so recording on one CPU never drops another's.
+    A value whose provenance names no CPU stays where it is: the nearest-class fallback still
+    finds it."""
     coarse = entry.get("by_hardware", {}).get(hardware_class, {})
-    record = coarse.pop(metric, None)
-    if not coarse:
-        entry.get("by_hardware", {}).pop(hardware_class, None)
+    record = coarse.get(metric)
     machine = data.get("recordings", {}).get((record or {}).get("recorded"), {}).get("machine", {})
     if record is None or not {"vendor", "family", "model"} <= set(machine):
         return
+    del coarse[metric]
+    if not coarse:
+        entry["by_hardware"].pop(hardware_class)
     cpu = f"{hardware_class}/{machine['vendor']}-{machine['family']}-{machine['model']}"
     entry["by_hardware"].setdefault(cpu, {}).setdefault(metric, record)
 

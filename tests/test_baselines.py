@@ -12,7 +12,8 @@ from compbench.errors import BaselineError
 from runner.baselines import CROSS_HARDWARE_TOLERANCES, Baselines, baseline_path, empty, hardware_dependent
 
 VID = "scrfd_500m_kps/fp32/torch"           # fp32: accuracy shared by every machine
-INT8 = "scrfd_500m_kps/int8-ort/onnxruntime"  # int8: accuracy per hardware class
+INT8 = "scrfd_500m_kps/int8-ort/onnxruntime"  # int8: accuracy per hardware class, speed per CPU
+SPARSE = "scrfd_500m_kps/sparse/onnxruntime"   # fp32 kernels: speed-up per hardware class
 HERE, OTHER = "x86_64-avx512-vnni", "x86_64-avx2"
 
 
@@ -40,6 +41,7 @@ def stored(tmp_path):
         VID: {"shared": {"hard": value(0.70), "size_bytes": value(1000)}},
         INT8: {"shared": {"size_bytes": value(800)},
                "by_hardware": {OTHER: {"hard": value(0.60), "speedup": value(1.5)}}},
+        SPARSE: {"by_hardware": {OTHER: {"speedup": value(1.5)}}},
     })))
 
 
@@ -148,7 +150,7 @@ def test_update_stamps_only_what_was_measured(stored):
                                    {"git_commit": "new"})
     assert stored.path.read_text() == before  # computing an update writes nothing
     assert changes == ["m/c/e top1: (new) → 0.5", f"{INT8} hard [{HERE}]: (new) → 0.61",
-                       f"{INT8} speedup [{HERE}]: (new) → 5"]
+                       f"{INT8} speedup [{HERE}/{stored.cpu}]: (new) → 5"]
     entry = data["variants"][INT8]
     assert entry["by_hardware"][OTHER]["hard"] == value(0.60)      # the other class untouched
     new_id = entry["by_hardware"][HERE]["hard"]["recorded"]
@@ -202,7 +204,7 @@ def interval(estimate: float, low: float, high: float):
 ])
 def test_an_interval_is_a_pass_a_regression_or_inconclusive(stored, low, high, verdict):
     stored.hardware_class = OTHER  # speed-up 1.5 stored for this class, tolerance rel 0.4
-    check = stored.check_interval(INT8, "speedup", interval((low + high) / 2, low, high))
+    check = stored.check_interval(SPARSE, "speedup", interval((low + high) / 2, low, high))
     outcome = ("regression" if check.problem else "inconclusive" if check.inconclusive
                else "pass")
     assert outcome == verdict
@@ -226,10 +228,10 @@ def test_a_regression_on_a_drifted_machine_is_inconclusive_with_the_reason(store
         asked.append(True)
         return "the machine drifted: 1.40x"
 
-    below = stored.check_interval(INT8, "speedup", interval(0.85, 0.80, 0.89), unstable=drifted)
+    below = stored.check_interval(SPARSE, "speedup", interval(0.85, 0.80, 0.89), unstable=drifted)
     assert not below.problem and "lies below the floor 0.9" in below.inconclusive
     assert "the machine drifted: 1.40x" in below.inconclusive
-    passing = stored.check_interval(INT8, "speedup", interval(1.0, 0.95, 1.05), unstable=drifted)
+    passing = stored.check_interval(SPARSE, "speedup", interval(1.0, 0.95, 1.05), unstable=drifted)
     assert not passing.problem and not passing.inconclusive
     assert len(asked) == 1   # the calibration is re-timed only when a regression is at stake
 
@@ -252,7 +254,7 @@ def test_a_cpu_model_row_is_kept_per_cpu_and_recording_on_one_cpu_keeps_the_othe
     by_hardware = new["variants"][QAT]["by_hardware"]
     assert by_hardware[f"{HERE}/{amd}"]["hard"]["value"] == 0.6107
     assert by_hardware[f"{HERE}/{intel}"]["hard"] == value(0.6034, "rI")   # moved, not lost
-    assert by_hardware[HERE] == {"speedup": value(4.1, "rI")}        # speed-ups stay per class
+    assert by_hardware[HERE] == {"speedup": value(4.1, "rI")}   # not re-measured: stays
     assert changes == [f"{QAT} hard [{HERE}/{amd}]: (new) → 0.6107"]
     for cpu, measured in ((amd, 0.6107), (intel, 0.6034)):
         check = Baselines(path, new, HERE, cpu).check(QAT, "hard", measured)
@@ -262,3 +264,38 @@ def test_a_cpu_model_row_is_kept_per_cpu_and_recording_on_one_cpu_keeps_the_othe
     assert third.problem.startswith("REGRESSION") and "(nearest)" in third.basis
     # rows without the flag keep one value per class
     assert Baselines(path, new, HERE, amd).scope(INT8, "hard") == HERE
+
+
+def test_an_int8_speedup_is_kept_per_cpu_model_and_a_class_wide_one_belongs_to_its_recorder(tmp_path):
+    """One class spans CPUs whose int8 units differ by far more than the speed tolerance."""
+    intel, amd = "GenuineIntel-6-207", "AuthenticAMD-25-17"
+    data = base_file(**{INT8: {"by_hardware": {HERE: {"speedup": value(3.8, "rI")}}},
+                        SPARSE: {"by_hardware": {HERE: {"speedup": value(1.0, "rI")}}}})
+    data["recordings"]["rI"] = {"machine": {"vendor": "GenuineIntel", "family": "6",
+                                            "model": "207"}}
+    path = write(tmp_path / "p.json", data)
+    # the class-wide value Intel recorded is Intel's own (normal tolerance) ...
+    assert Baselines(path, data, HERE, intel).stored(INT8, "speedup")[1:] == (HERE, False)
+    # ... and only the nearest for another CPU model (cross-hardware tolerance)
+    assert Baselines(path, data, HERE, amd).stored(INT8, "speedup")[1:] == (f"{HERE} (nearest)", True)
+    new, changes = Baselines(path, data, HERE, amd).updated(
+        {INT8: {"speedup": 5.5}, SPARSE: {"speedup": 0.99}}, {"git_commit": "amd"})
+    by_hardware = new["variants"][INT8]["by_hardware"]
+    assert by_hardware == {f"{HERE}/{intel}": {"speedup": value(3.8, "rI")},
+                           f"{HERE}/{amd}": {"speedup": value(5.5, by_hardware[f"{HERE}/{amd}"]
+                                                              ["speedup"]["recorded"])}}
+    # fp32-kernel rows keep one speed-up per class
+    assert set(new["variants"][SPARSE]["by_hardware"]) == {HERE}
+    for cpu, measured in ((intel, 3.7), (amd, 5.4)):
+        check = Baselines(path, new, HERE, cpu).check(INT8, "speedup", measured, two_sided=False)
+        assert check.problem is None and check.basis == f"{HERE}/{cpu}"
+    slow = Baselines(path, new, HERE, intel).check(INT8, "speedup", 2.0, two_sided=False)
+    assert slow.problem.startswith("REGRESSION")
+
+
+def test_a_class_wide_value_without_its_machine_is_not_dropped(stored):
+    stored.hardware_class = OTHER
+    data, _ = stored.updated({INT8: {"speedup": 1.4}}, {"git_commit": "new"})
+    by_hardware = data["variants"][INT8]["by_hardware"]
+    assert by_hardware[OTHER]["speedup"] == value(1.5)   # r1 names no machine: it stays
+    assert by_hardware[f"{OTHER}/{stored.cpu}"]["speedup"]["value"] == 1.4
