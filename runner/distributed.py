@@ -119,18 +119,6 @@ def allow_timing_on_worker(config: pytest.Config) -> None:
         session.xdist_warning = False
 
 
-class WorkerBenchmarkSaving:
-    """A worker that timed nothing saves no pytest-benchmark run (it would only warn "Not
-    saving anything" into the user's terminal); the timing worker saves the session's one."""
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)   # around pytest-benchmark's own saving
-    def pytest_sessionfinish(self, session: pytest.Session):
-        benchmarks = getattr(session.config, "_benchmarksession", None)
-        if benchmarks is not None and not benchmarks.benchmarks:
-            benchmarks.save = benchmarks.autosave = benchmarks.json = None
-        yield
-
-
 def timing_refused(config: pytest.Config) -> str | None:
     """Why this process must not time (None: it may)."""
     if not is_worker(config) or config.workerinput.get(TIMING_ALLOWED):

@@ -21,6 +21,7 @@ import numpy as np
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, Entry, cache_key
 from compbench.isolation import STEP_THREADS, run_step
+from compbench.quiet import import_quietly
 from compbench.specs import Variant
 from engines.base import Engine, Session
 from engines.registry import get_engine, unavailable
@@ -62,6 +63,10 @@ class VariantPipeline:
         if problem:
             raise problem
         if self.task is None:
+            if "tf_keras" in self.variant.requires:
+                # a Keras task's preprocessing imports tf_keras, and TensorFlow's first import
+                # writes its native start-up notices to fd 2 (compbench/quiet.py)
+                import_quietly("tf_keras")
             self.task = create_task(self.variant.model, self.assets)
         for ref in self.variant.model.weights:
             self.assets.weights(ref)

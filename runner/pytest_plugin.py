@@ -136,8 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[FAILED] = []
     config.stash[WORKER_MACHINES] = []
     config.pluginmanager.register(FailedTests(config), "compbench-failed-tests")
-    if distributed.is_worker(config):
-        config.pluginmanager.register(distributed.WorkerBenchmarkSaving(), "compbench-worker-saving")
+    config.pluginmanager.register(SaveOnlyWhatWasTimed(), "compbench-benchmark-saving")
 
 
 @pytest.hookimpl(trylast=True)
@@ -172,6 +171,19 @@ def pytest_testnodedown(node, error) -> None:
     config.stash[WORKER_MACHINES].append(machine)
     if drift is not None:
         config.stash[DRIFT] = drift
+
+
+class SaveOnlyWhatWasTimed:
+    """A session (or xdist worker) that timed nothing saves no pytest-benchmark run: the
+    ``--benchmark-autosave`` of pyproject.toml would only warn "Not saving anything" into the
+    user's terminal. Under xdist the one timing worker saves the session's run."""
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)   # around pytest-benchmark's own saving
+    def pytest_sessionfinish(self, session: pytest.Session):
+        benchmarks = getattr(session.config, "_benchmarksession", None)
+        if benchmarks is not None and not benchmarks.benchmarks:
+            benchmarks.save = benchmarks.autosave = benchmarks.json = None
+        yield
 
 
 class FailedTests:
