@@ -5,7 +5,7 @@
 VENV ?= .venv
 PYTEST = $(VENV)/bin/pytest
 
-.PHONY: bench test nightly pr compare compare-upgrade candidate-venv venv clean-venv readme-picture
+.PHONY: bench test nightly pr merge compare compare-upgrade candidate-venv venv clean-venv readme-picture
 
 $(VENV)/.installed: pyproject.toml constraints/known-good.txt
 	python3 -m venv $(VENV)
@@ -34,6 +34,12 @@ nightly: $(VENV)/.installed
 
 pr: $(VENV)/.installed
 	$(PYTEST) tests bench/test_accuracy.py bench/test_floor.py bench/test_size.py $(ARGS)
+
+# One report from several sessions' results files (the nightly families' artifacts, unpacked
+# under shards/ by the workflow; or name them: RESULTS="a.pkl b.pkl").
+RESULTS ?= $(wildcard shards/*/reports/latest-results.pkl)
+merge: $(VENV)/.installed
+	$(VENV)/bin/compbench merge $(RESULTS) --report-dir reports/merged
 
 # `compbench compare` (README): every variant matching FILTER timed on two sides interleaved,
 # evaluated and sized on both; red on a significant regression. BASE/HEAD: a git ref, a

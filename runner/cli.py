@@ -123,6 +123,49 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Several sessions' results files (CI shards: one job per engine family or model) as one
+    report, markdown and HTML. Not a gate: each shard gated its own variants."""
+    import datetime as dt
+
+    from runner import results_file
+    from runner.html_report import model_section, render_html, write_html_report
+    from runner.report import render, write_report
+    from runner.results import Ledger
+
+    ledger, notes, sources, seen = Ledger(), {}, [], {}
+    for name in args.files:
+        found = results_file.read(Path(name))
+        for variant_id in found.results:
+            seen.setdefault(variant_id, []).append(name)
+        results_file.merge_into(found, ledger, notes)
+        sources.append(f"`{name}`: commit `{found.origin.get('git_commit')}`, "
+                       f"{found.origin.get('date')}, {found.machine.describe()}")
+    if not ledger.results:
+        raise CompbenchError(f"{' '.join(args.files)}: no variant in these results files")
+    twice = sorted(v for v, files in seen.items() if len(files) > 1)
+    commits = {source.split("commit `")[1].split("`")[0] for source in sources}
+    warnings = ([f"**Different commits** ({', '.join(sorted(commits))}): these shards did not "
+                 "measure the same code."] if len(commits) > 1 else [])
+    if twice:
+        warnings.append(f"In more than one file (the later file's values win): {', '.join(twice)}.")
+    now = dt.datetime.now(dt.UTC)
+    header_lines = [f"Merged from {len(sources)} results file(s):", *sources, *warnings]
+    markdown = (f"# compbench merged report {now.isoformat(timespec='seconds')}\n\n"
+                + "\n".join(f"- {line}" if i else line for i, line in enumerate(header_lines))
+                + "\n\n" + render(ledger, notes))
+    stamp = "merged-" + now.strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.report_dir)
+    path = write_report(markdown, out, stamp)
+    sections = [model_section(ledger, model, notes.get(model, ""), None)
+                for model in dict.fromkeys(r.variant.model.name for r in ledger.results.values())]
+    html_path = write_html_report(render_html("compbench merged report", header_lines, sections),
+                                  sections, out, stamp)
+    print(markdown)
+    print(f"merged report written to {path} and {html_path}", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(argv: list[str]) -> int:
     import pytest
 
@@ -180,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the database (default: $COMPBENCH_HISTORY or reports/history.sqlite)")
     past.set_defaults(func=cmd_history)
 
+    merging = sub.add_parser("merge", help="one report from several sessions' results files "
+                             "(results-<stamp>.pkl beside each report; CI shards)")
+    merging.add_argument("files", nargs="+", metavar="RESULTS_FILE")
+    merging.add_argument("--report-dir", default="reports",
+                         help="where the merged markdown and HTML report go (default: reports)")
+    merging.set_defaults(func=cmd_merge)
     sub.add_parser("eval-wider", add_help=False,
                    help="official WIDER FACE AP of a prediction folder (see eval-wider --help)")
     sub.add_parser("bench", add_help=False, help="run the bench suite (pytest bench ARGS)")

@@ -13,27 +13,24 @@ hands the timing unit to that timing is safe there (``TIMING_ALLOWED``), and onl
 turned back on. Under another ``--dist`` mode the timing tests fail with the reason instead of
 passing untimed.
 
-Each worker's ledger (and notes, drift, failed tests) comes back to the controller through
-xdist's ``workeroutput``; the controller alone gates the baseline update and writes the report
-and the history, from the merged ledger, as a serial session would.
+Each worker's results (``runner.results_file``: ledger, notes, drift, machine) come back to the
+controller through xdist's ``workeroutput``; the controller alone gates the baseline update and
+writes the report and the history, from the merged ledger, as a serial session would.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
-from dataclasses import fields
 
 import pytest
 
 from compbench import hardware
 from runner.matrix import VARIANTS, Variant
-from runner.results import Ledger
 
 TIMING_GROUP = "compbench-timing"
 TIMING_TESTS = ("test_speed",)
 TIMING_ALLOWED = "compbench_timing_allowed"   # workerinput key: the controller schedules timing
-WORKER_OUTPUT = "compbench_results"           # workeroutput key: a worker's pickled results
+WORKER_OUTPUT = "compbench_results"           # workeroutput key: runner.results_file.payload
 SCHEDULED_MODES = ("load", "loadgroup")       # --dist modes our scheduler replaces
 _BENCH_NODE = re.compile(r"::(?P<test>\w+)\[(?P<variant>[^\]]+)\]$")
 
@@ -130,41 +127,9 @@ def timing_refused(config: pytest.Config) -> str | None:
             "or --benchmark-disable)")
 
 
-def worker_results(ledger: Ledger, notes: dict, drift) -> bytes:
-    """What a worker sends back; pickled, since a ledger holds dataclasses execnet cannot
-    serialize, and both ends run the same code. With the worker's machine: a worker on another
-    host measured there."""
-    return pickle.dumps({"results": ledger.results, "notes": notes, "drift": drift,
-                         "machine": hardware.current()})
-
-
-def merge_worker_results(payload: bytes, ledger: Ledger, notes: dict):
-    """Fold one worker's results into the controller's ledger; returns the worker's machine
-    and its drift (the timing worker's; None for the others)."""
-    data = pickle.loads(payload)   # noqa: S301 - our own workers, same code
-    notes.update(data["notes"])
-    for variant_id, theirs in data["results"].items():
-        merge_result(ledger[VARIANTS[variant_id]], theirs)
-    return data["machine"], data["drift"]
-
-
 def foreign_machines(machines: list[hardware.Hardware]) -> list[str]:
     """The workers' machines that are not the controller's CPU model: their measurements would
     be recorded under the controller's hardware class, so a baseline update refuses them."""
     here = hardware.current()
     return sorted({m.describe() for m in machines
                    if (m.hardware_class, m.cpu) != (here.hardware_class, here.cpu)})
-
-
-def merge_result(ours, theirs) -> None:
-    """Field by field: what a test set on one worker is kept; lists add up."""
-    for field in fields(theirs):
-        value = getattr(theirs, field.name)
-        if field.name == "variant" or value in (None, {}, [], ()):
-            continue
-        if isinstance(value, list):
-            setattr(ours, field.name, getattr(ours, field.name) + value)
-        elif isinstance(value, dict):
-            setattr(ours, field.name, {**getattr(ours, field.name), **value})
-        else:
-            setattr(ours, field.name, value)

@@ -33,7 +33,7 @@ from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT, resolve_history_path
 from engines.registry import ENGINES, families
-from runner import distributed
+from runner import distributed, results_file
 from runner.baselines import BASELINE_DIR, Baselines, baseline_path
 from runner.history import History, HistoryError
 from runner.html_report import model_section, render_html, write_html_report
@@ -166,11 +166,11 @@ def pytest_testnodedown(node, error) -> None:
     payload = getattr(node, "workeroutput", {}).get(distributed.WORKER_OUTPUT)
     if payload is None or LEDGER not in config.stash:
         return
-    machine, drift = distributed.merge_worker_results(payload, config.stash[LEDGER],
-                                                      config.stash[NOTES])
-    config.stash[WORKER_MACHINES].append(machine)
-    if drift is not None:
-        config.stash[DRIFT] = drift
+    found = results_file.parse(payload, f"xdist worker {node.gateway.id}")
+    results_file.merge_into(found, config.stash[LEDGER], config.stash[NOTES])
+    config.stash[WORKER_MACHINES].append(found.machine)
+    if found.drift is not None:
+        config.stash[DRIFT] = found.drift
 
 
 class SaveOnlyWhatWasTimed:
@@ -372,8 +372,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if drift is not None and not drift.later_s:
             drift.look()  # the end of this worker's timing phase, on its own machine
         if LEDGER in config.stash:
-            config.workeroutput[distributed.WORKER_OUTPUT] = distributed.worker_results(
-                config.stash[LEDGER], config.stash[NOTES], drift)
+            config.workeroutput[distributed.WORKER_OUTPUT] = results_file.payload(
+                config.stash[LEDGER], config.stash[NOTES], drift, provenance())
         return
     if not config.getoption("--update-baselines") or LEDGER not in config.stash:
         return
@@ -458,6 +458,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     html_path = write_html_report(page, sections, report_dir, stamp)
     kept = f"history: {history.path}, {history.session_count()} session(s)" if history else "no history"
     terminalreporter.write_line(f"HTML report with plots: {html_path} ({kept})")
+    results = results_file.write(
+        results_file.payload(ledger, config.stash[NOTES], drift, origin), report_dir, stamp)
+    terminalreporter.write_line(f"results file (for `compbench merge`): {results}")
     not_gated = {vid: r.not_gated for vid, r in ledger.results.items() if r.not_gated}
     if not_gated:
         terminalreporter.write_line(f"{len(not_gated)} variant(s) not gated (optional engine or "

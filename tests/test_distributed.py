@@ -25,11 +25,11 @@ from runner.distributed import (
     build_group,
     foreign_machines,
     make_scheduler,
-    merge_result,
     work_unit,
 )
 from runner.matrix import VARIANTS
 from runner.results import LatencySummary, VariantResult
+from runner.results_file import merge_result
 
 
 def test_a_chain_is_scheduled_with_the_row_it_starts_from():
@@ -177,6 +177,7 @@ def test_two_workers_give_the_serial_numbers_with_timing_once(tmp_path, asset_fi
     assert len(list((spread_out / "reports").glob("report-*.md"))) == 1, \
         sorted(p.name for p in (spread_out / "reports").iterdir())
     assert "compbench comparison" in spread.stdout
+    assert len(list((spread_out / "reports").glob("results-*.pkl"))) == 1   # for compbench merge
     # pytest-benchmark's saved run holds both timings (the timing worker saved it)
     saved = list((spread_out / "benchmarks").rglob("*.json"))
     assert len(saved) == 1
