@@ -230,3 +230,19 @@ def test_a_worker_on_another_host_through_a_socket_gateway(tmp_path, asset_file)
     metrics, sizes, timed = measured(out)
     assert len(metrics) == 2 and all(all(pair) for pair in sizes.values())
     assert all(p50 for p50, _ in timed.values())   # timed, once, on one of them
+
+
+def test_a_baseline_update_on_two_workers_is_written_once_by_the_controller(tmp_path, asset_file):
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    done, out = run_session(tmp_path, "record", "-n", "2", "--update-baselines",
+                            "--benchmark-disable")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert done.stdout.count("baselines updated") + done.stdout.count("baselines unchanged") == 1
+    data = json.loads((out / "default.json").read_text())
+    metrics, sizes, _ = measured(out)
+    for variant_id, (raw, _gzip) in sizes.items():
+        assert data["variants"][variant_id]["shared"]["size_bytes"]["value"] == raw
+    int8 = "resnet20/int8-ort/onnxruntime-1t"
+    stored = data["variants"][int8]["by_hardware"][hardware.current().hardware_class]["top1"]
+    assert stored["value"] == round(metrics[(int8, "top1")], 6)
+    assert "-n 2" in data["recordings"][stored["recorded"]]["command"]
