@@ -85,14 +85,16 @@ MATRIX: list[Row] = [
                 "steps": 300, "lr": 5e-5}),
     Row("scrfd_500m_kps", "pruned", "compression.pruned:pruned", FP32_ENGINES,
         "structured channel pruning (layer4 288 -> 184 channels), self-distilled",
-        params={"blocks": "backbone.layer4.*", "ratio": 0.375, "steps": 500, "lr": 5e-5}),
+        params={"blocks": "backbone.layer4.*", "ratio": 0.375, "steps": 500, "lr": 2e-5}),
+    # lr: compression/selection/scrfd_500m_kps-pruned.json (held-out, label-free)
     # -- chains: a recipe run on another row's artifact (Row.after), so techniques compose --
     # ratio 0.2 is set by the size target alone (int8 file <= 724 KB, 3.7x below fp32's 2.68
     # MB): pruning layer4 by 0.15 / 0.2 / 0.25 keeps 81.5 / 74.9 / 68.6 % of the parameters,
     # i.e. ~679 / 623 / 571 KB at int8; 0.2 is the mildest with a 10 % margin. No AP was read.
     Row("scrfd_500m_kps", "pruned-20", "compression.pruned:pruned", ("torch",),
         "structured channel pruning (layer4 288 -> 232 channels), self-distilled; the chains' base",
-        params={"blocks": "backbone.layer4.*", "ratio": 0.2, "steps": 500, "lr": 5e-5}),
+        params={"blocks": "backbone.layer4.*", "ratio": 0.2, "steps": 500, "lr": 2e-5}),
+    # lr: compression/selection/scrfd_500m_kps-pruned-20.json (held-out, label-free)
     Row("scrfd_500m_kps", "pruned-20+int8-ort", "compression.int8_ort:int8_ort",
         ("onnxruntime", "openvino"), "pruned-20, then onnxruntime static int8 (QDQ)",
         ("onnxruntime",), cpu_dependent_accuracy=True, after="pruned-20"),
