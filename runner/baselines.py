@@ -110,7 +110,7 @@ def cpu_model_dependent(variant_id: str, metric: str) -> bool:
     Accuracy: the rows measured to differ between CPU models of one class. Speed-up: every row
     whose kernels depend on the instruction set (``cpu_dependent_accuracy``: the int8 rows and
     the TF fine-tunes), because one class spans very different int8 units: int8-ptq/torch ran
-    3.8x faster than fp32 on an Intel Xeon (family 6 model 207) and 5.5x on an AMD EPYC
+    3.8x faster than fp32 on an Intel Xeon (family 6 model 207) and 4.8x on an AMD EPYC
     (family 25 model 17), both AVX-512 VNNI; a class-wide value recorded on the faster CPU turns
     the slower one red at a 15 % tolerance.
     """
@@ -242,11 +242,7 @@ class Baselines:
         return classes[nearest], f"{nearest} (nearest)", True
 
     def recorded_on(self, record: dict) -> str | None:
-        """The CPU model (``vendor-family-model``) a value's recording ran on, if it says."""
-        machine = self.data.get("recordings", {}).get(record.get("recorded"), {}).get("machine", {})
-        if not {"vendor", "family", "model"} <= set(machine):
-            return None
-        return f"{machine['vendor']}-{machine['family']}-{machine['model']}"
+        return _recording_cpu(self.data, record)
 
     def check(self, variant_id: str, metric: str, measured: float,
               higher_is_better: bool | None = None, two_sided: bool = True) -> Check:
@@ -392,6 +388,14 @@ class Baselines:
         atomic_write_text(target, json.dumps(data, indent=2, sort_keys=False) + "\n", mode)
 
 
+def _recording_cpu(data: dict, record: dict | None) -> str | None:
+    """The CPU model (``vendor-family-model``) a value's recording ran on, if it says."""
+    machine = data.get("recordings", {}).get((record or {}).get("recorded"), {}).get("machine", {})
+    if not {"vendor", "family", "model"} <= set(machine):
+        return None
+    return f"{machine['vendor']}-{machine['family']}-{machine['model']}"
+
+
 def _narrow_to_its_cpu(data: dict, entry: dict, hardware_class: str, metric: str) -> None:
     """A class-wide value of a metric now kept per CPU model moves to the CPU model that
     recorded it (its provenance says which), so recording on one CPU never drops another's.
@@ -399,14 +403,13 @@ def _narrow_to_its_cpu(data: dict, entry: dict, hardware_class: str, metric: str
     finds it."""
     coarse = entry.get("by_hardware", {}).get(hardware_class, {})
     record = coarse.get(metric)
-    machine = data.get("recordings", {}).get((record or {}).get("recorded"), {}).get("machine", {})
-    if record is None or not {"vendor", "family", "model"} <= set(machine):
+    cpu = _recording_cpu(data, record)
+    if record is None or cpu is None:
         return
     del coarse[metric]
     if not coarse:
         entry["by_hardware"].pop(hardware_class)
-    cpu = f"{hardware_class}/{machine['vendor']}-{machine['family']}-{machine['model']}"
-    entry["by_hardware"].setdefault(cpu, {}).setdefault(metric, record)
+    entry["by_hardware"].setdefault(f"{hardware_class}/{cpu}", {}).setdefault(metric, record)
 
 
 def validate(path: Path, data) -> None:

@@ -133,18 +133,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from runner.report import render, write_report
     from runner.results import Ledger
 
-    ledger, notes, sources, seen = Ledger(), {}, [], {}
+    ledger, notes, sources, seen, commits = Ledger(), {}, [], {}, set()
     for name in args.files:
         found = results_file.read(Path(name))
         for variant_id in found.results:
             seen.setdefault(variant_id, []).append(name)
         results_file.merge_into(found, ledger, notes)
+        commits.add(str(found.origin.get("git_commit")))
         sources.append(f"`{name}`: commit `{found.origin.get('git_commit')}`, "
                        f"{found.origin.get('date')}, {found.machine.describe()}")
     if not ledger.results:
         raise CompbenchError(f"{' '.join(args.files)}: no variant in these results files")
     twice = sorted(v for v, files in seen.items() if len(files) > 1)
-    commits = {source.split("commit `")[1].split("`")[0] for source in sources}
     warnings = ([f"**Different commits** ({', '.join(sorted(commits))}): these shards did not "
                  "measure the same code."] if len(commits) > 1 else [])
     if twice:

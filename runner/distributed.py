@@ -25,7 +25,7 @@ import re
 import pytest
 
 from compbench import hardware
-from runner.matrix import VARIANTS, Variant
+from runner.matrix import VARIANTS, Variant, upstream_of
 
 TIMING_GROUP = "compbench-timing"
 TIMING_TESTS = ("test_speed",)
@@ -45,13 +45,9 @@ def is_controller(config: pytest.Config) -> bool:
 
 def build_group(variant: Variant) -> str:
     """The model's row whose recipe build this variant starts from (a chain: its first row)."""
-    compression = variant.compression
-    while True:
-        follows = next((v.after for v in VARIANTS.values()
-                        if v.model.name == variant.model.name and v.compression == compression), "")
-        if not follows:
-            return f"{variant.model.name}/{compression}"
-        compression = follows
+    while (upstream := upstream_of(variant)) is not None:
+        variant = upstream
+    return f"{variant.model.name}/{variant.compression}"
 
 
 def work_unit(nodeid: str) -> str:
