@@ -63,10 +63,11 @@ class MachineDrift:
 
     start_s: float
     later_s: list[float] = field(default_factory=list)
+    began: str = "before the first test"  # an xdist worker begins at its first timing test
 
     @classmethod
-    def begin(cls) -> MachineDrift:
-        return cls(calibration_s())
+    def begin(cls, began: str = "before the first test") -> MachineDrift:
+        return cls(calibration_s(), began=began)
 
     def look(self) -> float:
         """Time the workload now; the factor against the start (>1: slower now)."""
@@ -93,8 +94,8 @@ class MachineDrift:
 
     def describe(self) -> str:
         if not self.later_s:
-            return f"calibration {self.start_s * 1e3:.0f} ms before the first test"
+            return f"calibration {self.start_s * 1e3:.0f} ms {self.began}"
         verdict = "stable" if self.stable else "UNSTABLE: speed checks in this session are not trustworthy"
-        return (f"calibration {self.start_s * 1e3:.0f} ms before the first test, "
+        return (f"calibration {self.start_s * 1e3:.0f} ms {self.began}, "
                 f"{self.later_s[-1] * 1e3:.0f} ms at the end, worst drift "
                 f"{self.worst_factor:.2f}x (bound {DRIFT_BOUND}x): {verdict}")

@@ -320,9 +320,10 @@ def pipelines(assets: Assets, artifact_cache: ArtifactCache,
 
 @pytest.fixture(scope="session")
 def machine_drift(pytestconfig: pytest.Config) -> MachineDrift:
-    """The session's calibration (compbench/machine_drift.py), begun before the first test."""
+    """The session's calibration (compbench/machine_drift.py), begun before the first test
+    (pytest_collection_finish) or, in an xdist worker, before its first timing test."""
     if DRIFT not in pytestconfig.stash:
-        pytestconfig.stash[DRIFT] = MachineDrift.begin()
+        pytestconfig.stash[DRIFT] = MachineDrift.begin(began="before the first timing test")
     return pytestconfig.stash[DRIFT]
 
 

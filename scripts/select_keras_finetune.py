@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 from compbench.assets import Assets  # noqa: E402
 from compbench.cache import ArtifactCache  # noqa: E402
 from compression.keras_finetune import FinetuneConfig  # noqa: E402
-from evaluation.cifar10 import CifarSplit, top1_accuracy  # noqa: E402
+from evaluation.cifar10 import CifarSplit  # noqa: E402
 from runner.matrix import get_variant  # noqa: E402
 from runner.parameter_selection import candidates, choose, parse_grid, write_selection  # noqa: E402
 from runner.pipeline import VariantPipeline  # noqa: E402
@@ -66,11 +66,8 @@ def check_disjoint(held_out: np.ndarray, train_size: int, used: dict[str, slice]
             raise SystemExit(f"held-out images overlap the {name} ({overlap.size} images)")
 
 
-def top1_on(split: CifarSplit, pipeline: VariantPipeline, batch: int = 100) -> float:
-    session, preprocess = pipeline.session, pipeline.task.preprocess
-    logits = [np.asarray(session.run(preprocess(split.images[i:i + batch]))[0])
-              for i in range(0, len(split), batch)]
-    return top1_accuracy(np.concatenate(logits), split.labels)
+def top1_on(split: CifarSplit, pipeline: VariantPipeline) -> float:
+    return pipeline.task.top1(pipeline.session.run, pipeline.variant.id, split, batch_size=100)
 
 
 def main() -> None:

@@ -100,18 +100,22 @@ class Cifar10Task(Task):
             yield self.preprocess(split.images[index:index + 1])
 
     def evaluate(self, run: RunFn, label: str, batch_size: int = 1) -> dict[str, float]:
+        return {"top1": self.top1(run, label, self.test, batch_size)}
+
+    def top1(self, run: RunFn, label: str, split: CifarSplit, batch_size: int) -> float:
+        """Top-1 of ``run`` on any split: the test split for the gate, a held-out part of the
+        train split for the parameter selections (scripts/select_keras_finetune.py)."""
         from tqdm import tqdm
 
         from evaluation.cifar10 import top1_accuracy
 
         safe_run = checked(run, label)
-        test = self.test
         logits = []
-        for start in tqdm(range(0, len(test), batch_size), desc=f"CIFAR-10 {label}",
+        for start in tqdm(range(0, len(split), batch_size), desc=f"CIFAR-10 {label}",
                           unit="batch", leave=False, mininterval=1.0):
-            outputs = safe_run(self.preprocess(test.images[start:start + batch_size]))
+            outputs = safe_run(self.preprocess(split.images[start:start + batch_size]))
             logits.append(np.asarray(outputs[0]).reshape(-1, np.asarray(outputs[0]).shape[-1]))
-        return {"top1": top1_accuracy(np.concatenate(logits), test.labels)}
+        return top1_accuracy(np.concatenate(logits), split.labels)
 
 
 def _create(model: ModelSpec, assets: Assets) -> Cifar10Task:
