@@ -23,6 +23,7 @@ and replace it atomically, keeping its permissions and writing through a symlink
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -93,7 +94,9 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
 
 def recipe_of(variant_id: str) -> str | None:
     """The row's recipe with its parameters, kept with the variant's values: a value recorded
-    for other parameters measured another model, whatever the variant's id says."""
+    for other parameters measured another model, whatever the variant's id says. A chain's root
+    also names the digest of the weights this repository trains (``repo:`` refs): retrained
+    weights are another model too, on every machine, not only on the one that re-recorded."""
     from runner.matrix import VARIANTS, upstream_of
 
     variant = VARIANTS.get(variant_id)
@@ -101,7 +104,21 @@ def recipe_of(variant_id: str) -> str | None:
         return None
     step = f"{variant.recipe}({', '.join(f'{k}={v!r}' for k, v in variant.params)})"
     upstream = upstream_of(variant)
-    return f"{recipe_of(upstream.id)} -> {step}" if upstream else step
+    if upstream:
+        return f"{recipe_of(upstream.id)} -> {step}"
+    return step + "".join(f" on {ref}@{digest}" for ref, digest in trained_here(variant.model.weights))
+
+
+@functools.cache
+def trained_here(weights: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(ref, short sha256) of the model's in-repo weights (as the artifact cache digests them)."""
+    from compbench.assets import REPO_PREFIX, Assets
+
+    refs = [ref for ref in weights if ref.startswith(REPO_PREFIX)]
+    if not refs:
+        return ()
+    assets = Assets()
+    return tuple((ref, assets.weights_digest(ref)[:12]) for ref in refs)
 
 
 def cpu_model_dependent(variant_id: str, metric: str) -> bool:

@@ -147,3 +147,28 @@ def test_recording_a_new_recipe_drops_every_machines_old_values(tmp_path):
     same = recorded(tmp_path, now)
     data, _ = same.updated({PRUNED: {"hard": 0.61}}, {"git_commit": "def"})
     assert data["variants"][PRUNED]["by_hardware"]["x86_64-amx"]["speedup"]["value"] == 1.1
+
+
+def test_retrained_in_repo_weights_are_another_model_on_every_machine(tmp_path, monkeypatch):
+    """A ViT retrained here and re-recorded on one machine must not leave the other machines'
+    int8 values (measured on the old weights) gating the new model."""
+    from compbench.assets import Assets
+    from runner import baselines as module
+
+    vit_int8 = "vit/int8-static/onnxruntime"
+    now = recipe_of(vit_int8)
+    digest = Assets().weights_digest("repo:models/cifar/weights/vit_cifar10")[:12]
+    assert now.endswith(f" on repo:models/cifar/weights/vit_cifar10@{digest}")
+    assert recipe_of(PRUNED).endswith(")")     # asset weights are pinned by their checksums
+    before = file_with(tmp_path, "p", recordings={"r1": {"git_commit": "abc"}}, variants={
+        vit_int8: {"recipe": now, "shared": {"size_bytes": {"value": 800_000, "recorded": "r1"}},
+                   "by_hardware": {"x86_64-avx2": {"top1": {"value": 0.49, "recorded": "r1"}}}}})
+    module.trained_here.cache_clear()
+    monkeypatch.setattr(Assets, "weights_digest", lambda self, ref: "f" * 64)  # retrained
+    try:
+        assert before.check(vit_int8, "size_bytes", 800_000).verdict == "stale"
+        data, changes = before.updated({vit_int8: {"size_bytes": 810_000}}, {"git_commit": "d"})
+    finally:
+        module.trained_here.cache_clear()
+    assert "by_hardware" not in data["variants"][vit_int8]   # the AVX2 top-1 of the old ViT
+    assert data["variants"][vit_int8]["recipe"].endswith("@ffffffffffff")
