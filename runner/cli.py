@@ -70,7 +70,11 @@ def cmd_predict_wider(args: argparse.Namespace) -> int:
     check_event_folders(out, [key for key, _ in task.images])  # the events are known only now
     pipeline = VariantPipeline(variant, assets, ArtifactCache(args.cache_dir), task)
     pipeline.prepare()
-    predictions = task.predict(pipeline.session.run, variant.id)
+    batch = args.batch if pipeline.session.accepts_batch(args.batch) else 1
+    if batch != args.batch:
+        print(f"note: {variant.id}'s artifact has a fixed batch of 1: predicting one image at a "
+              "time", file=sys.stderr)
+    predictions = task.predict(pipeline.session.run, variant.id, batch)
     write_predictions(out, predictions)
     total = sum(len(p) for p in predictions.values())
     print(f"wrote {len(predictions)} prediction files ({total} detections) to {args.out}")
@@ -80,6 +84,12 @@ def cmd_predict_wider(args: argparse.Namespace) -> int:
               f"{args.out} (e.g. {existing[stale[0]]}); eval-wider would read them too: "
               f"delete them or write to a new folder.", file=sys.stderr)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 def cmd_eval_wider(argv: list[str]) -> int:
@@ -197,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", required=True, help="output folder for <event>/<name>.txt")
     predict.add_argument("--overwrite", action="store_true",
                          help="replace the prediction files already in --out (refused otherwise)")
+    predict.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+                         help="letterboxed images per call where the artifact has a batch axis "
+                              "(the native PyTorch rows; scripts/wider_throughput.py measures it)")
     predict.add_argument("--assets", default=None, metavar="DIR")
     predict.add_argument("--cache-dir", default=None)
     predict.set_defaults(func=cmd_predict_wider)

@@ -255,7 +255,7 @@ class FakePipeline:
     """Stands in for ``VariantPipeline``: no build, no model, a session that is never run."""
 
     def __init__(self, variant, assets, cache, task):
-        self.session = SimpleNamespace(run=None)
+        self.session = SimpleNamespace(run=None, accepts_batch=lambda size: size == 1)
 
     def prepare(self) -> None:
         pass
@@ -324,7 +324,7 @@ def test_overwrite_replaces_and_names_the_leftovers(tmp_path, asset_dir, assets,
     asset_dir("widerface/WIDER_val/images")
     monkeypatch.setattr("runner.pipeline.VariantPipeline", FakePipeline)
     monkeypatch.setattr(WiderFaceTask, "predict",
-                        lambda self, run, label: {REAL_KEY: np.zeros((0, 5))})
+                        lambda self, run, label, batch: {REAL_KEY: np.zeros((0, 5))})
     out = tmp_path / "out"
     write(out / f"{REAL_KEY}.txt", "0_Parade_marchingband_1_465\n0\n")
     leftover = write(out / "0--Parade" / "0_Parade_x_1.txt", "0_Parade_x_1\n0\n")
@@ -334,6 +334,29 @@ def test_overwrite_replaces_and_names_the_leftovers(tmp_path, asset_dir, assets,
     assert "wrote 1 prediction files (0 detections)" in captured.out
     line = one_line_error(captured, "note: 1 older prediction file(s) of other images")
     assert str(leftover) in line
+
+
+def test_batch_falls_back_to_one_for_a_fixed_batch_artifact(tmp_path, asset_dir, assets, capsys,
+                                                            monkeypatch):
+    from tasks.widerface import WiderFaceTask
+
+    asset_dir("widerface/WIDER_val/images")
+    monkeypatch.setattr("runner.pipeline.VariantPipeline", FakePipeline)
+    batches = []
+    monkeypatch.setattr(WiderFaceTask, "predict",
+                        lambda self, run, label, batch: batches.append(batch) or {})
+    assert compbench_main(["predict-wider", "--variant", VARIANT, "--out", str(tmp_path / "o"),
+                           "--assets", str(assets.root), "--batch", "4"]) == 0
+    assert batches == [1]
+    assert "has a fixed batch of 1: predicting one image at a time" in capsys.readouterr().err
+
+
+def test_batch_must_be_positive(tmp_path, capsys, no_pipeline):
+    with pytest.raises(SystemExit) as exit_info:
+        compbench_main(["predict-wider", "--variant", VARIANT, "--out", str(tmp_path / "o"),
+                        "--batch", "0"])
+    assert exit_info.value.code == 2
+    assert "--batch: expected a whole number >= 1, got '0'" in capsys.readouterr().err
 
 
 # --- predict-wider: images -----------------------------------------------------------------

@@ -42,14 +42,19 @@ class Detections:
 
 def detect(run: Runner, image_bgr: np.ndarray,
            settings: DetectorSettings = DetectorSettings()) -> Detections:
-    """Faces in one BGR uint8 image.
+    """Faces in one BGR uint8 image."""
+    blob, scale = letterbox(image_bgr, settings.input_size)
+    return detections(run(blob), blob.shape[2:], scale, settings)
+
+
+def detections(outputs: Sequence[np.ndarray], input_hw: tuple[int, int], scale: float,
+               settings: DetectorSettings = DetectorSettings()) -> Detections:
+    """Faces from one image's raw outputs (a batched evaluation passes each image's slice).
 
     ``max_detections`` keeps the highest-scoring boxes. (insightface's ``max_num`` instead ranks
     by size and centrality to find a "main" face, which would bias an accuracy benchmark.)
     """
-    blob, scale = letterbox(image_bgr, settings.input_size)
-    outputs = [np.asarray(out) for out in run(blob)]
-    boxes, scores, keypoints = postprocess(outputs, blob.shape[2:], scale,
+    boxes, scores, keypoints = postprocess([np.asarray(out) for out in outputs], input_hw, scale,
                                            settings.score_threshold, settings.nms_iou)
     if settings.max_detections is not None:
         limit = settings.max_detections
