@@ -14,6 +14,7 @@ def test_accuracy(variant: Variant, pipeline: VariantPipeline, baselines: Baseli
     metrics = pipeline.accuracy()
     result = ledger[variant]
     result.metrics = metrics
+    result.eval_images_per_s = pipeline.evaluation_rate()
     checks = [baselines.check(variant.id, metric, value) for metric, value in metrics.items()]
     result.baseline_deltas = {c.metric: c.delta for c in checks if c.delta is not None}
     gate(result, checks, updating_baselines)

@@ -208,6 +208,14 @@ class VariantPipeline:
                                 batch=self.variant.model.eval_batch)
         return self.cache.get_or_build("accuracy", inputs, self._run("evaluate", request)).value
 
+    def evaluation_rate(self) -> float | None:
+        """Evaluation images per second of the accuracy step (None for an entry built before
+        the step timed itself)."""
+        evaluation = self.evaluation
+        if not evaluation.get("seconds"):
+            return None
+        return evaluation["images"] / evaluation["seconds"]
+
     def accuracy(self) -> dict[str, float]:
         """The task's metrics of this variant; raises ``NonFiniteOutput`` for NaN outputs."""
         return dict(self.evaluation["metrics"])

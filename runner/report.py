@@ -13,6 +13,8 @@ from tasks.base import TaskDeclaration
 
 PAIRED_COLUMN = "speed-up vs fp32 same engine (paired, 95 % CI)"
 FLOOR_COLUMN = "floor (of fp32)"
+# the accuracy step's images/s (one thread, data loading included): eval-time predictions
+EVAL_RATE_COLUMN = "eval images/s (1 thread)"
 SIZE_COLUMNS = {"size": "size_bytes", "size (gzip)": "size_gzip_bytes"}  # column → gated metric
 
 
@@ -72,6 +74,7 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
         row["peak RSS (MB)"] = _fmt(result.footprint.get("peak_rss_mb"), ".0f")
         row["start-up (s)"] = _fmt(result.footprint.get("startup_s"), ".2f")
+        row[EVAL_RATE_COLUMN] = _fmt(result.eval_images_per_s, ",.1f")
         if variant.model.eval_batch > 1:
             row["images/s (batch)"] = " / ".join(f"{ips:,.0f} ({batch})" for batch, ips
                                                  in sorted(result.throughput.items())) or "–"

@@ -50,6 +50,9 @@ class VariantResult:
     # runner.steps.footprint: rss_before_mb, peak_rss_mb, startup_s (fresh process, one thread)
     footprint: dict[str, float] = field(default_factory=dict)
     throughput: dict[int, float] = field(default_factory=dict)   # batch size → images/s
+    # the accuracy step's whole evaluation (reading, pre- and post-processing included, one
+    # thread, when its cache entry was built): what scales to a larger data set's eval time
+    eval_images_per_s: float | None = None
     floor: FloorVerdict | None = None     # accuracy as a fraction of fp32's, vs the floor
     not_gated: str | None = None          # why the variant could not run here (a skip)
     inconclusive: list[str] = field(default_factory=list)  # checks that could not decide

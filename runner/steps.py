@@ -7,6 +7,7 @@ the step needs: the engine and the task of this variant, never the whole matrix'
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from compbench.assets import Assets
@@ -63,4 +64,7 @@ def evaluate(request: dict, out_dir: Path) -> dict:
                          "threads": request["threads"]})
     session = load_engine(spec).load(Path(request["artifact"]))
     batch = request["batch"] if session.accepts_batch(request["batch"]) else 1
-    return {"metrics": task.evaluate(session.run, variant.id, batch), "batch": batch}
+    started = time.perf_counter()
+    metrics = task.evaluate(session.run, variant.id, batch)
+    return {"metrics": metrics, "batch": batch, "images": task.evaluation_size,
+            "seconds": round(time.perf_counter() - started, 3)}

@@ -140,6 +140,12 @@ class Task(ABC):
     def calibration_inputs(self) -> Iterator[np.ndarray]:
         """Preprocessed batch-1 inputs from the calibration split (never the eval images)."""
 
+    @property
+    @abstractmethod
+    def evaluation_size(self) -> int:
+        """How many evaluation images ``evaluate`` reads: with its time, the images/s a user
+        scales to predict a larger data set's evaluation time."""
+
     @abstractmethod
     def evaluate(self, run: RunFn, label: str, batch_size: int = 1) -> dict[str, float]:
         """Accuracy metrics (keys ``metrics``) of ``run`` on the evaluation data, feeding

@@ -88,6 +88,10 @@ class Cifar10Task(Task):
     def calibration_size(self) -> int:
         return self.calibration_images
 
+    @property
+    def evaluation_size(self) -> int:
+        return len(self.test)
+
     def calibration_split(self) -> CifarSplit:
         """Class-balanced, fixed subset of the train split (recipes that fine-tune use more)."""
         from evaluation.cifar10 import fixed_subset

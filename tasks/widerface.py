@@ -135,6 +135,10 @@ class WiderFaceTask(Task):
     def calibration_size(self) -> int:
         return len(self.calib_images)
 
+    @property
+    def evaluation_size(self) -> int:
+        return len(self.images)
+
     def calibration_inputs(self) -> Iterator[np.ndarray]:
         for path in self.calib_images:
             yield self.preprocess(read_image(path))

@@ -38,6 +38,9 @@ def test_workers_fill_the_cache_that_the_tests_then_reuse(assets, tmp_path):
     fresh = prepared(ids, assets, cache)[1]
     assert fresh.recipe_cached()
     assert fresh.accuracy() == {"top1": 0.8103}  # from the cache: no step process runs
+    # the step timed its own evaluation: the whole 10 000-image test split, at a real rate
+    assert fresh.evaluation["images"] == 10_000 and fresh.evaluation["seconds"] > 0
+    assert fresh.evaluation_rate() == 10_000 / fresh.evaluation["seconds"]
 
 
 def test_a_failing_step_is_left_to_the_test(assets, tmp_path):

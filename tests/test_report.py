@@ -49,6 +49,15 @@ def test_latency_columns_show_the_tail_not_only_the_middle():
     assert row["latency p50 / p90 / p99 (ms)"] == "10.00 / 12.00 / 30.00"
 
 
+def test_the_evaluation_rate_column_scales_to_a_larger_data_set():
+    from runner.report import EVAL_RATE_COLUMN
+
+    ledger = Ledger()
+    ledger[get_variant("scrfd_500m_kps/fp32/torch")].eval_images_per_s = 100 / 8.0
+    ledger[get_variant("scrfd_500m_kps/fp32/onnxruntime")]   # an entry from before the timing
+    assert list(model_table(ledger, "scrfd_500m_kps")[EVAL_RATE_COLUMN]) == ["12.5", "–"]
+
+
 def test_the_floor_column_says_valid_or_below_and_colours_a_cell_below():
     from runner.accuracy_floor import Floor, FloorVerdict
     from runner.html_report import _verdict_classes
