@@ -83,6 +83,7 @@ MATRIX: list[Row] = [
         "unstructured magnitude pruning (zeros; pays off gzip-compressed)",
         params={"sparsity": 0.6, "unnormalised_sparsity": 0.3, "min_weights": 16384,
                 "steps": 300, "lr": 5e-5}),
+    # lr: compression/selection/scrfd_500m_kps-sparse.json (held-out, label-free)
     Row("scrfd_500m_kps", "pruned", "compression.pruned:pruned", FP32_ENGINES,
         "structured channel pruning (layer4 288 -> 184 channels), self-distilled",
         params={"blocks": "backbone.layer4.*", "ratio": 0.375, "steps": 500, "lr": 2e-5}),
