@@ -76,6 +76,15 @@ def load_cifar10(root: Path | str, split: Split, cache_dir: Path | str | None = 
         + _HOW_TO_GET)
 
 
+def split_files(root: Path | str, split: Split) -> list[Path]:
+    """The files ``load_cifar10(root, split)`` reads: what identifies the data it scores."""
+    root = Path(root)
+    found = _find_batches(root, split) or [_find_zip(root, split)]
+    if found[0] is None:
+        raise AssetMissing(f"CIFAR-10 {split} split not found under {root}. " + _HOW_TO_GET)
+    return found
+
+
 def fixed_subset(split: CifarSplit, size: int = 2000) -> CifarSplit:
     """Every (N/size)-th image: class-balanced on the class-sorted zip, unlike the first ``size``.
 

@@ -140,3 +140,32 @@ def test_top1_accuracy_accepts_logits_or_predictions() -> None:
     assert top1_accuracy(np.array([0, 1, 2, 0]), labels) == 0.75
     with pytest.raises(ValueError):
         top1_accuracy(np.array([0, 1]), labels)
+
+
+def test_python_batches_beside_the_zips_are_what_the_task_scores_and_keys(asset_file,
+                                                                           tmp_path: Path) -> None:
+    """The full-data profile: python batches added to an assets folder win over the JPEG zips,
+    so the task's data line and cache keys must name them (an evaluation cached for the JPEG
+    copy must never be served for the original pixels)."""
+    from compbench.assets import Assets
+    from models.cifar.sources import resnet20_preprocessor
+    from tasks.cifar10 import TEST_ZIP, TRAIN_ZIP, Cifar10Task
+
+    root = tmp_path / "assets"
+    for relpath in (TEST_ZIP, TRAIN_ZIP):
+        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / relpath).symlink_to(asset_file(relpath))
+
+    def task() -> Cifar10Task:
+        assets = Assets(root)
+        return Cifar10Task(assets, resnet20_preprocessor(assets), "resnet20")
+
+    jpeg = task()
+    assert "JPEG copy" in jpeg.data_description
+    jpeg_keys = jpeg.fingerprint()["test"], jpeg.calibration_fingerprint()["train"]
+    rows, labels = _make_batches(root)["test"]
+    batches = task()
+    assert batches.data_description.startswith("CIFAR-10 test split of the original python")
+    assert batches.fingerprint()["test"] != jpeg_keys[0]
+    assert batches.calibration_fingerprint()["train"] != jpeg_keys[1]
+    np.testing.assert_array_equal(batches.test.labels, labels)
