@@ -65,7 +65,8 @@ class Cifar10Task(Task):
         as in ``load_cifar10``), else the zip: the identity of the pixels scored or trained on."""
         from evaluation.cifar10 import split_files
 
-        return split_files(self.test_zip.parent.parent, split)
+        archive = self.test_zip if split == "test" else self.train_zip  # overrides may part them
+        return split_files(archive.parent.parent, split)
 
     def _read_batches(self, split: str) -> bool:
         return not self._files(split)[0].name.endswith(".zip")
