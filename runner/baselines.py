@@ -202,8 +202,21 @@ class Baselines:
                 raise BaselineError(f"baseline file {path} is a symlink to a missing file "
                                     f"({path.readlink()}): fix or remove the link")
             return cls(path, empty(profile))
+        def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+            # json keeps the last of two equal keys: one recorded value would silently vanish
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    raise BaselineError(
+                        f"baseline file {path} holds the key {key!r} twice in one object (JSON "
+                        f"keeps only the last copy, so the other would be silently lost): delete "
+                        f"the copy that is wrong by hand, or restore the file from git "
+                        f"(git checkout -- {path}) and re-record with `{UPDATE_HINT}`.")
+                seen.add(key)
+            return dict(pairs)
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"), object_pairs_hook=unique_keys)
         except OSError as exc:
             raise BaselineError(f"cannot read baseline file {path} ({exc.strerror}): check its "
                                 "permissions") from None

@@ -84,6 +84,32 @@ def test_malformed_baseline_is_one_error(tmp_path, asset_file):
     assert f"baseline file {tmp_path / 'default.json'} is not valid JSON" in result.stdout
 
 
+@pytest.mark.parametrize("where", ["variant", "nested metric"])
+def test_a_key_recorded_twice_in_a_baseline_is_one_error(tmp_path, where):
+    """A hand merge that keeps both copies of an entry: JSON would keep the last one silently."""
+    from compbench.errors import BaselineError
+    from runner.baselines import Baselines
+
+    text = (REPO_ROOT / "baselines" / "default.json").read_text()
+    data = json.loads(text)
+    variant, entry = next(iter(data["variants"].items()))
+    if where == "variant":
+        key = variant
+        opening = '"variants": {'
+        doubled = text.replace(opening, f"{opening}{json.dumps(variant)}: {json.dumps(entry)},", 1)
+    else:
+        key = "top1"
+        opening = '"tolerances": {'
+        doubled = text.replace(opening, f'{opening}"top1": {{"abs": 0.5}},', 1)
+    assert doubled != text and json.loads(doubled) == data   # plain JSON: the copy vanishes
+    path = tmp_path / "default.json"
+    path.write_text(doubled)
+    with pytest.raises(BaselineError) as info:
+        Baselines.load("default", path)
+    assert (f"baseline file {path} holds the key {key!r} twice in one object" in str(info.value)
+            and "git checkout --" in str(info.value))
+
+
 def test_a_missing_assets_folder_is_red_not_all_skipped(tmp_path):
     for wrong in (["--assets", str(tmp_path / "nonexistent")],
                   []):
