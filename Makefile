@@ -36,8 +36,8 @@ pr: $(VENV)/.installed
 	$(PYTEST) tests bench/test_accuracy.py bench/test_floor.py bench/test_size.py $(ARGS)
 
 # One report from several sessions' results files (the nightly families' artifacts, unpacked
-# under shards/ by the workflow; or name them: RESULTS="a.pkl b.pkl").
-RESULTS ?= $(wildcard shards/*/reports/latest-results.pkl)
+# under shards/ by the workflow; or name them: RESULTS="a.json b.json").
+RESULTS ?= $(wildcard shards/*/reports/latest-results.json)
 merge: $(VENV)/.installed
 	$(VENV)/bin/compbench merge $(RESULTS) --report-dir reports/merged
 

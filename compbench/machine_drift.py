@@ -69,6 +69,32 @@ class MachineDrift:
     def begin(cls, began: str = "before the first test") -> MachineDrift:
         return cls(calibration_s(), began=began)
 
+    def to_dict(self) -> dict:
+        return {"start_s": self.start_s, "later_s": list(self.later_s), "began": self.began}
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> MachineDrift:
+        """The fields of ``to_dict`` back, checked: ``ValueError`` naming ``where`` and the
+        field when one is missing or not of its type (data from a results file, not code)."""
+        def seconds(value, at: str) -> float:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"{at}: expected a positive number of seconds, found {value!r:.40}")
+            return float(value)
+
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object")
+        for key in ("start_s", "later_s"):
+            if key not in data:
+                raise ValueError(f"{where}.{key}: missing")
+        if not isinstance(data["later_s"], list):
+            raise ValueError(f"{where}.later_s: expected a list of seconds")
+        began = data.get("began", "before the first test")
+        if not isinstance(began, str):
+            raise ValueError(f"{where}.began: expected a string")
+        return cls(seconds(data["start_s"], f"{where}.start_s"),
+                   [seconds(t, f"{where}.later_s[{i}]") for i, t in enumerate(data["later_s"])],
+                   began)
+
     def look(self) -> float:
         """Time the workload now; the factor against the start (>1: slower now)."""
         self.later_s.append(calibration_s())

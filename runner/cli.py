@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     past.set_defaults(func=cmd_history)
 
     merging = sub.add_parser("merge", help="one report from several sessions' results files "
-                             "(results-<stamp>.pkl beside each report; CI shards)")
+                             "(results-<stamp>.json or latest-results.json beside each report; CI "
+                             "shards; docs/results-schema.md)")
     merging.add_argument("files", nargs="+", metavar="RESULTS_FILE")
     merging.add_argument("--report-dir", default="reports",
                          help="where the merged markdown and HTML report go (default: reports)")

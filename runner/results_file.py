@@ -1,56 +1,143 @@
 """A session's results as one payload, so that parts measured apart make one report.
 
 Two producers: an xdist worker sends its payload to the controller (``runner.distributed``), and
-every session writes its own next to its report (``results-<stamp>.pkl``), so the jobs of a CI
+every session writes its own next to its report (``results-<stamp>.json``), so the jobs of a CI
 matrix that split the variants between them (one per engine family, one per model) can be
-folded into one table by ``compbench merge``. Pickled, because a ledger holds dataclasses and
-both ends run the same commit; the payload says which commit and machine produced it, and a
-merge names every source in its header.
+folded into one table by ``compbench merge``. JSON with a versioned schema
+(docs/results-schema.md), converted field by field: such a file comes from another job, another
+machine or a download, and reading it must not be able to run anything (a pickle could). The
+payload says which commit and machine produced it, and a merge names every source in its header.
 """
 
 from __future__ import annotations
 
-import pickle
-from dataclasses import dataclass, fields
+import json
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 from compbench import hardware
+from compbench.cache import atomic_write_text
 from compbench.errors import CompbenchError
+from compbench.machine_drift import MachineDrift
 from runner.matrix import VARIANTS
-from runner.results import Ledger
+from runner.results import Ledger, VariantResult, mapping, required, text, text_list, text_map, whole
 
-FORMAT = 1
+FORMAT = "compbench-results"
+VERSION = (1, 0)   # major: a reader refuses another; minor: fields added, older readers skip them
+LATEST = "latest-results.json"
+_WRITE_AGAIN = "write it again with this commit (pytest bench writes results-<stamp>.json)"
 
 
 @dataclass
 class Payload:
     results: dict              # variant id -> VariantResult
     notes: dict                # model -> the data it was measured on
-    drift: object | None       # MachineDrift of the process that timed, if it did
+    drift: MachineDrift | None  # of the process that timed, if it did
     machine: hardware.Hardware
     origin: dict               # provenance: commit, date, command
-    format: int = FORMAT
+    version: tuple[int, int] = VERSION
 
 
-def payload(ledger: Ledger, notes: dict, drift, origin: dict) -> bytes:
-    return pickle.dumps(Payload(ledger.results, notes, drift, hardware.current(), origin))
+def payload(ledger: Ledger, notes: dict, drift, origin: dict) -> str:
+    """JSON text: what a results file holds and what an xdist worker sends (execnet carries a
+    str)."""
+    return to_json(Payload(ledger.results, notes, drift, hardware.current(), origin))
 
 
-def parse(data: bytes, source: str) -> Payload:
+def to_json(found: Payload) -> str:
+    document = {
+        "format": FORMAT,
+        "version": f"{found.version[0]}.{found.version[1]}",
+        "machine": found.machine.as_dict(),
+        "origin": found.origin,
+        "notes": found.notes,
+        "drift": found.drift.to_dict() if found.drift else None,
+        "results": {variant_id: result.to_dict() for variant_id, result in found.results.items()},
+    }
+    return json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+
+
+def parse(data: str | bytes, source: str) -> Payload:
+    """The payload in ``data``, or one ``CompbenchError`` naming ``source``: a results file is
+    read as JSON and converted field by field, nothing in it is ever executed or imported."""
+    if isinstance(data, bytes):
+        if data[:1] == b"\x80":
+            raise CompbenchError(
+                f"{source}: not a compbench results file but a pickle (the results format "
+                "before JSON 1.0); pickles are not read, since loading one can run any code its "
+                f"author chose: {_WRITE_AGAIN}")
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CompbenchError(f"{source}: not a compbench results file (not UTF-8 text); "
+                                 f"it is written next to each report as results-<stamp>.json "
+                                 f"and {LATEST}") from None
     try:
-        found = pickle.loads(data)   # noqa: S301 - written by this project, same commit
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means the same thing
-        raise CompbenchError(f"{source}: not a compbench results file ({type(exc).__name__}: "
-                             f"{exc}); it is written next to each report as results-<stamp>.pkl"
-                             ) from None
-    if not isinstance(found, Payload) or found.format != FORMAT:
-        raise CompbenchError(f"{source}: not a compbench results file of format {FORMAT}: "
-                             "write it again with this commit (pytest bench)")
-    unknown = sorted(set(found.results) - set(VARIANTS))
+        document = json.loads(data)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        what = "empty" if not data.strip() else (
+            f"not JSON, or truncated: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError) else "nested too deeply")
+        raise CompbenchError(f"{source}: not a compbench results file ({what}); it is written "
+                             f"next to each report as results-<stamp>.json and {LATEST}: "
+                             f"pass one of those, whole, or {_WRITE_AGAIN}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise CompbenchError(f"{source}: not a compbench results file (JSON without "
+                             f"\"format\": \"{FORMAT}\"); pass a results-<stamp>.json or "
+                             f"{LATEST} written beside a compbench report")
+    version = _version(document.get("version"), source)
+    try:
+        return _payload_of(document, version, source)
+    except ValueError as exc:   # Malformed, and MachineDrift.from_dict's checks
+        raise CompbenchError(f"{source}: malformed compbench results file ({exc}); it was "
+                             f"edited or damaged after it was written: {_WRITE_AGAIN}") from None
+
+
+def _version(value, source: str) -> tuple[int, int]:
+    major, _, minor = str(value).partition(".")
+    if not (isinstance(value, str) and major.isdigit() and minor.isdigit()):
+        raise CompbenchError(f"{source}: compbench results file without a valid \"version\" "
+                             f"(found {value!r:.40}, expected \"{VERSION[0]}.<minor>\"): "
+                             f"{_WRITE_AGAIN}")
+    if int(major) != VERSION[0]:
+        newer = int(major) > VERSION[0]
+        raise CompbenchError(
+            f"{source}: compbench results format {value}, this compbench reads "
+            f"{VERSION[0]}.x only: " + ("merge it with the newer compbench that wrote it "
+                                        "(update this checkout)" if newer else _WRITE_AGAIN))
+    return int(major), int(minor)
+
+
+def _payload_of(document: dict, version: tuple[int, int], source: str) -> Payload:
+    found = required(document, "results", "", mapping)
+    unknown = sorted(set(found) - set(VARIANTS))
     if unknown:
         raise CompbenchError(f"{source}: variants this commit does not know ({', '.join(unknown)}): "
                              "merge results of the commit that wrote them")
-    return found
+    results = {variant_id: VariantResult.from_dict(VARIANTS[variant_id], data,
+                                                   f"results[{variant_id!r}]")
+               for variant_id, data in found.items()}
+    drift = document.get("drift")
+    return Payload(results, required(document, "notes", "", text_map),
+                   None if drift is None else MachineDrift.from_dict(drift, "drift"),
+                   required(document, "machine", "", _machine),
+                   required(document, "origin", "", mapping), version)
+
+
+_HARDWARE_FIELD = {"str": text, "int": whole,
+                   "tuple[str, ...]": lambda value, where: tuple(text_list(value, where))}
+
+
+def _machine(data, where: str) -> hardware.Hardware:
+    """Each field of ``Hardware`` read by its declared type; one with a default may be absent
+    (added to the class after the file was written)."""
+    values = {}
+    for field in fields(hardware.Hardware):
+        convert = _HARDWARE_FIELD[field.type]
+        if field.default is not MISSING and field.name not in mapping(data, where):
+            continue
+        values[field.name] = required(data, field.name, where, convert)
+    return hardware.Hardware(**values)
 
 
 def read(path: Path) -> Payload:
@@ -60,11 +147,12 @@ def read(path: Path) -> Payload:
         raise CompbenchError(f"cannot read results file {path} ({exc.strerror})") from None
 
 
-def write(data: bytes, directory: Path, stamp: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"results-{stamp}.pkl"
-    path.write_bytes(data)
-    (directory / "latest-results.pkl").write_bytes(data)
+def write(data: str, directory: Path, stamp: str) -> Path:
+    """``results-<stamp>.json`` and ``latest-results.json``, each replaced whole (a reader, or
+    a CI step that uploads the folder, never sees half a file)."""
+    path = directory / f"results-{stamp}.json"
+    atomic_write_text(path, data, 0o644)
+    atomic_write_text(directory / LATEST, data, 0o644)
     return path
 
 

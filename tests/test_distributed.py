@@ -181,7 +181,7 @@ def test_two_workers_give_the_serial_numbers_with_timing_once(tmp_path, asset_fi
     report = next((spread_out / "reports").glob("report-*.md")).read_text()
     assert "before the first timing test" in report, report[:2000]
     assert "before the first test" in next((serial_out / "reports").glob("report-*.md")).read_text()
-    assert len(list((spread_out / "reports").glob("results-*.pkl"))) == 1   # for compbench merge
+    assert len(list((spread_out / "reports").glob("results-*.json"))) == 1   # for compbench merge
     # pytest-benchmark's saved run holds both timings (the timing worker saved it)
     saved = list((spread_out / "benchmarks").rglob("*.json"))
     assert len(saved) == 1

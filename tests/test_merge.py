@@ -44,9 +44,15 @@ def test_shards_of_different_commits_or_overlapping_say_so(tmp_path, capsys):
     assert f"In more than one file (the later file's values win): {FP32}" in markdown
 
 
-@pytest.mark.parametrize("content", [b"", b"not a pickle", b"\x80\x04K\x01."])
+def test_each_shard_writes_json_beside_its_report(tmp_path):
+    path = shard(tmp_path, "torch", FP32, 0.8103)
+    assert path.name == "results-s.json" and (path.parent / "latest-results.json").is_file()
+    assert path.read_text(encoding="utf-8").startswith("{")
+
+
+@pytest.mark.parametrize("content", [b"", b"not json", b"\x80\x04K\x01.", b'{"a": 1}'])
 def test_a_file_that_is_not_a_results_file_is_one_clear_error(tmp_path, capsys, content):
-    bad = tmp_path / "results.pkl"
+    bad = tmp_path / "results.json"
     bad.write_bytes(content)
     assert main(["merge", str(bad)]) == 2
     err = capsys.readouterr().err
@@ -55,5 +61,5 @@ def test_a_file_that_is_not_a_results_file_is_one_clear_error(tmp_path, capsys, 
 
 
 def test_a_missing_file_is_one_clear_error(tmp_path, capsys):
-    assert main(["merge", str(tmp_path / "nope.pkl")]) == 2
+    assert main(["merge", str(tmp_path / "nope.json")]) == 2
     assert "cannot read results file" in capsys.readouterr().err
