@@ -6,7 +6,12 @@ checksums, the artifact it was converted or evaluated from). Beneath that, one f
 loaded (``compbench.dependencies``). A lookup is a hit only when a recorded set still matches
 the checkout and the environment, and when every stored file still has the sha256 recorded at
 build time — entries hold pickled torch modules that are loaded with ``weights_only=False``, so
-a damaged or altered entry is rebuilt with a warning, never loaded.
+a damaged or altered entry is rebuilt with a warning, never loaded. The manifest itself is
+sealed the same way: its sha256 covers the step's result (a measured accuracy is served from it
+as the measurement), the inputs, the key and the stored files' checksums, and the key must be
+the digest of the inputs and the name of the folder the entry is in. The seal catches damage and
+hand edits; it is no signature (whoever can write the folder can recompute it), which is why the
+folder is its owner's alone.
 
 Entries are built in a temporary folder and renamed into place under a per-entry file lock:
 two processes (prebuild workers, pytest-xdist workers, two clones) never both build one entry,
@@ -33,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from compbench.dependencies import file_sha256, stale_reason
-from compbench.settings import resolve_cache_dir
+from compbench.settings import CACHE_SETTING, resolve_cache_dir
+from compbench.writable import writable_dir
 
 ENTRY_FILE = ".entry.json"  # hidden: never counted in an artifact's size
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3   # 3: the manifest is sealed (older entries are rebuilt, not trusted)
+SEALED = ("kind", "key", "inputs", "value", "files", "dependencies")
 
 
 class CacheWarning(UserWarning):
@@ -46,6 +53,16 @@ class CacheWarning(UserWarning):
 def cache_key(parts: Mapping[str, Any]) -> str:
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def as_stored(data: Any) -> Any:
+    """``data`` as it reads back from a manifest (tuples as lists, keys as strings, other
+    objects as their ``str``): what a seal or a key is computed over, on write as on read."""
+    return json.loads(json.dumps(data, default=str))
+
+
+def seal(meta: Mapping[str, Any]) -> str:
+    return cache_key({name: meta.get(name) for name in SEALED})
 
 
 def atomic_write_text(path: Path, text: str, mode: int | None = None) -> None:
@@ -101,13 +118,25 @@ def stored_files(directory: Path) -> dict[str, str]:
 StepRunner = Callable[[Path], tuple[Any, dict]]
 
 
+def _manifest_problem(meta: dict, directory: Path) -> str | None:
+    """Why a manifest cannot be trusted as it stands, or None."""
+    if meta.get("seal") != seal(meta):
+        return "its recorded result, inputs or checksums differ from their seal"
+    if meta["key"] != cache_key(meta["inputs"]) or meta["key"] != directory.parent.name:
+        return "its key is not the digest of its inputs or not the folder it is in"
+    if meta["kind"] != directory.parent.parent.parent.name:
+        return f"it records a {meta['kind']} entry under another kind"
+    return None
+
+
 class ArtifactCache:
     def __init__(self, root: str | os.PathLike | None = None):
-        self.root = Path(root) if root is not None else resolve_cache_dir()
+        self.root = resolve_cache_dir(root)   # absolute: step processes run elsewhere
 
-    def _ensure_root(self) -> None:
-        if not self.root.exists():
-            self.root.mkdir(parents=True, mode=0o700)
+    def ensure_root(self) -> None:
+        """Create the cache folder (several step processes may do so at once on a fresh
+        machine) or say in one message why it cannot be written."""
+        writable_dir(self.root, "artifact cache", CACHE_SETTING, mode=0o700)
         mode = self.root.stat().st_mode
         if mode & (stat.S_IWGRP | stat.S_IWOTH):
             warnings.warn(f"artifact cache {self.root} is writable by other users: anyone who can "
@@ -139,15 +168,18 @@ class ArtifactCache:
             files = meta["files"]
             if meta.get("format") != FORMAT_VERSION:
                 return None
-        except (OSError, ValueError, KeyError, TypeError):
+            problem = _manifest_problem(meta, directory)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            if not directory.is_dir():   # removed or replaced by another process meanwhile
+                return None
             problem = "its entry file is missing or unreadable"
-        else:
+        if problem is None:
             try:
                 actual = stored_files(directory)
             except OSError as exc:
                 actual, problem = None, f"a file cannot be read ({exc})"
             if actual == files:
-                return Entry(directory, meta.get("value"), files, meta.get("dependencies", {}))
+                return Entry(directory, meta["value"], files, meta["dependencies"])
             if actual is not None:
                 changed = sorted(set(files) ^ set(actual) | {n for n in files
                                                              if actual.get(n) != files[n]})
@@ -160,8 +192,11 @@ class ArtifactCache:
     def get_or_build(self, kind: str, inputs: Mapping[str, Any], run: StepRunner) -> Entry:
         """The entry for ``inputs``; on a miss ``run(tmp_dir)`` builds it (under the entry's lock,
         so a concurrent builder of the same entry waits and then reuses it)."""
-        self._ensure_root()
+        self.ensure_root()
         key = cache_key(inputs)
+        if cache_key(as_stored(inputs)) != key:   # a reader could not check the entry's key
+            raise TypeError(f"cache inputs of a {kind} step must read back from JSON as they "
+                            f"were (string keys only): {dict(inputs)!r}")
         key_dir = self.key_dir(kind, key)
         found = self._find(key_dir)
         if found is not None:
@@ -179,9 +214,11 @@ class ArtifactCache:
                     if leftover.is_file():
                         leftover.unlink()
                 files = stored_files(tmp)
-                meta = {"format": FORMAT_VERSION, "kind": kind, "key": key, "inputs": dict(inputs),
-                        "value": value, "files": files, "dependencies": dependencies,
-                        "build_seconds": round(time.time() - started, 3)}
+                meta = as_stored({"format": FORMAT_VERSION, "kind": kind, "key": key,
+                                  "inputs": dict(inputs), "value": value, "files": files,
+                                  "dependencies": dependencies,
+                                  "build_seconds": round(time.time() - started, 3)})
+                meta["seal"] = seal(meta)
                 (tmp / ENTRY_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
                 final = key_dir / cache_key(dependencies)[:16]
                 if final.exists():  # the same dependency set, built again: replace it
@@ -190,4 +227,4 @@ class ArtifactCache:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-        return Entry(final, value, files, dependencies)
+        return Entry(final, meta["value"], files, meta["dependencies"])   # as a hit reads it

@@ -6,6 +6,7 @@ import json
 import stat
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,90 @@ def test_vendored_folders_added_at_run_time_do_not_make_entries_unmatchable(tmp_
     recorded = json.loads(done.stdout)
     assert "vendoredthing" not in recorded["distributions"] and "numpy" in recorded["distributions"]
     assert stale_reason(recorded) is None
+
+
+STEP_MODULE = '''
+from compbench.settings import resolve_cache_dir
+
+def run(request, out_dir):
+    (out_dir / "made-by-step").write_text("x")
+    return {"cache_seen_by_step": str(resolve_cache_dir())}
+'''
+
+SESSION = '''
+import json, sys
+from compbench.cache import ArtifactCache
+from compbench.isolation import run_step
+
+cache = ArtifactCache(sys.argv[1] or None)
+entry = cache.get_or_build("recipes", {"k": 7},
+                           lambda out: run_step("relstep:run", {}, out, "a relative cache"))
+print(json.dumps({"root": str(cache.root), "entry": str(entry.path), **entry.value}))
+'''
+
+
+@pytest.mark.parametrize("given_as", ["option", "environment"])
+def test_a_relative_cache_folder_typed_in_a_subfolder_is_that_folder_for_every_step(tmp_path,
+                                                                                   given_as):
+    """Steps run from the repository root: a cache path left relative named another folder
+    there (the build failed, or a step's own lookups went elsewhere)."""
+    import os
+    import subprocess
+    import sys
+
+    from compbench.settings import CACHE_ENV, REPO_ROOT
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "relstep.py").write_text(STEP_MODULE)
+    typed_in = tmp_path / "checkout" / "sub"
+    typed_in.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k != CACHE_ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(tmp_path / "steps")])
+    if given_as == "environment":
+        env[CACHE_ENV] = "../rel-cache"
+    option = "../rel-cache" if given_as == "option" else ""
+    done = subprocess.run([sys.executable, "-c", SESSION, option], cwd=typed_in, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout)
+    expected = tmp_path / "checkout" / "rel-cache"
+    assert seen["root"] == str(expected)
+    assert Path(seen["entry"]).is_relative_to(expected)
+    assert (Path(seen["entry"]) / "made-by-step").is_file()
+    if given_as == "environment":   # the step process looks in the same folder as its parent
+        assert seen["cache_seen_by_step"] == str(expected)
+
+
+@pytest.mark.parametrize("edit", ["value", "inputs", "key-and-folder", "checksums"])
+def test_an_edited_manifest_is_not_served_as_the_measurement(tmp_path, edit):
+    """The step's result (an accuracy) is read from the manifest, not from a checked file: an
+    edit there is damage like any other, rebuilt with a warning naming the entry."""
+    cache = ArtifactCache(tmp_path)
+    calls: list = []
+    entry = cache.get_or_build("accuracy", {"k": 8}, builder(calls, value={"top1": 0.61}))
+    manifest = entry.path / ENTRY_FILE
+    meta = json.loads(manifest.read_text())
+    if edit == "value":
+        meta["value"]["top1"] = 0.99
+    elif edit == "inputs":   # the seal recomputed: the key no longer matches the inputs
+        meta["inputs"]["k"] = 9
+        meta["seal"] = cache_key({name: meta[name] for name in ("kind", "key", "inputs", "value",
+                                                                "files", "dependencies")})
+    elif edit == "key-and-folder":   # a whole valid entry copied under another key
+        other = cache.get_or_build("accuracy", {"k": 10}, builder(calls, value={"top1": 0.2}))
+        meta = json.loads((other.path / ENTRY_FILE).read_text())
+    else:
+        meta["files"]["model.onnx"] = "0" * 64
+    manifest.write_text(json.dumps(meta))
+    with pytest.warns(CacheWarning, match=f"cache entry {entry.path} is damaged or was altered"):
+        rebuilt = cache.get_or_build("accuracy", {"k": 8}, builder(calls, value={"top1": 0.61}))
+    assert rebuilt.value == {"top1": 0.61}
+    assert cache.lookup("accuracy", {"k": 8}).value == {"top1": 0.61}
+
+
+def test_inputs_a_reader_could_not_check_are_refused_before_the_build(tmp_path):
+    calls: list = []
+    with pytest.raises(TypeError, match="string keys only"):
+        ArtifactCache(tmp_path).get_or_build("recipes", {"bits": {8: "int8", 16: "fp16"}},
+                                             builder(calls))
+    assert not calls
