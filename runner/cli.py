@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from compbench.errors import CompbenchError
+from runner.option_types import open_fraction, positive_int, positive_seconds
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
@@ -86,12 +87,6 @@ def cmd_predict_wider(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return int(text)
-
-
 def cmd_eval_wider(argv: list[str]) -> int:
     from evaluation.widerface.cli import main
 
@@ -105,8 +100,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     variants = [v.id for v in select(args.filter)]
     if not variants:
         raise CompbenchError(f"no variant matches {' '.join(args.filter)!r}: see `compbench variants`")
-    if not 0 < args.tolerance < 1 or not args.speed_budget > 0:
-        raise CompbenchError("--tolerance must be in (0, 1) and --speed-budget positive")
     base, head = Side.parse(args.base, "base"), Side.parse(args.head, "head")
     table, regressed = compare(base, head, variants, compare_plan(args.speed_budget),
                                args.tolerance, log=lambda line: print(line, file=sys.stderr))
@@ -207,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", required=True, help="output folder for <event>/<name>.txt")
     predict.add_argument("--overwrite", action="store_true",
                          help="replace the prediction files already in --out (refused otherwise)")
-    predict.add_argument("--batch", type=_positive_int, default=1, metavar="N",
+    predict.add_argument("--batch", type=positive_int, default=1, metavar="N",
                          help="letterboxed images per call where the artifact has a batch axis "
                               "(the native PyTorch rows; scripts/wider_throughput.py measures it)")
     predict.add_argument("--assets", default=None, metavar="DIR")
@@ -220,10 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     comparing.add_argument("base", help="REF, PATH, REF@PYTHON or @PYTHON (this checkout)")
     comparing.add_argument("head", help="as base")
     comparing.add_argument("filter", nargs="*", help="substrings of variant ids (default: all)")
-    comparing.add_argument("--tolerance", type=float, default=0.05,
+    comparing.add_argument("--tolerance", type=open_fraction, default=0.05,
                            help="speed loss the head may have before its whole interval below "
                                 "1 - tolerance is a regression (default: 0.05)")
-    comparing.add_argument("--speed-budget", type=float, default=3.0, metavar="SECONDS",
+    comparing.add_argument("--speed-budget", type=positive_seconds, default=3.0, metavar="SECONDS",
                            help="time for one variant's interleaved rounds (default: 3)")
     comparing.add_argument("--out", default=None, help="also write the markdown table here")
     comparing.set_defaults(func=cmd_compare)
@@ -231,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     past = sub.add_parser("history", help="each variant's last runs from the history database: "
                                           "latest values, change since the previous run, trend")
     past.add_argument("filter", nargs="*", help="substrings of variant ids (default: all)")
-    past.add_argument("--last", type=int, default=10, help="runs per variant (default: 10)")
+    past.add_argument("--last", type=positive_int, default=10, help="runs per variant (default: 10)")
     past.add_argument("--history", default=None, metavar="PATH",
                       help="the database (default: $COMPBENCH_HISTORY or reports/history.sqlite)")
     past.set_defaults(func=cmd_history)

@@ -38,6 +38,7 @@ from runner.baselines import BASELINE_DIR, Baselines, baseline_path
 from runner.history import History, HistoryError
 from runner.html_report import model_section, render_html, write_html_report
 from runner.matrix import VARIANTS, Variant
+from runner.option_types import positive_int, positive_seconds
 from runner.pipeline import VariantPipeline
 from runner.prebuild import prebuild
 from runner.report import render, write_report
@@ -78,10 +79,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "the engines in both")
     group.addoption("--cache-dir", default=None,
                     help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
-    group.addoption("--build-jobs", type=int, default=None, metavar="N",
+    group.addoption("--build-jobs", type=positive_int, default=None, metavar="N",
                     help="prepare missing artifacts and evaluations in N parallel processes "
                          "before the tests start (default: the number of cores; 1: in the tests)")
-    group.addoption("--speed-budget", type=float, default=PairingPlan().budget_s,
+    group.addoption("--speed-budget", type=positive_seconds, default=PairingPlan().budget_s,
                     metavar="SECONDS",
                     help="time for one variant's paired rounds with its fp32 reference (default: "
                          "%(default)s); more narrows the speed-up's interval on a noisy machine")

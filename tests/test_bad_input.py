@@ -155,6 +155,20 @@ def test_an_engine_family_selects_the_engines_declaring_it(tmp_path):
     assert engines == set(families()["torch"])
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan"])
+@pytest.mark.parametrize("option, expected", [("--build-jobs", "a whole number >= 1"),
+                                              ("--speed-budget", "a finite number of seconds > 0")])
+def test_a_numeric_option_at_its_limit_is_one_usage_error(option, expected, value):
+    """At start-up: ``--build-jobs 0`` meant "all cores" and ``--speed-budget inf`` overflowed
+    in the first speed test, after the builds."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/test_quiet.py", option,
+         value], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert f"error: argument {option}: expected {expected}, got {value!r}" in result.stderr
+
+
 def test_a_profile_outside_the_baselines_folder_is_refused(tmp_path):
     result = run_bench(tmp_path, "--profile", "../x")
     assert result.returncode == 4 and "not a profile name" in result.stderr

@@ -351,12 +351,32 @@ def test_batch_falls_back_to_one_for_a_fixed_batch_artifact(tmp_path, asset_dir,
     assert "has a fixed batch of 1: predicting one image at a time" in capsys.readouterr().err
 
 
-def test_batch_must_be_positive(tmp_path, capsys, no_pipeline):
+LIMITS = ["0", "-1", "inf", "nan"]
+NUMERIC_OPTIONS = {   # every numeric option of `compbench`, with the rest of a valid command
+    "--batch": (["predict-wider", "--variant", VARIANT, "--out", "{tmp}/o"],
+                "expected a whole number >= 1"),
+    "--tolerance": (["compare", ".", ".", "resnet8/fp32/onnxruntime"],
+                    "expected a number strictly between 0 and 1"),
+    "--speed-budget": (["compare", ".", ".", "resnet8/fp32/onnxruntime"],
+                       "expected a finite number of seconds > 0"),
+    "--last": (["history", "--history", "{tmp}/history.sqlite"], "expected a whole number >= 1"),
+}
+
+
+@pytest.mark.parametrize("value", LIMITS)
+@pytest.mark.parametrize("option", NUMERIC_OPTIONS)
+def test_a_numeric_option_at_its_limit_is_one_usage_error(tmp_path, capsys, no_pipeline, option,
+                                                          value):
+    """Before the command does anything: no worker started, no model prepared, no file read."""
+    command, expected = NUMERIC_OPTIONS[option]
+    argv = [arg.replace("{tmp}", str(tmp_path)) for arg in command] + [option, value]
     with pytest.raises(SystemExit) as exit_info:
-        compbench_main(["predict-wider", "--variant", VARIANT, "--out", str(tmp_path / "o"),
-                        "--batch", "0"])
+        compbench_main(argv)
     assert exit_info.value.code == 2
-    assert "--batch: expected a whole number >= 1, got '0'" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err and not captured.out
+    assert captured.err.splitlines()[-1].endswith(
+        f"error: argument {option}: {expected}, got {value!r}")
 
 
 # --- predict-wider: images -----------------------------------------------------------------
