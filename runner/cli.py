@@ -164,8 +164,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
                 for model in dict.fromkeys(r.variant.model.name for r in ledger.results.values())]
     html_path = write_html_report(render_html("compbench merged report", header_lines, sections),
                                   sections, out, stamp)
+    bencher = results_file.write_bencher(ledger.results, out)
     print(markdown)
-    print(f"merged report written to {path} and {html_path}", file=sys.stderr)
+    print(f"merged report written to {path} and {html_path} (Bencher metrics: {bencher})",
+          file=sys.stderr)
     return 0
 
 

@@ -462,7 +462,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     terminalreporter.write_line(f"HTML report with plots: {html_path} ({kept})")
     results = results_file.write(
         results_file.payload(ledger, config.stash[NOTES], drift, origin), report_dir, stamp)
-    terminalreporter.write_line(f"results file (for `compbench merge`): {results}")
+    terminalreporter.write_line(f"results file (for `compbench merge`): {results}, Bencher "
+                                f"metrics: {results_file.write_bencher(ledger.results, report_dir)}")
     not_gated = {vid: r.not_gated for vid, r in ledger.results.items() if r.not_gated}
     if not_gated:
         terminalreporter.write_line(f"{len(not_gated)} variant(s) not gated (optional engine or "

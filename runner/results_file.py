@@ -25,6 +25,7 @@ from runner.results import Ledger, VariantResult, mapping, required, text, text_
 FORMAT = "compbench-results"
 VERSION = (1, 0)   # major: a reader refuses another; minor: fields added, older readers skip them
 LATEST = "latest-results.json"
+BENCHER = "latest-bmf.json"   # the same results in Bencher Metric Format, for a trend tracker
 _WRITE_AGAIN = "write it again with this commit (pytest bench writes results-<stamp>.json)"
 
 
@@ -153,6 +154,37 @@ def write(data: str, directory: Path, stamp: str) -> Path:
     path = directory / f"results-{stamp}.json"
     atomic_write_text(path, data, 0o644)
     atomic_write_text(directory / LATEST, data, 0o644)
+    return path
+
+
+def bencher_metrics(results: dict[str, VariantResult]) -> dict:
+    """The results in Bencher Metric Format (https://bencher.dev/docs/reference/bencher-metric-format):
+    ``{variant id: {measure: {value, lower_value, upper_value}}}``, for a tracker of the trend
+    outside this project. Measures: ``latency`` (Bencher's, in ns: median, bounded by the
+    fastest round and the 99th percentile), ``speedup`` (paired, within its confidence
+    interval), ``file-size`` (bytes) and each accuracy metric by its name."""
+    metrics = {}
+    for variant_id, result in results.items():
+        measures = {name: {"value": value} for name, value in result.metrics.items()}
+        if result.latency:
+            measures["latency"] = {"value": result.latency.p50_ms * 1e6,
+                                   "lower_value": result.latency.min_ms * 1e6,
+                                   "upper_value": result.latency.p99_ms * 1e6}
+        if result.paired_speedup is not None:
+            measures["speedup"] = {"value": result.paired_speedup}
+            if result.speedup_interval:
+                measures["speedup"] |= {"lower_value": result.speedup_interval.low,
+                                        "upper_value": result.speedup_interval.high}
+        if result.size_bytes is not None:
+            measures["file-size"] = {"value": result.size_bytes}
+        if measures:
+            metrics[variant_id] = measures
+    return metrics
+
+
+def write_bencher(results: dict[str, VariantResult], directory: Path) -> Path:
+    path = directory / BENCHER
+    atomic_write_text(path, json.dumps(bencher_metrics(results), indent=1) + "\n", 0o644)
     return path
 
 

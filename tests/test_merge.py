@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from compbench.provenance import provenance
@@ -34,6 +36,8 @@ def test_two_shards_make_one_report(tmp_path, capsys):
     assert "Different commits" not in markdown
     assert len(list((tmp_path / "out").glob("report-merged-*.md"))) == 1
     assert len(list((tmp_path / "out").glob("report-merged-*.html"))) == 1
+    bencher = json.loads((tmp_path / "out" / "latest-bmf.json").read_text(encoding="utf-8"))
+    assert bencher[FP32]["top1"] == {"value": 0.8103} and bencher[INT8]["top1"] == {"value": 0.8126}
 
 
 def test_shards_of_different_commits_or_overlapping_say_so(tmp_path, capsys):

@@ -244,3 +244,17 @@ def test_a_newer_minor_version_is_read_without_its_new_fields(tmp_path, ledger):
     found = results_file.read(path)
     assert found.version == (1, 7) and found.results[FP32] == ledger.results[FP32]
     assert found.results[INT8].footprint == {}
+
+
+def test_bencher_metrics_carry_speed_accuracy_and_size(tmp_path, ledger):
+    ledger[VARIANTS["resnet20/fp32/torch"]]   # touched, nothing measured: no benchmark
+    path = results_file.write_bencher(ledger.results, tmp_path)
+    assert path.name == "latest-bmf.json"
+    bencher = json.loads(path.read_text(encoding="utf-8"))
+    assert set(bencher) == {FP32, INT8}
+    assert bencher[INT8] == {
+        "top1": {"value": 0.8126}, "top5": {"value": 0.99},
+        "latency": {"value": 1.5e6, "lower_value": 1.25e6, "upper_value": 2.0e6},
+        "speedup": {"value": 1.8125, "lower_value": 1.75, "upper_value": 1.875},
+        "file-size": {"value": 1_234_567},
+    }
