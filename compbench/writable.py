@@ -20,19 +20,22 @@ class FolderNotWritable(CompbenchError):
     """A folder the run must write to cannot be created or written."""
 
 
-def _reason(exc: OSError, path: Path) -> str:
+def _reason(exc: OSError, path: Path) -> tuple[str, str]:
+    """What is wrong, and what the user can do about it besides choosing another folder."""
     if isinstance(exc, FileExistsError) or exc.errno == errno.EEXIST:
-        return "a file, not a folder, is in its place"
+        return "a file, not a folder, is in its place", "move that file away"
     if isinstance(exc, NotADirectoryError) or exc.errno == errno.ENOTDIR:
         parent = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-        return f"{parent} is a file, not a folder" if parent else "part of its path is a file"
+        if parent is None:
+            return "part of its path is a file", ""
+        return f"{parent} is a file, not a folder", f"move {parent} away"
     if exc.errno == errno.EROFS:
-        return "it is on a read-only file system"
+        return "it is on a read-only file system", ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "its file system is full"
+        return "its file system is full", "free space there"
     if isinstance(exc, PermissionError):
-        return "this user may not write there"
-    return exc.strerror or str(exc)
+        return "this user may not write there", ""
+    return exc.strerror or str(exc), ""
 
 
 def writable_dir(path: Path, what: str, setting: str, mode: int = 0o777) -> Path:
@@ -50,6 +53,15 @@ def writable_dir(path: Path, what: str, setting: str, mode: int = 0o777) -> Path
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as exc:
-        raise FolderNotWritable(f"{what} {path} cannot be written: {_reason(exc, path)}. Free it, "
-                                f"or point {setting} at a folder this user can write.") from None
+        raise not_writable(what, path, exc, setting) from None
     return path
+
+
+def not_writable(what: str, path: Path, exc: OSError, setting: str) -> FolderNotWritable:
+    """The one message for a write into a checked folder that failed after all (the disk filled
+    up meanwhile, a folder stands where a file goes)."""
+    reason, fix = _reason(exc, path)
+    elsewhere = f"point {setting} to a place this user can write"
+    return FolderNotWritable(f"{what} {path} cannot be written: {reason}. "
+                             + (f"{fix[0].upper()}{fix[1:]}, or {elsewhere}." if fix
+                                else f"{elsewhere[0].upper()}{elsewhere[1:]}."))

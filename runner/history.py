@@ -8,7 +8,11 @@ verdict. SQLite because the data must persist and be queried (the last N runs of
 not re-parsed; it is a file, so a CI job keeps it in its cache.
 
 Writes are one transaction (an interrupted session leaves the previous state); a file that is
-not a history database is one clear error naming it, never a traceback.
+not a history database is one clear error naming it, never a traceback. Two cases must not be
+taken for a broken file, because the advice for one ("move it away") would throw away data:
+a database another process holds locked (another session writing its history) is waited for a
+bounded time, then reported as locked and kept; and another application's SQLite file, given by
+mistake, is refused before compbench adds its tables to it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from compbench.errors import CompbenchError
 from compbench.settings import HISTORY_ENV
+from compbench.writable import FolderNotWritable, writable_dir
 from runner.results import Ledger, VariantResult
 
 SCHEMA_VERSION = 1
@@ -54,6 +59,31 @@ CREATE INDEX IF NOT EXISTS results_by_variant ON results (variant, session_id);
 """
 
 
+BUSY_TIMEOUT_S = 30.0   # how long a write waits for another process's lock to end
+HISTORY_SETTING = f"--history or {HISTORY_ENV}"
+
+
+def _schema_columns() -> dict[str, list[str]]:
+    """compbench's tables and their columns, as ``_SCHEMA`` creates them."""
+    with sqlite3.connect(":memory:") as db:
+        db.executescript(_SCHEMA)
+        return {table: _columns(db, table) for table in _tables(db)}
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute("SELECT * FROM pragma_table_info(?)", (table,))]
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            or "locked" in str(exc))
+
+
 class HistoryError(CompbenchError):
     """The history database cannot be used: names the file and what to do."""
 
@@ -73,41 +103,84 @@ class Run:
 
 
 class History:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, busy_timeout_s: float = BUSY_TIMEOUT_S):
         self.path = path
+        self.busy_timeout_s = busy_timeout_s
+
+    def _locked(self) -> HistoryError:
+        return HistoryError(f"history database {self.path} is locked by another process (another "
+                            f"compbench session writing its history, or a program that has it "
+                            f"open; waited {self.busy_timeout_s:g} s); retry when it ends. The "
+                            "file is kept as it is.")
+
+    def check_writable(self) -> None:
+        """The database's place can take it: checked before a session, not after its hours."""
+        if self.path.is_dir():
+            raise HistoryError(f"history database {self.path} is a folder: point {HISTORY_SETTING} "
+                               "at a file (created if absent).")
+        try:
+            writable_dir(self.path.parent, f"history database {self.path}: its folder",
+                         HISTORY_SETTING)
+        except FolderNotWritable as exc:
+            raise HistoryError(str(exc)) from None
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _connect(self, writing: bool = False) -> Iterator[sqlite3.Connection]:
+        if writing:
+            self.check_writable()
+        elif self.path.is_dir():
+            raise HistoryError(f"history database {self.path} is a folder: point {HISTORY_SETTING} "
+                               "at a file.")
         try:
-            db = sqlite3.connect(self.path, timeout=30)
-            db.execute("PRAGMA foreign_keys = ON")
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise HistoryError(f"history database {self.path} has schema version {version}, "
-                                   f"this compbench writes {SCHEMA_VERSION}. Move it away (or set "
-                                   f"{HISTORY_ENV} to another file) to start a new history.")
-            if version == 0:
-                db.executescript(_SCHEMA)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"{self.path} is not a compbench history database ({exc}). Move "
-                               f"it away (or set {HISTORY_ENV} to another file); a new history "
-                               "starts with the next run.") from None
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout_s)
+        except sqlite3.Error as exc:
+            raise HistoryError(f"history database {self.path} cannot be opened ({exc}): point "
+                               f"{HISTORY_SETTING} at a file this user can write.") from None
         try:
-            with db:   # one transaction: committed whole or not at all
-                yield db
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"history database {self.path}: {exc}. Move it away (or set "
-                               f"{HISTORY_ENV} to another file).") from None
+            try:
+                self._check_schema(db)
+            except sqlite3.Error as exc:
+                if _is_locked(exc):
+                    raise self._locked() from None
+                raise HistoryError(f"{self.path} is not a compbench history database ({exc}). "
+                                   f"Move it away (or set {HISTORY_ENV} to another file); a new "
+                                   "history starts with the next run.") from None
+            try:
+                with db:   # one transaction: committed whole or not at all
+                    yield db
+            except sqlite3.Error as exc:
+                if _is_locked(exc):
+                    raise self._locked() from None
+                raise HistoryError(f"history database {self.path}: {exc}. Move it away (or set "
+                                   f"{HISTORY_ENV} to another file).") from None
         finally:
             db.close()
+
+    def _check_schema(self, db: sqlite3.Connection) -> None:
+        """Refuse a file that is not compbench's history; create the tables in a new one."""
+        db.execute("PRAGMA foreign_keys = ON")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables, expected = _tables(db), _schema_columns()
+        foreign = sorted(t for t in tables if t not in expected)
+        if version not in (0, SCHEMA_VERSION) and not foreign:
+            raise HistoryError(f"history database {self.path} has schema version {version}, "
+                               f"this compbench writes {SCHEMA_VERSION}. Move it away (or set "
+                               f"{HISTORY_ENV} to another file) to start a new history.")
+        foreign += sorted(t for t in tables & set(expected) if _columns(db, t) != expected[t])
+        if foreign:
+            raise HistoryError(f"{self.path} is an SQLite database of another application (its "
+                               f"table(s) {', '.join(foreign)} are not compbench's): compbench "
+                               f"does not write into it, and left it as it was. Point "
+                               f"{HISTORY_SETTING} at a file of its own.")
+        if version == 0 or tables != set(expected):
+            # one transaction with the version: never a half-made schema that looks complete
+            db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def record(self, ledger: Ledger, provenance: dict, profile: str,
                machine_state: str | None = None) -> int:
         """Append this session; returns its id."""
         machine = provenance.get("machine", {})
-        with self._connect() as db:
+        with self._connect(writing=True) as db:
             session_id = db.execute(
                 "INSERT INTO sessions (date, git_commit, profile, hardware_class, machine, "
                 "packages, command, machine_state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -15,10 +15,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from compbench.writable import not_writable, writable_dir
 from runner import plots
 from runner.baselines import INCONCLUSIVE, NO_BASELINE, PASS, REGRESSION, STALE
 from runner.history import History
-from runner.report import FLOOR_COLUMN, PAIRED_COLUMN, SIZE_COLUMNS, metric_columns, model_table
+from runner.report import (
+    FLOOR_COLUMN,
+    PAIRED_COLUMN,
+    REPORT_SETTING,
+    SIZE_COLUMNS,
+    metric_columns,
+    model_table,
+)
 from runner.results import Ledger, VariantResult
 from tasks import declaration
 
@@ -160,12 +168,16 @@ def write_html_report(page: str, sections: list[ModelSection], directory: Path,
                       stamp: str) -> Path:
     """``report-<stamp>.html``, ``latest.html`` and each plot as ``<stamp>-<model>-<kind>.png``
     (and ``latest-<model>-<kind>.png``) beside them."""
-    directory.mkdir(parents=True, exist_ok=True)
+    writable_dir(directory, "report folder", REPORT_SETTING)
     path = directory / f"report-{stamp}.html"
-    path.write_text(page, encoding="utf-8")
-    (directory / "latest.html").write_text(page, encoding="utf-8")
+    files: list[tuple[Path, bytes]] = [(path, page.encode()), (directory / "latest.html", page.encode())]
     for section in sections:
         for kind, data in section.plots_png.items():
-            for prefix in (stamp, "latest"):
-                (directory / f"{prefix}-{section.model}-{kind}.png").write_bytes(data)
+            files += [(directory / f"{prefix}-{section.model}-{kind}.png", data)
+                      for prefix in (stamp, "latest")]
+    for target, data in files:
+        try:
+            target.write_bytes(data)
+        except OSError as exc:
+            raise not_writable("HTML report file", target, exc, REPORT_SETTING) from None
     return path

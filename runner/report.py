@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from compbench.writable import not_writable, writable_dir
 from runner.results import LatencySummary, Ledger, VariantResult
 from tasks import declaration
 from tasks.base import TaskDeclaration
+
+REPORT_SETTING = "--report-dir"   # moves every report a session or `compbench merge` writes
 
 PAIRED_COLUMN = "speed-up vs fp32 same engine (paired, 95 % CI)"
 FLOOR_COLUMN = "floor (of fp32)"
@@ -110,8 +113,11 @@ def render(ledger: Ledger, data_notes: dict[str, str]) -> str:
 
 
 def write_report(markdown: str, directory: Path, stamp: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    writable_dir(directory, "report folder", REPORT_SETTING)
     path = directory / f"report-{stamp}.md"
-    path.write_text(markdown, encoding="utf-8")
-    (directory / "latest.md").write_text(markdown, encoding="utf-8")
+    for target in (path, directory / "latest.md"):
+        try:
+            target.write_text(markdown, encoding="utf-8")
+        except OSError as exc:
+            raise not_writable("report", target, exc, REPORT_SETTING) from None
     return path
