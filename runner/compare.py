@@ -13,7 +13,8 @@ and verdicts â€” a speed regression only when the whole interval lies below 1 âˆ
 accuracy regression beyond the metric's declared tolerance, a size regression beyond 2 %.
 A speed regression found while the machine drifted (``compbench.machine_drift``: a fixed
 workload timed when the workers are ready and again then) is inconclusive with that reason.
-The exit status is 1 when anything regressed, 0 otherwise.
+The exit status is 1 when anything regressed, 0 otherwise; a side that is not a compbench
+checkout, or a base that ran none of the selected variants, is an error (exit 2), never "ok".
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_
 from tasks import metric as declared_metric
 
 WORKER = Path(__file__).with_name("compare_worker.py")
+# What the worker imports from a side's checkout: a folder without them would silently run the
+# installed compbench (this checkout) instead, and report this code against itself as "ok".
+CHECKOUT_FILES = ("compbench/assets.py", "compbench/cache.py", "runner/matrix.py",
+                  "runner/pipeline.py")
 SIZE_TOLERANCE = 0.02  # as the size gate: serialisation metadata varies by a few hundred bytes
 # Both sides are timed in one job, so nothing but the interval has to cover the noise: half the
 # bench's width. At the bench's 8 % a real 12 % onnxruntime slowdown was flagged in 17 of 20
@@ -127,14 +132,26 @@ def checkout(side: Side, workdir: Path) -> Path:
     if side.ref is None:
         return REPO_ROOT
     if Path(side.ref).is_dir():
-        return Path(side.ref).resolve()
+        return compbench_checkout(side, Path(side.ref).resolve())
     target = workdir / side.label
     result = subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach",
                              str(target), side.ref], capture_output=True, text=True)
     if result.returncode != 0:
         raise CompareError(f"{side.label} {side.ref!r} is neither a folder nor a git ref of "
                            f"{REPO_ROOT}: {result.stderr.strip()}")
-    return target
+    return compbench_checkout(side, target)
+
+
+def compbench_checkout(side: Side, root: Path) -> Path:
+    """``root`` if it holds the code the worker imports; else one error naming the side."""
+    missing = [name for name in CHECKOUT_FILES if not (root / name).is_file()]
+    if missing:
+        raise CompareError(
+            f"the {side.label} {side.ref!r} is not a compbench checkout ({root} has no "
+            f"{', '.join(missing)}): give the root folder of a compbench clone, a git ref of "
+            f"{REPO_ROOT} from after compbench.assets and runner.pipeline existed, or "
+            f"@PYTHON for this checkout with another interpreter")
+    return root
 
 
 def time_interleaved(base: Worker, head: Worker, variant: str, plan: PairingPlan,
@@ -182,10 +199,15 @@ def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
     result = VariantComparison(variant)
     result.base = base.ask(cmd="prepare", variant=variant)
     result.head = head.ask(cmd="prepare", variant=variant)
-    if "error" in result.head:   # what the base ran, the head must run too
-        result.problems.append(f"head could not run it: {result.head['error']}")
-    if "error" in result.base:
+    if "error" in result.base:   # nothing to compare the head with
         result.not_compared = f"base could not run it: {result.base['error']}"
+    elif "error" in result.head:   # what the base ran, the head must run too
+        result.problems.append(f"head could not run it: {result.head['error']}")
+    elif not result.base["metrics"]:
+        result.not_compared = "base evaluated nothing (no metric)"
+    else:
+        lost = [name for name in result.base["metrics"] if name not in result.head["metrics"]]
+        result.problems += [f"head did not report {', '.join(lost)}"] if lost else []
     if result.problems or result.not_compared:
         return result
     single = result.base.get("threads") == 1 and result.head.get("threads") == 1
@@ -245,6 +267,24 @@ def compare(base: Side, head: Side, variants: list[str], plan: PairingPlan, tole
     return render(results, base, head, tolerance), any(r.problems for r in results)
 
 
+def measured_something(results: list[VariantComparison], base: Side, head: Side) -> None:
+    """A comparison in which no variant ran on both sides compared nothing: exit 0 (every row
+    "not compared") would be green on nothing, and exit 1 would blame the code for a side that
+    cannot run at all (a checkout whose matrix has other ids, an environment without the engine)."""
+    if not results or any(r.interval is not None for r in results):
+        return
+    failed = [(label, side, [r for r in results if (r.not_compared if label == "base" else r.problems)])
+              for label, side in (("base", base), ("head", head))]
+    sides = "; ".join(
+        f"the {label} ({side.ref or 'this checkout'}, {side.python}) could not run {len(rows)} "
+        f"({rows[0].variant}: {rows[0].not_compared or rows[0].problems[0]})"
+        for label, side, rows in failed if rows)
+    raise CompareError(
+        f"nothing was compared: none of the {len(results)} selected variant(s) ran on both sides: "
+        f"{sides}. Select variants both sides have (`compbench variants` in each checkout), or "
+        f"fix the side named (its checkout or its Python environment).")
+
+
 def compare_results(base: Side, head: Side, variants: list[str], plan: PairingPlan,
                     tolerance: float, log=print) -> list[VariantComparison]:
     """Every selected variant compared, in order (for the table, or a study of the verdicts)."""
@@ -261,6 +301,7 @@ def compare_results(base: Side, head: Side, variants: list[str], plan: PairingPl
                 log(f"compbench compare: [{i}/{len(variants)}] {variant}")
                 results.append(compare_variant(*workers, variant, plan, tolerance,
                                                unstable=drift.unstable_reason))
+            measured_something(results, base, head)
         finally:
             for worker in workers:
                 worker.close()

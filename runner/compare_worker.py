@@ -21,6 +21,10 @@ import traceback
 def main() -> int:
     root = os.path.abspath(sys.argv[1])
     sys.path[:] = [root] + [p for p in sys.path[1:] if os.path.abspath(p or ".") != root]
+    # An installed compbench (editable: a finder after the path) would fill in a package the
+    # checkout lacks with other code, measured as if it were this side's: let that fail instead.
+    sys.meta_path[:] = [finder for finder in sys.meta_path
+                        if not getattr(finder, "__module__", "").startswith("__editable___compbench")]
     os.chdir(root)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # from here on, prints of any library land in the log, not in the protocol
