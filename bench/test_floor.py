@@ -8,17 +8,24 @@ from collections.abc import Callable
 
 import pytest
 
-from runner.accuracy_floor import StaleAcceptance
+from runner.accuracy_floor import (
+    ACCEPTED,
+    EVERY_CLASS,
+    StaleAcceptance,
+    accepted_classes,
+    row_of,
+)
 from runner.baselines import Baselines
 from runner.matrix import Variant, reference_of
 from runner.pipeline import VariantPipeline
+from runner.pytest_plugin import STALE_ACCEPTANCE, STRICT_ACCEPTANCES
 from runner.results import Ledger, same_engine_reference
 
 
 @pytest.mark.compressed_only  # an fp32 variant is its own reference: nothing to test
 def test_accuracy_floor(variant: Variant, pipeline: VariantPipeline,
                         pipelines: Callable[[Variant], VariantPipeline], baselines: Baselines,
-                        ledger: Ledger) -> None:
+                        ledger: Ledger, request: pytest.FixtureRequest) -> None:
     # fp32 on the same engine where the model runs there (the same kernels, minus the
     # compression), else on the model's reference engine
     reference = same_engine_reference(variant) or reference_of(variant)
@@ -30,15 +37,27 @@ def test_accuracy_floor(variant: Variant, pipeline: VariantPipeline,
                     pytrace=False)
     ledger[variant].floor = verdict
     described = verdict.describe(str(source))
+    row, here = row_of(variant.id), baselines.hardware_class
+    accepted_on = accepted_classes(baselines.floors()[0], row)
     if verdict.valid and verdict.accepted:
-        # a warning, not a failure: an int8 row can meet its floor on one instruction set and
-        # not on another, and the acceptance holds for every machine
+        stale = (f"{row} on {here}: {verdict.floor.metric} at {verdict.fraction:.2%} of fp32 "
+                 f"meets the {verdict.floor.fraction:.0%} floor ({variant.id}); remove it from "
+                 f"{source} {ACCEPTED}" + (f' (its "{here}" key)' if accepted_on != EVERY_CLASS
+                                           else ""))
+        request.node.user_properties.append((STALE_ACCEPTANCE, stale))
+        if request.config.getoption(STRICT_ACCEPTANCES):
+            pytest.fail(f"STALE ACCEPTANCE {stale}. {described}; accepted below it on this "
+                        f"class because: {verdict.accepted}", pytrace=False)
+        # a warning by default: the acceptances of another class's CI may lag this one's
         warnings.warn(StaleAcceptance(
-            f"MEETS FLOOR {described}, although the row is listed as accepted below it "
-            f"(\"below_floor_accepted\": {verdict.accepted}); if it does on every machine, "
-            f"remove that entry from {source}"), stacklevel=1)
+            f"MEETS FLOOR {described}, although the row is listed as accepted below it on "
+            f"{here} (\"{ACCEPTED}\": {verdict.accepted}); remove that entry from {source}"),
+            stacklevel=1)
     if not verdict.valid and verdict.accepted:
-        pytest.xfail(f"BELOW FLOOR (accepted: {verdict.accepted}) {described}")
+        pytest.xfail(f"BELOW FLOOR (accepted on {here}: {verdict.accepted}) {described}")
     if not verdict.valid:
-        pytest.fail(f"BELOW FLOOR {described}. Improve the recipe, or list the row under "
-                    f"\"below_floor_accepted\" in {source} with the reason.", pytrace=False)
+        hint = (f" (it is accepted on {accepted_on} only: add a \"{here}\" key with the "
+                "measured reason if this class loses precision too)" if accepted_on else "")
+        pytest.fail(f"BELOW FLOOR on {here}: {described}. Improve the recipe, or list the row "
+                    f"under \"{ACCEPTED}\" in {source} with the reason{hint}.", pytrace=False)
+

@@ -29,7 +29,7 @@ from runner.baselines import Baselines
 from runner.gate import gate
 from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
-from runner.pytest_plugin import pairing_plan, timing_disabled
+from runner.pytest_plugin import NOT_GATED, REQUIRE_ALL, pairing_plan, timing_disabled
 from runner.results import LatencySummary, Ledger, same_engine_reference
 
 THROUGHPUT_BUDGET_S = 0.5
@@ -48,10 +48,19 @@ def images_per_second(run: Callable[[np.ndarray], object], batch: np.ndarray) ->
     return len(batch) / float(np.median(times))
 
 
+def timing_off_by(config: pytest.Config) -> str:
+    """Which switch turned timing off (``timing_disabled``), for the skip and the summary."""
+    if config.getoption("benchmark_disable", False):
+        return "--benchmark-disable"
+    if config.getoption("benchmark_skip", False):
+        return "--benchmark-skip"
+    return "emulated hardware class"
+
+
 def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
                pipelines: Callable[[Variant], VariantPipeline], ledger: Ledger,
                baselines: Baselines, updating_baselines: bool, machine_drift: MachineDrift,
-               pytestconfig: pytest.Config) -> None:
+               pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> None:
     refused = distributed.timing_refused(pytestconfig)
     if refused and not timing_disabled(pytestconfig):
         pytest.fail(f"{variant.id}: {refused}", pytrace=False)
@@ -62,6 +71,15 @@ def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
     if not all(np.isfinite(np.asarray(o)).all() for o in session.run(inputs)):
         pytest.fail(f"{variant.id}: non-finite outputs on the timing input; not timed",
                     pytrace=False)
+    if timing_disabled(pytestconfig):
+        # a pass here would say the speed was gated: a skip (a failure for CI) that is counted
+        switch = timing_off_by(pytestconfig)
+        reason = f"{variant.id}: speed not gated ({switch}): nothing was timed"
+        if pytestconfig.getoption(REQUIRE_ALL):
+            pytest.fail(f"{reason}, and {REQUIRE_ALL} requires it", pytrace=False)
+        request.node.user_properties.append((NOT_GATED, [f"speed not gated ({switch})",
+                                                         variant.id]))
+        pytest.skip(reason)
     result = ledger[variant]
     benchmark.group = variant.model.name
     benchmark.extra_info.update({
@@ -72,8 +90,8 @@ def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
     })
     reference = None if variant.compression == "fp32" else same_engine_reference(variant)
     keep_freed_memory()  # again: loading TensorFlow resets it (compbench/allocator.py)
-    if reference is None or timing_disabled(pytestconfig):
-        benchmark(session.run, inputs)  # under --benchmark-disable: one untimed call
+    if reference is None:
+        benchmark(session.run, inputs)
     else:
         fp32 = pipelines(reference).session
 
@@ -84,8 +102,6 @@ def test_speed(benchmark, variant: Variant, pipeline: VariantPipeline,
 
         timing = paired_timing(lambda: fp32.run(inputs), lambda: session.run(inputs),
                                pairing_plan(pytestconfig), runner=through_benchmark)
-    if benchmark.stats is None:  # --benchmark-disable: nothing was timed
-        return
     result.latency = LatencySummary.of(benchmark.stats.stats.sorted_data)
     batch = variant.model.eval_batch
     if batch > 1 and session.accepts_batch(batch):

@@ -9,20 +9,29 @@ on the same engine where the fp32 model runs there.
 
 Floors are data of the baseline file: ``"floors"`` holds one per model (the metric, the
 fraction, why that fraction), and ``"below_floor_accepted"`` the rows (``model/compression``)
-known to sit below it, each with its reason. An accepted row is reported BELOW FLOOR and
-counted as an expected failure (xfail); once it meets the floor it passes with a
-``StaleAcceptance`` warning, so an acceptance that outlived its reason is seen. A profile file
-without floors uses the default profile's: a fraction of fp32 does not depend on how many
-images measured it.
+known to sit below it, each with its reason: one text for every hardware class, or an object
+``{class: reason}`` when the row is below only where the int8 kernels lose precision (an
+AVX2-only CPU), so that a class where the row meets its floor is gated by it. An accepted row
+is reported BELOW FLOOR and counted as an expected failure (xfail); once it meets the floor it
+passes with a ``StaleAcceptance`` warning (or fails, under ``--strict-acceptances``), so an
+acceptance that outlived its reason is seen. A profile file without floors uses the default
+profile's: a fraction of fp32 does not depend on how many images measured it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from compbench.hardware import INT8_TIERS
+
 FLOORS = "floors"
 ACCEPTED = "below_floor_accepted"
+EVERY_CLASS = "every hardware class"
+TIERS = (*(name for name, _ in INT8_TIERS), "generic")
+# as compbench.hardware.classify names a class: the architecture, then the best int8 tier
+CLASS_SHAPE = re.compile(rf"^[a-z0-9_]+-(?:{'|'.join(re.escape(t) for t in TIERS)})$")
 
 
 class StaleAcceptance(UserWarning):
@@ -78,6 +87,20 @@ def row_of(variant_id: str) -> str:
     return variant_id.rsplit("/", 1)[0]
 
 
+def acceptance(data: dict, row: str, hardware_class: str) -> str | None:
+    """The reason ``row`` is accepted below its floor on ``hardware_class``, if it is there."""
+    entry = data.get(ACCEPTED, {}).get(row)
+    return entry.get(hardware_class) if isinstance(entry, dict) else entry
+
+
+def accepted_classes(data: dict, row: str) -> str | None:
+    """Where ``row`` is accepted, for a message: the classes it names, or every class."""
+    entry = data.get(ACCEPTED, {}).get(row)
+    if entry is None:
+        return None
+    return ", ".join(sorted(entry)) if isinstance(entry, dict) else EVERY_CLASS
+
+
 def parse(data: dict, bad: Callable[[str], None], known_metrics: tuple[str, ...]) -> None:
     """Check the file's floors, calling ``bad`` with the key at fault."""
     floors = data.get(FLOORS, {})
@@ -99,11 +122,29 @@ def parse(data: dict, bad: Callable[[str], None], known_metrics: tuple[str, ...]
     accepted = data.get(ACCEPTED, {})
     if not isinstance(accepted, dict):
         bad(f'"{ACCEPTED}" must be an object of rows (model/compression)')
-    for row, reason in accepted.items():
+    for row, reasons in accepted.items():
+        where = f'"{ACCEPTED}"["{row}"]'
         if row.count("/") != 1:
-            bad(f'"{ACCEPTED}"["{row}"]: a row is "model/compression"')
-        if not isinstance(reason, str) or not reason.strip():
-            bad(f'"{ACCEPTED}"["{row}"] must give the reason the row is accepted below its floor')
+            bad(f'{where}: a row is "model/compression"')
+        if isinstance(reasons, dict):
+            if not reasons:
+                bad(f'{where} names no hardware class: give {{class: reason}} for the classes '
+                    'where the row is below its floor, or one reason for every class')
+            for hardware_class, reason in reasons.items():
+                if not CLASS_SHAPE.match(hardware_class):
+                    bad(f'{where}: {hardware_class!r} is not a hardware class (one is '
+                        f'<architecture>-<int8 tier> as compbench/hardware.py names it, e.g. '
+                        f'x86_64-avx2; tiers: {", ".join(TIERS)}; a CPU model '
+                        '"<class>/<cpu>" is not one)')
+                _reason(f'{where}["{hardware_class}"]', reason, bad)
+        else:
+            _reason(where, reasons, bad)
+
+
+def _reason(where: str, reason, bad: Callable[[str], None]) -> None:
+    if not isinstance(reason, str) or not reason.strip():
+        bad(f'{where} must give the reason the row is accepted below its floor (a text, or an '
+            'object {hardware class: text})')
 
 
 def floor_of(data: dict, model: str) -> Floor | None:
@@ -112,10 +153,12 @@ def floor_of(data: dict, model: str) -> Floor | None:
 
 
 def judge(data: dict, variant_id: str, model: str, measured: dict[str, float],
-          reference_id: str, reference: dict[str, float]) -> FloorVerdict | None:
-    """The verdict of one variant, or None when its model has no floor."""
+          reference_id: str, reference: dict[str, float],
+          hardware_class: str) -> FloorVerdict | None:
+    """The verdict of one variant on ``hardware_class``, or None when its model has no floor."""
     floor = floor_of(data, model)
     if floor is None:
         return None
     return FloorVerdict(variant_id, floor, measured[floor.metric], reference_id,
-                        reference[floor.metric], data.get(ACCEPTED, {}).get(row_of(variant_id)))
+                        reference[floor.metric],
+                        acceptance(data, row_of(variant_id), hardware_class))

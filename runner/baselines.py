@@ -239,7 +239,7 @@ class Baselines:
               reference_id: str, reference: dict[str, float]) -> tuple[FloorVerdict | None, Path]:
         data, source = self.floors()
         return accuracy_floor.judge(data, variant_id, model, measured, reference_id,
-                                    reference), source
+                                    reference, self.hardware_class), source
 
     def tolerance(self, variant_id: str, metric: str, cross_hardware: bool = False) -> dict:
         entry = self.data["variants"].get(variant_id, {})

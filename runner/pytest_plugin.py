@@ -53,6 +53,12 @@ FAILED = pytest.StashKey[list]()   # node ids of the tests that failed or errore
 WORKER_MACHINES = pytest.StashKey[list]()   # xdist: the machine each worker measured on
 FLOOR_TEST = "test_accuracy_floor"
 EXIT_UNGATEABLE = 3
+STRICT_ACCEPTANCES = "--strict-acceptances"
+REQUIRE_ALL = "--require-all"
+# what a test leaves in its report's user_properties for the summary line (they reach an xdist
+# controller with the report)
+STALE_ACCEPTANCE = "compbench_stale_acceptance"
+NOT_GATED = "compbench_not_gated"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,6 +92,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="SECONDS",
                     help="time for one variant's paired rounds with its fp32 reference (default: "
                          "%(default)s); more narrows the speed-up's interval on a noisy machine")
+    group.addoption(STRICT_ACCEPTANCES, action="store_true",
+                    help="a row accepted below its accuracy floor on this hardware class that "
+                         "meets the floor fails (default: passes with a StaleAcceptance warning)")
+    group.addoption(REQUIRE_ALL, action="store_true",
+                    help="for CI: a test that would skip because an asset or an optional engine "
+                         "is missing, or a speed test that timed nothing (--benchmark-disable), "
+                         "fails instead")
 
 
 def selected_engines(config: pytest.Config) -> list[str] | None:
@@ -138,6 +151,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[WORKER_MACHINES] = []
     config.pluginmanager.register(FailedTests(config), "compbench-failed-tests")
     config.pluginmanager.register(SaveOnlyWhatWasTimed(), "compbench-benchmark-saving")
+    config.pluginmanager.register(SummaryCounts(config), "compbench-summary-counts")
+    if config.getoption(REQUIRE_ALL):
+        config.pluginmanager.register(RequireAll(), "compbench-require-all")
 
 
 @pytest.hookimpl(trylast=True)
@@ -197,6 +213,66 @@ class FailedTests:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:
             self.config.stash[FAILED].append(report.nodeid)
+
+
+class SummaryCounts:
+    """What passed or skipped but still asks for action, counted in pytest's summary line (as
+    its warnings are) and listed above it: acceptances to remove, speed not gated. From the
+    reports, so the controller of an xdist session counts its workers' tests too."""
+
+    STALE = ("stale acceptance to remove", "stale acceptances to remove")
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.found: dict[tuple[str, str], list[str]] = {}   # (singular, plural) -> texts
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":   # each phase's report carries the test's properties
+            return
+        for name, value in report.user_properties:
+            if name == STALE_ACCEPTANCE:
+                self.found.setdefault(self.STALE, []).append(value)
+            elif name == NOT_GATED:   # [what was not gated and why, the variant]
+                label, text = value
+                self.found.setdefault((label, label), []).append(text)
+
+    @pytest.hookimpl(trylast=True)   # below the comparison report
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if distributed.is_worker(self.config):
+            return
+        for (singular, plural), texts in self.found.items():
+            key = singular if len(texts) == 1 else plural
+            terminalreporter.write_line(f"{len(texts)} {key}:")
+            for text in texts:
+                terminalreporter.write_line(f"  {text}")
+            terminalreporter.stats.setdefault(key, []).extend(texts)
+
+
+class RequireAll:
+    """``--require-all``: CI has every asset and engine, so a skip for a missing one means the
+    run gated less than it says. The skip's cause tells: it was raised while handling (or
+    ``from``) the AssetMissing or EngineUnavailable that names what is missing."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        skipped = (call.excinfo is not None and call.excinfo.errisinstance(pytest.skip.Exception)
+                   and report.skipped and not hasattr(report, "wasxfail"))
+        missing = skipped and missing_cause(call.excinfo.value)
+        if missing:
+            report.outcome = "failed"
+            report.longrepr = (f"{item.nodeid}: would skip, but {REQUIRE_ALL} requires every "
+                               f"asset and optional engine: {missing}")
+        return report
+
+
+def missing_cause(skip: BaseException) -> AssetMissing | EngineUnavailable | None:
+    seen = skip.__cause__ or skip.__context__
+    while seen is not None:
+        if isinstance(seen, (AssetMissing, EngineUnavailable)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -297,7 +373,7 @@ def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,
         pytest.fail(str(found), pytrace=False)
     if isinstance(found, Exception):
         config.stash[LEDGER][variant].not_gated = str(found)
-        pytest.skip(str(found))
+        raise pytest.skip.Exception(str(found)) from found   # the cause: for --require-all
     config.stash[LEDGER][variant].threads = found.engine.threads
     return found
 

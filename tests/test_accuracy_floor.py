@@ -7,7 +7,7 @@ import json
 import pytest
 
 from compbench.errors import BaselineError
-from runner.accuracy_floor import FloorVerdict
+from runner.accuracy_floor import EVERY_CLASS, FloorVerdict, accepted_classes
 from runner.baselines import DEFAULT_PROFILE, Baselines, empty, recipe_of
 from runner.pytest_plugin import FLOOR_TEST, may_record
 
@@ -23,7 +23,9 @@ def file_with(tmp_path, name="default", **extra) -> Baselines:
     return Baselines.load(name, path)
 
 
-def judge(baselines: Baselines, measured: float, variant_id: str = PRUNED) -> FloorVerdict:
+def judge(baselines: Baselines, measured: float, variant_id: str = PRUNED,
+          hardware_class: str | None = None) -> FloorVerdict:
+    baselines.hardware_class = hardware_class or baselines.hardware_class
     verdict, _ = baselines.floor(variant_id, "scrfd_500m_kps", {"hard": measured, "easy": 0.8},
                                  FP32, {"hard": 0.60, "easy": 0.81})
     return verdict
@@ -57,6 +59,27 @@ def test_an_accepted_row_carries_its_reason_on_every_engine(tmp_path):
     assert judge(baselines, 0.58, "scrfd_500m_kps/sparse/torch").accepted is None
 
 
+def test_a_per_class_acceptance_holds_only_on_the_classes_it_names(tmp_path):
+    baselines = file_with(tmp_path, floors={"scrfd_500m_kps": FLOOR}, below_floor_accepted={
+        "scrfd_500m_kps/pruned": {"x86_64-avx2": "saturating int16", "x86_64-amx": "unmeasured"}})
+    avx2 = judge(baselines, 0.58, hardware_class="x86_64-avx2")
+    assert avx2.accepted == "saturating int16" and avx2.label.endswith("(accepted)")
+    assert judge(baselines, 0.58, hardware_class="x86_64-amx").accepted == "unmeasured"
+    vnni = judge(baselines, 0.58, hardware_class="x86_64-avx512-vnni")
+    assert vnni.accepted is None and not vnni.label.endswith("(accepted)")
+    data, _ = baselines.floors()
+    assert accepted_classes(data, "scrfd_500m_kps/pruned") == "x86_64-amx, x86_64-avx2"
+    assert accepted_classes(data, "scrfd_500m_kps/sparse") is None
+
+
+def test_a_text_acceptance_holds_on_every_class(tmp_path):
+    baselines = file_with(tmp_path, floors={"scrfd_500m_kps": FLOOR},
+                          below_floor_accepted={"scrfd_500m_kps/pruned": "structured pruning"})
+    for hardware_class in ("x86_64-avx2", "x86_64-amx", "aarch64-generic"):
+        assert judge(baselines, 0.58, hardware_class=hardware_class).accepted == "structured pruning"
+    assert accepted_classes(baselines.floors()[0], "scrfd_500m_kps/pruned") == EVERY_CLASS
+
+
 def test_a_model_without_a_floor_has_no_verdict(tmp_path):
     assert judge(file_with(tmp_path, floors={}), 0.1) is None
 
@@ -86,14 +109,36 @@ def test_a_malformed_floor_is_one_error_naming_the_key(tmp_path, floors, fault):
     assert fault in str(raised.value) and str(path) in str(raised.value)
 
 
-def test_an_acceptance_needs_a_row_and_a_reason(tmp_path):
-    for accepted, fault in (({"scrfd_500m_kps/pruned/torch": "x"}, "a row is"),
-                            ({"scrfd_500m_kps/pruned": ""}, "must give the reason")):
-        path = tmp_path / "default.json"
-        path.write_text(json.dumps({**empty("default"), "below_floor_accepted": accepted}))
-        with pytest.raises(BaselineError, match="malformed") as raised:
-            Baselines.load("default", path)
-        assert fault in str(raised.value)
+@pytest.mark.parametrize("accepted, fault", [
+    ({"scrfd_500m_kps/pruned/torch": "x"}, "a row is"),
+    ({"scrfd_500m_kps/pruned": ""}, '["scrfd_500m_kps/pruned"] must give the reason'),
+    ({"scrfd_500m_kps/pruned": 3}, '["scrfd_500m_kps/pruned"] must give the reason'),
+    ({"scrfd_500m_kps/pruned": {}}, "names no hardware class"),
+    ({"scrfd_500m_kps/pruned": {"x86_64-avx2": " "}},
+     '["scrfd_500m_kps/pruned"]["x86_64-avx2"] must give the reason'),
+    ({"scrfd_500m_kps/pruned": {"x86_64-avx2": ["int16"]}}, '["x86_64-avx2"] must give'),
+    ({"scrfd_500m_kps/pruned": {"avx2": "int16"}}, "'avx2' is not a hardware class"),
+    ({"scrfd_500m_kps/pruned": {"x86_64-avx512vnni": "x"}}, "'x86_64-avx512vnni' is not a"),
+    ({"scrfd_500m_kps/pruned": {"x86_64-avx512-vnni/AuthenticAMD-25-17": "x"}},
+     "a CPU model"),
+])
+def test_a_malformed_acceptance_is_one_error_naming_the_row(tmp_path, accepted, fault):
+    path = tmp_path / "default.json"
+    path.write_text(json.dumps({**empty("default"), "below_floor_accepted": accepted}))
+    with pytest.raises(BaselineError, match="malformed") as raised:
+        Baselines.load("default", path)
+    assert fault in str(raised.value) and str(path) in str(raised.value)
+
+
+def test_every_class_name_the_hardware_module_makes_is_accepted(tmp_path):
+    from compbench.hardware import INT8_TIERS, classify
+
+    names = [classify("x86_64", set(flags)) for _, flags in INT8_TIERS] + [
+        classify("aarch64", set())]
+    path = tmp_path / "default.json"
+    path.write_text(json.dumps({**empty("default"), "below_floor_accepted": {
+        "scrfd_500m_kps/pruned": dict.fromkeys(names, "measured below")}}))
+    assert Baselines.load("default", path).data["below_floor_accepted"]
 
 
 def test_the_committed_file_has_a_floor_with_a_reason_for_every_model():
@@ -103,6 +148,50 @@ def test_the_committed_file_has_a_floor_with_a_reason_for_every_model():
     data, _ = baselines.floors()
     assert set(data["floors"]) == set(MODELS)
     assert all(f["why"] for f in data["floors"].values())
+
+
+def stored_fractions(data: dict) -> dict[tuple[str, str], list[float]]:
+    """(row, hardware class) -> every engine's stored accuracy as a fraction of its fp32
+    reference's, as the floor test picks that reference."""
+    from runner.accuracy_floor import row_of
+    from runner.matrix import VARIANTS, reference_of
+    from runner.results import same_engine_reference
+
+    def values(variant_id: str, metric: str) -> dict[str, float]:
+        entry = data["variants"].get(variant_id, {})
+        found = {key.partition("/")[0]: scope[metric]["value"]
+                 for key, scope in entry.get("by_hardware", {}).items() if metric in scope}
+        if metric in entry.get("shared", {}):
+            found["shared"] = entry["shared"][metric]["value"]
+        return found
+
+    fractions: dict[tuple[str, str], list[float]] = {}
+    for variant_id, variant in VARIANTS.items():
+        floor = data["floors"].get(variant.model.name)
+        if variant.compression == "fp32" or floor is None:
+            continue
+        reference = values((same_engine_reference(variant) or reference_of(variant)).id,
+                           floor["metric"])
+        for key, value in values(variant_id, floor["metric"]).items():
+            base = reference.get(key, reference.get("shared"))
+            if base:
+                fractions.setdefault((row_of(variant_id), key), []).append(value / base)
+    return fractions
+
+
+def test_no_acceptance_names_a_class_where_the_files_own_values_meet_the_floor():
+    """``--strict-acceptances`` in CI fails such an acceptance; and one text for every class
+    hides a class where the row is gated again. ("shared": a value the same on every class.)"""
+    data, _ = Baselines.load(DEFAULT_PROFILE).floors()
+    fractions = stored_fractions(data)
+    stale = []
+    for row, reasons in data["below_floor_accepted"].items():
+        floor = data["floors"][row.partition("/")[0]]["fraction"]
+        for (of_row, key), measured in fractions.items():
+            named = reasons if isinstance(reasons, str) else reasons.get(key)
+            if of_row == row and named and all(f >= floor for f in measured):
+                stale.append(f"{row} on {key}: {', '.join(f'{f:.2%}' for f in measured)}")
+    assert not stale, stale
 
 
 def test_only_floor_failures_let_a_recording_go_ahead():

@@ -90,8 +90,11 @@ def test_another_class_is_compared_with_the_nearest_under_the_cross_tolerance(st
     assert "cross-hardware" in within.tolerance
     beyond = stored.check(INT8, "hard", 0.60 - CROSS_HARDWARE_TOLERANCES["hard"]["abs"] - 0.01)
     assert beyond.problem.startswith("REGRESSION") and f"[{OTHER} (nearest)]" in beyond.problem
-    # hardware-independent values are gated as usual on any class
-    assert stored.check(INT8, "size_bytes", 900, higher_is_better=False).problem is not None
+    # hardware-independent values are gated as usual on any class: the shared value, the
+    # normal tolerance
+    size = stored.check(INT8, "size_bytes", 900, higher_is_better=False)
+    assert size.problem.startswith("REGRESSION") and "[shared]" in size.problem
+    assert size.basis == "shared" and size.baseline == 800 and "cross-hardware" not in size.tolerance
 
 
 def test_no_class_at_all_is_a_missing_baseline_not_a_pass(stored):

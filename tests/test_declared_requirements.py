@@ -34,10 +34,15 @@ def test_a_step_that_loaded_an_undeclared_framework_fails_naming_the_row():
 
 
 def test_declared_distribution_names_cover_what_they_install():
-    """Declarations name distributions (tf_keras, optimum-intel); their extras are what counts."""
+    """Declarations name distributions (tf_keras, optimum-intel); their extras are what counts:
+    what they install passes, a framework outside them still fails."""
     keras = get_variant("resnet8/clustered-16/keras")
     check_declared(keras, "compress", {"distributions": {
         "tensorflow": "2", "tf-keras": "2", "tensorflow-model-optimization": "0.8"}})
-    check_declared(get_variant("vit/int8-ov/openvino"), "compress",
-                   {"distributions": {"optimum-intel": "1", "nncf": "3", "openvino": "2",
-                                      "transformers": "4", "torch": "2"}})
+    with pytest.raises(UndeclaredRequirement, match="resnet8/clustered-16/keras loaded torch"):
+        check_declared(keras, "compress", {"distributions": {"tf-keras": "2", "torch": "2"}})
+    vit = get_variant("vit/int8-ov/openvino")
+    check_declared(vit, "compress", {"distributions": {
+        "optimum-intel": "1", "nncf": "3", "openvino": "2", "transformers": "4", "torch": "2"}})
+    with pytest.raises(UndeclaredRequirement, match="vit/int8-ov/openvino loaded tensorflow"):
+        check_declared(vit, "compress", {"distributions": {"openvino": "2", "tensorflow": "2"}})
