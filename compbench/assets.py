@@ -2,7 +2,8 @@
 
 Nothing here copies or downloads anything. ``Assets.file`` returns a verified path or raises
 ``AssetMissing`` (tests skip with it) / ``AssetCorrupt`` (always an error): a truncated weight
-file must never quietly turn into a low AP.
+file must never quietly turn into a low AP. ``Assets.directory`` holds the embedded image
+folders to their per-image checksums (``compbench.embedded_images``) for the same reason.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from compbench.embedded_images import EMBEDDED_IMAGES
 from compbench.errors import AssetCorrupt, AssetMissing, BadOption
 from compbench.settings import ASSETS_ENV, REPO_ROOT, resolve_assets_dir
 
@@ -84,6 +86,19 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def sha256_once(path: Path, fix: str) -> str:
+    """``sha256_of`` memoised per process (a file is re-hashed only when its size or mtime
+    change); an unreadable file is an ``AssetCorrupt`` ending with ``fix``."""
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _VERIFIED:
+            _VERIFIED[key] = sha256_of(path)
+    except OSError as exc:
+        raise AssetCorrupt(f"cannot read asset {path}: {exc}. {fix}") from exc
+    return _VERIFIED[key]
+
+
 def parse_overrides(items: list[str] | None, source: str = OVERRIDES_ENV) -> dict[str, Path]:
     """``["scrfd/SCRFD_500M_KPS.pth=/data/my.pth", ...]`` → mapping (from --asset / env).
 
@@ -140,17 +155,11 @@ class Assets:
         expected = self._spec(relpath).sha256
         if expected is None:
             return path
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        if key not in _VERIFIED:
-            try:
-                _VERIFIED[key] = sha256_of(path)
-            except OSError as exc:
-                raise AssetCorrupt(f"cannot read asset {path}: {exc}. Check its permissions "
-                                   f"or get a fresh copy from {self._spec(relpath).source}.") from exc
-        if _VERIFIED[key] != expected:
+        actual = sha256_once(path, f"Check its permissions or get a fresh copy from "
+                                   f"{self._spec(relpath).source}.")
+        if actual != expected:
             raise AssetCorrupt(
-                f"checksum mismatch for {path}: sha256 {_VERIFIED[key][:16]}…, expected "
+                f"checksum mismatch for {path}: sha256 {actual[:16]}…, expected "
                 f"{expected[:16]}… (the file is corrupt or not the published one). Replace it "
                 f"with a fresh copy from {self._spec(relpath).source}.")
         return path
@@ -159,7 +168,41 @@ class Assets:
         path = self.overrides.get(relpath, self.root / relpath)
         if not path.is_dir() or not any(path.iterdir()):
             raise AssetMissing(self.missing_message(relpath))
+        if relpath in EMBEDDED_IMAGES:
+            self._check_embedded_images(relpath, path)
         return path
+
+    def _check_embedded_images(self, relpath: str, folder: Path) -> None:
+        """Hold a folder of the embedded image set to its checksums (memoised per process).
+
+        A folder holding only names of the embedded set is (a copy of part of) that set; one
+        with other names too is another data set (the full WIDER release, whose originals differ
+        from the rebuilt mini-set images under the same names) and only its JPEGs' end markers
+        are checked, when read. The assets folder's own copy must also be complete: a missing
+        image changes the AP as surely as a damaged one.
+        """
+        expected = EMBEDDED_IMAGES[relpath]
+        present = {f"{image.parent.name}/{image.name}": image for image in folder.glob("*/*")
+                   if image.suffix.lower() == ".jpg" and image.is_file()
+                   and not image.name.startswith(".") and not image.parent.name.startswith(".")}
+        if not present.keys() <= expected.keys():
+            return
+        intact = (f"an intact copy of the embedded assets folder (not from {WIDER_SOURCE}: "
+                  f"most mini-set images are rebuilt, see the assets README)")
+        fix = f"Replace it with the file of the same name from {intact}."
+        missing = sorted(expected.keys() - present.keys())
+        if missing and relpath not in self.overrides:
+            raise AssetCorrupt(
+                f"{folder} lacks {len(missing)} of the {len(expected)} embedded images (e.g. "
+                f"{missing[0]}), as an interrupted copy would: its AP is not the mini set's. "
+                f"Copy them from {intact}.")
+        for name, image in sorted(present.items()):
+            actual = sha256_once(image, fix)
+            if actual != expected[name]:
+                raise AssetCorrupt(
+                    f"image {image} is damaged: sha256 {actual[:16]}…, expected "
+                    f"{expected[name][:16]}… for the embedded {relpath}/{name} (a JPEG damaged "
+                    f"in the middle still decodes, into wrong pixels that lower the AP). {fix}")
 
     def weights(self, ref: str) -> Path:
         """A model's weights: an asset relpath, or ``repo:<path>`` for weights trained and
