@@ -121,12 +121,28 @@ def _find_batches(root: Path, split: Split) -> list[Path] | None:
     return None
 
 
+class _BatchUnpickler(pickle.Unpickler):
+    """Loads only what a CIFAR-10 batch holds (a dict of bytes, lists and one uint8 array, as
+    numpy 1 and 2 pickle it): any other class or function a pickle names would be called on
+    load, so a crafted file beside the assets would run its author's code."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch never "
+                                         "holds (refused: loading it would run that code)")
+        return super().find_class(module, name)
+
+
 def _read_batches(files: list[Path], split: Split) -> CifarSplit:
     images, labels = [], []
     for path in files:
         try:
             with path.open("rb") as handle:
-                batch = pickle.load(handle, encoding="bytes")
+                batch = _BatchUnpickler(handle, encoding="bytes").load()
             data = np.asarray(batch[b"data"], dtype=np.uint8)
             batch_labels = np.asarray(batch[b"labels"], dtype=np.int64)
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -39,6 +40,40 @@ def test_nan_from_a_real_broken_model(asset_file, assets):
     task.images = task.images[:1]
     with pytest.raises(NonFiniteOutput, match="broken-variant"):
         task.evaluate(torch_runner(model), "broken-variant")
+
+
+class _RunsCode:
+    """What a crafted pickle does: unpickling calls ``Path.touch(marker)``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return type(self.marker).touch, (self.marker,)
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_a_cifar_batch_that_would_run_code_is_refused(tmp_path, protocol):
+    """The python batches are pickles read from the assets folder: loading one may build the
+    numpy array it holds, never call anything else."""
+    from compbench.errors import AssetCorrupt
+    from evaluation.cifar10 import load_cifar10
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    marker = tmp_path / "code-ran"
+    batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1], b"batch_label": b"x"}
+    (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol))
+    assert len(load_cifar10(tmp_path, "test")) == 2   # a real batch still loads
+    batch[b"filenames"] = _RunsCode(marker)
+    (folder / "test_batch").write_bytes(pickle.dumps(batch, protocol))
+    with pytest.raises(AssetCorrupt) as info:
+        load_cifar10(tmp_path, "test")
+    assert not marker.exists()
+    assert str(info.value).startswith(f"cannot read CIFAR-10 batch {folder / 'test_batch'}: it "
+                                      f"names ")
+    assert "which a CIFAR-10 batch never holds (refused: loading it would run that code)" \
+        in str(info.value)
 
 
 def run_bench(tmp_path, *extra: str, tests: str = "bench/test_size.py",
