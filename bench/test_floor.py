@@ -39,9 +39,13 @@ def test_accuracy_floor(variant: Variant, pipeline: VariantPipeline,
     described = verdict.describe(str(source))
     row, here = row_of(variant.id), baselines.hardware_class
     accepted_on = accepted_classes(baselines.floors()[0], row)
-    if verdict.valid and verdict.accepted:
+    # An acceptance expires when the row clears its floor by more than the metric's own
+    # tolerance: closer than that, a rebuild on another CPU model of the class may fall back.
+    tolerance = baselines.tolerance(variant.id, verdict.floor.metric).get("abs", 0.0)
+    if verdict.valid and verdict.accepted and verdict.margin() >= tolerance:
         stale = (f"{row} on {here}: {verdict.floor.metric} at {verdict.fraction:.2%} of fp32 "
-                 f"meets the {verdict.floor.fraction:.0%} floor ({variant.id}); remove it from "
+                 f"meets the {verdict.floor.fraction:.0%} floor by {verdict.margin():.4f}, more "
+                 f"than its tolerance {tolerance:g} ({variant.id}); remove it from "
                  f"{source} {ACCEPTED}" + (f' (its "{here}" key)' if accepted_on != EVERY_CLASS
                                            else ""))
         request.node.user_properties.append((STALE_ACCEPTANCE, stale))

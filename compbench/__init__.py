@@ -15,3 +15,9 @@ import os as _os
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 _os.environ.setdefault("USE_TF", "0")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# An emulated hardware class (compbench.isa_emulation) caps oneDNN and ATen, which read their
+# caps once at first use: before any engine library is imported.
+from compbench import isa_emulation as _isa_emulation  # noqa: E402
+
+_isa_emulation.apply_caps()

@@ -31,6 +31,11 @@ class EngineUnavailable(CompbenchError):
     """The Python package behind an engine is not installed (tests skip with this message)."""
 
 
+class NotEmulated(EngineUnavailable):
+    """The engine picks its kernels from CPUID, so an emulated hardware class cannot be measured
+    on it (``compbench.isa_emulation``): the variant is skipped with this reason."""
+
+
 class NonFiniteOutput(CompbenchError):
     """A model produced NaN or infinity: the artifact is broken, results would be meaningless."""
 

@@ -50,11 +50,16 @@ class Hardware:
     model_name: str
     flags: tuple[str, ...]   # the ISA flags of RECORDED_FLAGS that this CPU has
     cores: int
+    # the class this CPU really is, when its engines are capped to emulate a lower one
+    # (compbench.isa_emulation); empty on a native run
+    emulated_on: str = ""
 
     def describe(self) -> str:
         flags = " ".join(self.flags) or "none of " + " ".join(RECORDED_FLAGS[:4])
+        emulated = (f" (EMULATED: engines capped to it on a `{self.emulated_on}` CPU)"
+                    if self.emulated_on else "")
         return (f"{self.model_name} ({self.vendor} family {self.family} model {self.model}), "
-                f"{self.cores} cores, ISA: {flags} → class `{self.hardware_class}`")
+                f"{self.cores} cores, ISA: {flags} → class `{self.hardware_class}`{emulated}")
 
     @property
     def cpu(self) -> str:
@@ -88,13 +93,22 @@ def classify(arch: str, flags: set[str]) -> str:
 
 @functools.cache
 def current() -> Hardware:
+    """This machine, or the lower class its engines are capped to emulate
+    (``COMPBENCH_EMULATE_CLASS``, ``compbench.isa_emulation``)."""
+    from compbench import isa_emulation
+
     info = _cpuinfo()
     flags = set(info.get("flags", "").split())
     arch = platform.machine() or "unknown"
-    return Hardware(classify(arch, flags), info.get("vendor_id", "unknown"),
+    native = classify(arch, flags)
+    emulated = isa_emulation.target()
+    if emulated is not None:
+        isa_emulation.check(emulated, native)
+    return Hardware(emulated or native, info.get("vendor_id", "unknown"),
                     info.get("cpu family", "?"), info.get("model", "?"),
                     info.get("model name", platform.processor() or "unknown"),
-                    tuple(f for f in RECORDED_FLAGS if f in flags), available_cores())
+                    tuple(f for f in RECORDED_FLAGS if f in flags), available_cores(),
+                    native if emulated else "")
 
 
 def class_of(key: str) -> str:

@@ -32,6 +32,18 @@ def pin_torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def use_emulated_quantized_engine() -> None:
+    """Below AVX-512 VNNI torch's x86 engine sends int8 convolutions to fbgemm, a choice made
+    from CPUID that no variable flips: an emulated class of that kind selects it here."""
+    from compbench.isa_emulation import torch_quantized_engine
+
+    engine = torch_quantized_engine()
+    if engine is not None:
+        import torch
+
+        torch.backends.quantized.engine = engine
+
+
 def outputs_to_numpy(outputs) -> list[np.ndarray]:
     import torch
 
@@ -58,6 +70,7 @@ class TorchEagerEngine(Engine):
         import torch
 
         pin_torch_threads(self.threads)
+        use_emulated_quantized_engine()
         # The artifact comes from our own content-addressed cache, built by this code: trusted.
         module = torch.load(artifact, weights_only=False, map_location="cpu")
         module.eval()

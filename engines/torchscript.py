@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engines.base import Engine, EngineSpec, Session
-from engines.torch_eager import TorchSession, pin_torch_threads
+from engines.torch_eager import TorchSession, pin_torch_threads, use_emulated_quantized_engine
 
 ENGINES = (
     EngineSpec(name="torchscript", artifact_format="torchscript", requires=("torch",),
@@ -19,6 +19,7 @@ class TorchScriptEngine(Engine):
         import torch
 
         pin_torch_threads(self.threads)
+        use_emulated_quantized_engine()
         return TorchSession(torch.jit.load(str(artifact), map_location="cpu").eval(), self.threads)
 
 

@@ -66,6 +66,10 @@ class FloorVerdict:
     def valid(self) -> bool:
         return self.fraction >= self.floor.fraction
 
+    def margin(self) -> float:
+        """How far the measured value is above the floor, in the metric's own units."""
+        return self.measured - self.floor.fraction * self.reference_value
+
     @property
     def label(self) -> str:
         """The report cell."""

@@ -184,10 +184,13 @@ class Baselines:
         self.data = data
         self.hardware_class = hardware_class or hardware.current().hardware_class
         self.cpu = cpu or hardware.current().cpu
+        # an emulated class (compbench.isa_emulation) records that class's values only
+        self.emulated = bool(hardware_class is None and hardware.current().emulated_on)
 
     def scope(self, variant_id: str, metric: str) -> str:
-        """The ``by_hardware`` key this machine's value of a per-hardware metric lives under."""
-        if cpu_model_dependent(variant_id, metric):
+        """The ``by_hardware`` key this machine's value of a per-hardware metric lives under
+        (the class alone under emulation: this CPU is not a CPU model of the emulated class)."""
+        if cpu_model_dependent(variant_id, metric) and not self.emulated:
             return f"{self.hardware_class}/{self.cpu}"
         return self.hardware_class
 
@@ -363,6 +366,11 @@ class Baselines:
         record_id = "r" + hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()[:10]
         changes = []
         for variant_id, values in sorted(measured.items()):
+            left = data.get("emulation", {}).get(self.hardware_class, {}).get(variant_id)
+            if self.emulated and left:
+                changes.append(f"{variant_id}: not recorded under emulation, it needs a real "
+                               f"{self.hardware_class} machine ({left})")
+                continue
             entry = data["variants"].setdefault(variant_id, {})
             recipe = recipe_of(variant_id)
             if recipe and entry.get("recipe", recipe) != recipe:
@@ -375,6 +383,8 @@ class Baselines:
                 entry["recipe"] = recipe
             for metric, value in sorted(values.items()):
                 per_class = hardware_dependent(variant_id, metric)
+                if self.emulated and not per_class:
+                    continue   # shared values belong to native recordings
                 key = self.scope(variant_id, metric)
                 scope = (entry.setdefault("by_hardware", {}).setdefault(key, {})
                          if per_class else entry.setdefault(SHARED, {}))
@@ -406,7 +416,8 @@ class Baselines:
         The file is re-read under the lock, so two concurrent updates both land."""
         with file_lock(self.lock_path()):
             fresh = Baselines.load(self.data.get("profile", self.path.stem), self.path)
-            fresh.hardware_class, fresh.cpu = self.hardware_class, self.cpu
+            fresh.hardware_class, fresh.cpu, fresh.emulated = (self.hardware_class, self.cpu,
+                                                              self.emulated)
             data, changes = fresh.updated(measured, provenance)
             if changes or data != fresh.data:
                 fresh.write(data)

@@ -126,6 +126,30 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_emulation_check(args: argparse.Namespace) -> int:
+    """Emulated values of a lower class against a real machine's (runner/emulation_check.py)."""
+    from compbench import hardware
+    from runner import emulation_check
+    from runner.baselines import Baselines
+    from runner.matrix import select
+
+    baselines = Baselines.load(args.profile)
+    wanted = {v.id for v in select(args.filter)}
+    real = [vid for vid in emulation_check.real_values(baselines, args.hardware_class) if vid in wanted]
+    if not real:
+        raise CompbenchError(f"no variant matching {' '.join(args.filter)!r} has values recorded on "
+                             f"a real {args.hardware_class} machine in {baselines.path}: nothing "
+                             "to check emulation against")
+    measured = emulation_check.measure(sorted(real), args.hardware_class, args.cache_dir)
+    rows = emulation_check.compare(baselines, args.hardware_class, measured)
+    print(emulation_check.render(rows, args.hardware_class, hardware.current().hardware_class))
+    if args.record:
+        emulation_check.record(baselines, args.hardware_class, rows)
+        print(f"written to {baselines.path} [\"{emulation_check.SECTION}\"]"
+              f"[\"{args.hardware_class}\"]")
+    return 0
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     """Several sessions' results files (CI shards: one job per engine family or model) as one
     report, markdown and HTML. Not a gate: each shard gated its own variants."""
@@ -238,6 +262,18 @@ def build_parser() -> argparse.ArgumentParser:
     merging.add_argument("--report-dir", default="reports",
                          help="where the merged markdown and HTML report go (default: reports)")
     merging.set_defaults(func=cmd_merge)
+    emulating = sub.add_parser(
+        "emulation-check", help="evaluate variants with the engines capped to a lower hardware "
+        "class and compare with that class's values from real machines")
+    emulating.add_argument("hardware_class", help="the class to emulate, e.g. x86_64-avx2")
+    emulating.add_argument("filter", nargs="*", help="substrings of variant ids (default: all)")
+    emulating.add_argument("--profile", default="default", help="baseline profile (default: default)")
+    emulating.add_argument("--cache-dir", default=None,
+                           help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
+    emulating.add_argument("--record", action="store_true",
+                           help="write the rows emulation does not reproduce into the baseline "
+                                "file: an emulated recording then leaves them to real machines")
+    emulating.set_defaults(func=cmd_emulation_check)
     sub.add_parser("eval-wider", add_help=False,
                    help="official WIDER FACE AP of a prediction folder (see eval-wider --help)")
     sub.add_parser("bench", add_help=False, help="run the bench suite (pytest bench ARGS)")

@@ -18,8 +18,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from compbench import hardware, isa_emulation
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, Entry, cache_key
+from compbench.errors import NotEmulated
 from compbench.isolation import STEP_THREADS, run_step
 from compbench.quiet import import_quietly
 from compbench.specs import Variant
@@ -62,6 +64,11 @@ class VariantPipeline:
         problem = unavailable(self.variant.id, self.variant.requires, self.engine.config.family)
         if problem:
             raise problem
+        not_emulated = isa_emulation.reason_not_emulated(self.engine.config.name)
+        if not_emulated:
+            raise NotEmulated(f"{self.variant.id}: not measured under the emulated class "
+                              f"{isa_emulation.target()} ({not_emulated}); its values of that "
+                              "class need a real machine of it")
         if self.task is None:
             if "tf_keras" in self.variant.requires:
                 # a Keras task's preprocessing imports tf_keras, and TensorFlow's first import
@@ -118,6 +125,9 @@ class VariantPipeline:
             "calibration": self.task.calibration_fingerprint(),
             "seed": SEED,
             "threads": STEP_THREADS,
+            # fp32 calibration and fine-tuning kernels differ between int8 tiers, and a cache
+            # folder may travel between machines (a CI cache, an emulated class)
+            "hardware_class": hardware.current().hardware_class,
         }
         if self.variant.params:
             inputs["params"] = dict(self.variant.params)
@@ -202,7 +212,8 @@ class VariantPipeline:
         artifact, entry = self._converted()
         inputs = {"artifact": entry.digest, "format": artifact.format,
                   "engine": self.engine.config.module, "threads": STEP_THREADS,
-                  "task": self.task.fingerprint(), "batch": self.variant.model.eval_batch}
+                  "task": self.task.fingerprint(), "batch": self.variant.model.eval_batch,
+                  "hardware_class": hardware.current().hardware_class}
         request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
                                 engine=dataclasses.asdict(self.engine.config),
                                 batch=self.variant.model.eval_batch)

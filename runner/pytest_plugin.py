@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from compbench import hardware
+from compbench import hardware, isa_emulation
 from compbench.allocator import keep_freed_memory
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
@@ -139,6 +139,10 @@ def pytest_configure(config: pytest.Config) -> None:
                             "variants only (not fp32, the reference they are measured against)")
     keep_freed_memory()  # before any engine allocates (compbench/allocator.py)
     selected_engines(config)
+    try:
+        hardware.current()
+    except isa_emulation.EmulationError as exc:
+        raise pytest.UsageError(str(exc)) from None
     try:
         baseline_path(config.getoption("--profile"))
     except BaselineError as exc:
@@ -414,7 +418,8 @@ def pairing_plan(config: pytest.Config) -> PairingPlan:
 def timing_disabled(config: pytest.Config) -> bool:
     """pytest-benchmark's own switches also turn off the paired speed-up timing."""
     return bool(config.getoption("benchmark_disable", False)
-                or config.getoption("benchmark_skip", False))
+                or config.getoption("benchmark_skip", False)
+                or isa_emulation.target() is not None)
 
 
 def engine_threads() -> dict[str, int]:

@@ -1,0 +1,143 @@
+"""Emulating a lower hardware class: the caps reach the engines, the class is what the run reports
+and keys its cache by, engines that cannot be capped are not measured, and a recording writes
+only that class's values."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from compbench import isa_emulation
+from compbench.hardware import current
+from compbench.settings import REPO_ROOT
+from runner.baselines import Baselines, empty
+
+NATIVE = current().hardware_class
+LOWER = "x86_64-avx2"
+needs_a_higher_machine = pytest.mark.skipif(
+    not NATIVE.startswith("x86_64-") or NATIVE == LOWER,
+    reason=f"emulating {LOWER} needs an x86-64 machine above it (this one: {NATIVE})")
+
+
+def run_python(code: str, **env: str) -> str:
+    environment = {k: v for k, v in os.environ.items() if k != isa_emulation.VARIABLE} | env
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=environment,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("requested, fragment", [
+    ("x86_64-amx", "not a class that can be emulated"),
+    ("x86_64-sse4", "not a class that can be emulated"),
+    ("aarch64-avx2", "another architecture"),
+])
+def test_what_cannot_be_emulated_is_refused_with_the_fix(requested, fragment):
+    with pytest.raises(isa_emulation.EmulationError, match=fragment) as caught:
+        isa_emulation.check(requested, "x86_64-avx512-vnni")
+    assert isa_emulation.VARIABLE in str(caught.value)
+
+
+def test_a_class_above_this_machine_is_refused():
+    with pytest.raises(isa_emulation.EmulationError, match="above this machine's class"):
+        isa_emulation.check("x86_64-avx512-vnni", "x86_64-avx2")
+    isa_emulation.check("x86_64-avx2", "x86_64-avx512-vnni")   # below: fine
+
+
+@needs_a_higher_machine
+def test_the_caps_reach_torch_and_the_machine_reports_the_emulated_class():
+    code = ("import compbench, json, torch; from compbench.hardware import current; "
+            "from engines.torch_eager import use_emulated_quantized_engine; "
+            "use_emulated_quantized_engine(); "
+            "print(json.dumps([current().hardware_class, current().emulated_on, "
+            "torch.backends.cpu.get_cpu_capability(), torch.backends.quantized.engine]))")
+    emulated = json.loads(run_python(code, **{isa_emulation.VARIABLE: LOWER}))
+    assert emulated == [LOWER, NATIVE, "AVX2", "fbgemm"]
+    native = json.loads(run_python(code))
+    assert native[:2] == [NATIVE, ""] and native[2] != "AVX2"
+
+
+@needs_a_higher_machine
+def test_an_emulated_run_has_cache_keys_of_its_own():
+    code = ("import compbench; from compbench.assets import Assets; "
+            "from compbench.cache import ArtifactCache, cache_key; "
+            "from runner.matrix import VARIANTS; from runner.pipeline import VariantPipeline; "
+            "p = VariantPipeline(VARIANTS['resnet20/int8-ort/openvino'], Assets(), "
+            "ArtifactCache('/nonexistent')); p.prepare(); print(cache_key(p._recipe_inputs_direct()))")
+    assert run_python(code) != run_python(code, **{isa_emulation.VARIABLE: LOWER})
+
+
+def test_engines_that_pick_kernels_from_cpuid_are_not_measured_under_emulation(monkeypatch):
+    monkeypatch.setenv(isa_emulation.VARIABLE, LOWER)
+    assert "MLAS" in isa_emulation.reason_not_emulated("onnxruntime")
+    assert "XNNPACK" in isa_emulation.reason_not_emulated("tflite")
+    assert isa_emulation.reason_not_emulated("openvino") is None
+    assert "no known" in isa_emulation.reason_not_emulated("an-engine-of-tomorrow")
+    monkeypatch.delenv(isa_emulation.VARIABLE)
+    assert isa_emulation.reason_not_emulated("onnxruntime") is None
+
+
+def test_an_emulated_recording_writes_only_that_class_and_names_no_cpu_model(tmp_path):
+    data = empty("p")
+    data["recordings"] = {"r1": {"git_commit": "abc"}}
+    data["variants"] = {"scrfd_500m_kps/int8-qat/torch": {
+        "shared": {"size_bytes": {"value": 100, "recorded": "r1"}}}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    stored = Baselines(path, data, hardware_class=LOWER, cpu="AuthenticAMD-25-17")
+    stored.emulated = True
+    # int8-qat's accuracy is kept per CPU model natively; emulated, per class
+    new, _ = stored.updated({"scrfd_500m_kps/int8-qat/torch": {"hard": 0.6, "size_bytes": 90}},
+                            {"machine": {"emulated_on": NATIVE}})
+    entry = new["variants"]["scrfd_500m_kps/int8-qat/torch"]
+    assert entry["by_hardware"] == {LOWER: {"hard": {"value": 0.6, "recorded": entry[
+        "by_hardware"][LOWER]["hard"]["recorded"]}}}
+    assert entry["shared"]["size_bytes"]["value"] == 100   # shared values: native recordings only
+
+
+def _file_with_real_and_emulated_values(tmp_path):
+    data = empty("p")
+    data["recordings"] = {"real": {"machine": {"hardware_class": LOWER}},
+                          "emu": {"machine": {"hardware_class": LOWER, "emulated_on": NATIVE}}}
+    data["variants"] = {
+        "resnet20/int8-ort/openvino": {"by_hardware": {LOWER: {"top1": {"value": 0.811,
+                                                                        "recorded": "real"}}}},
+        "resnet20/int8-nncf/openvino": {"by_hardware": {LOWER: {"top1": {"value": 0.8089,
+                                                                         "recorded": "real"}}}},
+        "resnet20/int8-ptq/torch": {"by_hardware": {LOWER: {"top1": {"value": 0.81,
+                                                                     "recorded": "emu"}}}}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    return Baselines.load("p", path)
+
+
+def test_the_check_compares_with_real_recordings_only_and_records_the_disagreements(tmp_path):
+    from runner import emulation_check
+
+    stored = _file_with_real_and_emulated_values(tmp_path)
+    assert set(emulation_check.real_values(stored, LOWER)) == {
+        "resnet20/int8-ort/openvino", "resnet20/int8-nncf/openvino"}   # not the emulated one
+    rows = emulation_check.compare(stored, LOWER, {
+        "resnet20/int8-ort/openvino": {"top1": 0.8113},     # within the 0.005 default
+        "resnet20/int8-nncf/openvino": {"top1": 0.8001}})   # 0.88 pt off
+    assert [row.agrees for row in rows] == [False, True]
+    assert "needs a real machine" in emulation_check.render(rows, LOWER, NATIVE)
+    emulation_check.record(stored, LOWER, rows)
+    written = json.loads(stored.path.read_text())["emulation"][LOWER]
+    assert list(written) == ["resnet20/int8-nncf/openvino"] and "-0.0088" in written[
+        "resnet20/int8-nncf/openvino"]
+
+    # an emulated recording leaves that row to real machines and records the other
+    emulated = Baselines.load("p", stored.path)
+    emulated.hardware_class, emulated.emulated = LOWER, True
+    new, changes = emulated.updated({"resnet20/int8-nncf/openvino": {"top1": 0.8001},
+                                     "resnet20/int8-ort/openvino": {"top1": 0.8113}}, {"m": 1})
+    assert new["variants"]["resnet20/int8-nncf/openvino"]["by_hardware"][LOWER]["top1"][
+        "value"] == 0.8089
+    assert new["variants"]["resnet20/int8-ort/openvino"]["by_hardware"][LOWER]["top1"][
+        "value"] == 0.8113
+    assert any("needs a real" in line for line in changes)
