@@ -8,7 +8,7 @@ measures the neighbours as much as the model.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,14 @@ class Session(ABC):
         evaluation uses it to batch, latency is always timed at batch 1."""
         return True
 
+    def census(self) -> dict[str, int | float]:
+        """What this session really executes (docs/compression-census.md): int8 and float
+        convolutions and matmuls counted in the graph the engine built, and the conv kernels'
+        structure (``kernel_census``). A compression that silently stopped applying (a float
+        fallback, a lost quantization or pruning) changes these numbers while the model still
+        runs. Empty: the engine cannot tell, and bench/test_census.py says so."""
+        return {}
+
 
 class Engine(ABC):
     def __init__(self, config: EngineSpec):
@@ -63,3 +71,25 @@ class Engine(ABC):
     @abstractmethod
     def load(self, artifact: Path) -> Session:
         """Load an artifact file of ``config.artifact_format``."""
+
+
+def op_census(int8_convs: int, float_convs: int, int8_matmuls: int,
+              float_matmuls: int) -> dict[str, int]:
+    """The executed-graph half of a census, with the same names on every engine."""
+    return {"int8_convs": int8_convs, "float_convs": float_convs,
+            "int8_matmuls": int8_matmuls, "float_matmuls": float_matmuls}
+
+
+def kernel_census(kernels: Iterable[np.ndarray]) -> dict[str, int | float]:
+    """The structural half of a census over the conv kernels, each with its output channels
+    on axis 0: what sparsity (zeros), channel pruning (fewer output channels) and weight
+    clustering (few distinct values per kernel) leave behind, whatever runs them."""
+    zeros = total = channels = max_distinct = 0
+    for kernel in kernels:
+        kernel = np.asarray(kernel)
+        zeros += int(np.count_nonzero(kernel == 0))
+        total += kernel.size
+        channels += int(kernel.shape[0]) if kernel.ndim else 0
+        max_distinct = max(max_distinct, int(np.unique(kernel).size))
+    return {"zero_fraction": round(zeros / total, 6) if total else 0.0,
+            "conv_channels": channels, "max_distinct_per_kernel": max_distinct}

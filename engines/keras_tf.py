@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from compbench.quiet import import_quietly
-from engines.base import Engine, EngineSpec, Session
+from engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -46,6 +46,33 @@ class KerasSession(Session):
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return [np.asarray(o) for o in outputs]
+
+
+    def census(self) -> dict[str, int | float]:
+        """TensorFlow runs every Keras layer in float here, so the convolutions and dense layers
+        of the loaded model (nested models included) are float; the kernels are their weights
+        as loaded (what tfmot's strip left: zeros, clustered values, kept channels)."""
+        import tf_keras
+
+        counts = dict.fromkeys(("int8_convs", "float_convs", "int8_matmuls", "float_matmuls"), 0)
+        kernels = []
+        for layer in _layers(self.model):
+            if isinstance(layer, tf_keras.layers.DepthwiseConv2D):  # kernel H, W, C, multiplier
+                kernel = np.asarray(layer.depthwise_kernel)
+                kernels.append(kernel.transpose(2, 3, 0, 1).reshape(-1, *kernel.shape[:2]))
+            elif isinstance(layer, tf_keras.layers.Conv2D):  # kernel H, W, in, out
+                kernels.append(np.moveaxis(np.asarray(layer.kernel), -1, 0))
+            elif isinstance(layer, tf_keras.layers.Dense):
+                counts["float_matmuls"] += 1
+        counts["float_convs"] = len(kernels)
+        return {**op_census(**counts), **kernel_census(kernels)}
+
+
+def _layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _layers(layer)
 
 
 class KerasEngine(Engine):

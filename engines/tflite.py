@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from compbench.quiet import import_quietly
-from engines.base import Engine, EngineSpec, Session
+from engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -71,6 +71,31 @@ class TFLiteSession(Session):
                 value = (value.astype(np.float32) - zero_point) * scale
             results.append(value)
         return results
+
+
+    def census(self) -> dict[str, int | float]:
+        """Counted over the interpreter's operators by the type of the activation each one
+        reads (an int8 CONV_2D runs int8 kernels, in XNNPACK or the builtin ones; a float one
+        float kernels); the kernels are the interpreter's own weight tensors."""
+        interpreter = self.interpreter
+        tensors = {detail["index"]: detail for detail in interpreter.get_tensor_details()}
+        counts = dict.fromkeys(("int8_convs", "float_convs", "int8_matmuls", "float_matmuls"), 0)
+        kernels = []
+        for op in interpreter._get_ops_details():  # the only listing of the operators
+            name, inputs = op["op_name"], [i for i in op["inputs"] if i >= 0]
+            kind = "convs" if name in CONV_OPS else "matmuls" if name in MATMUL_OPS else None
+            if kind is None or len(inputs) < 2:
+                continue
+            integer = np.dtype(tensors[inputs[0]]["dtype"]) in (np.int8, np.uint8)
+            counts[f"{'int8' if integer else 'float'}_{kind}"] += 1
+            if kind == "convs":
+                kernel = interpreter.get_tensor(inputs[1])   # OHWI; depthwise 1HWC
+                kernels.append(np.moveaxis(kernel, -1, 0) if name == "DEPTHWISE_CONV_2D" else kernel)
+        return {**op_census(**counts), **kernel_census(kernels)}
+
+
+CONV_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "CONV_3D"})
+MATMUL_OPS = frozenset({"FULLY_CONNECTED", "BATCH_MATMUL"})
 
 
 class TFLiteEngine(Engine):

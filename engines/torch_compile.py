@@ -97,6 +97,13 @@ class TorchCompileSession(Session):
         self._compiled_for.add(signature)
         return outputs
 
+    def census(self) -> dict[str, int | float]:
+        """The module Dynamo compiles as one graph (fullgraph: nothing of it runs elsewhere);
+        int8 modules cannot reach this engine at all (``_has_ao_quantized_modules``)."""
+        from engines.torch_eager import module_census
+
+        return module_census(self.module)
+
     def _compile_and_run(self, tensor: torch.Tensor) -> list[np.ndarray]:
         from engines.torch_eager import outputs_to_numpy
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engines.base import Engine, EngineSpec, Session
+from engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 
 if TYPE_CHECKING:
     import torch
@@ -63,6 +63,47 @@ class TorchSession(Session):
         pin_torch_threads(self.threads)
         with torch.inference_mode():
             return outputs_to_numpy(self.module(torch.from_numpy(inputs)))
+
+    def census(self) -> dict[str, int | float]:
+        return module_census(self.module)
+
+
+QUANTIZED_MODULES = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized")
+
+
+def executed_modules(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """The submodules a forward calls: an FX graph's ``call_module`` targets (a converted
+    int8 model keeps float leftovers it no longer calls), else every submodule."""
+    import torch.fx
+
+    if isinstance(module, torch.fx.GraphModule):
+        return [module.get_submodule(node.target) for node in module.graph.nodes
+                if node.op == "call_module"]
+    return list(module.modules())
+
+
+def module_census(module: torch.nn.Module) -> dict[str, int | float]:
+    """int8 and float convolutions and linears among the modules the forward calls, by type
+    (torch.ao quantized modules run quantized::* kernels, nn.Conv2d/nn.Linear float ones),
+    and the conv kernels' structure."""
+    import torch
+
+    counts = dict.fromkeys(("int8_convs", "float_convs", "int8_matmuls", "float_matmuls"), 0)
+    kernels = []
+    for sub in executed_modules(module):
+        name = type(sub).__name__
+        if type(sub).__module__.startswith(QUANTIZED_MODULES):
+            kind = "convs" if "Conv" in name else "matmuls" if "Linear" in name else None
+            if kind:
+                counts[f"int8_{kind}"] += 1
+            if kind == "convs":
+                kernels.append(sub.weight().dequantize().numpy())
+        elif isinstance(sub, torch.nn.modules.conv._ConvNd):
+            counts["float_convs"] += 1
+            kernels.append(sub.weight.detach().numpy())
+        elif isinstance(sub, torch.nn.Linear):
+            counts["float_matmuls"] += 1
+    return {**op_census(**counts), **kernel_census(kernels)}
 
 
 class TorchEagerEngine(Engine):

@@ -54,7 +54,18 @@ RUNNER_TOLERANCES: dict[str, dict] = {
     "size_gzip_bytes": {"rel": 0.02, "why": "as size_bytes"},
     "speedup": {"rel": 0.15, "why": "paired interval vs the cold recording, wider than unchanged "
                                     "sessions move a 1 ms+ forward's speed-up (docs/speed-gate-study)"},
+    # the compression census (runner/census.py, docs/compression-census.md)
+    **{count: {"abs": 0, "why": "an operator count of the executed graph: one operator leaving "
+                                "int8 is the silent bug the census is for"}
+       for count in ("int8_convs", "float_convs", "int8_matmuls", "float_matmuls")},
+    "zero_fraction": {"abs": 0.002, "why": "fine-tuned sparsity sits at its target; rebuilds move "
+                                           "it by ties at the magnitude threshold only"},
+    "conv_channels": {"abs": 0, "why": "structured pruning's kept channels are set by its ratio"},
+    "max_distinct_per_kernel": {"abs": 0, "why": "clustering leaves at most its cluster count; "
+                                               "an fp16 IR may merge, never add, values"},
 }
+CENSUS_METRICS = ("int8_convs", "float_convs", "int8_matmuls", "float_matmuls", "zero_fraction",
+                  "conv_channels", "max_distinct_per_kernel")
 RUNNER_CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
     "speedup": {"rel": 0.8, "why": "int8 speed-ups on AVX2-only measured down to 0.28x of the "
                                    "VNNI values (int8-qat/torch 1.62x vs 5.86x)"},
@@ -69,6 +80,7 @@ CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
     **{name: m.cross_hardware.as_entry() for name, m in _DECLARED.items()},
     **RUNNER_CROSS_HARDWARE_TOLERANCES}
 KNOWN_METRICS = tuple(DEFAULT_TOLERANCES)
+NEAREST = " (nearest)"   # a check's basis: another class's value, at the cross-class tolerance
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -84,8 +96,9 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
     """Whether ``metric`` of this variant is stored per hardware class."""
     if metric == "speedup":
         return True
-    if metric not in ACCURACY_METRICS:
+    if metric not in ACCURACY_METRICS + CENSUS_METRICS:
         return False
+    # a census of the rows whose kernels depend on the CPU: int8 may run otherwise without VNNI
     from runner.matrix import VARIANTS
 
     variant = VARIANTS.get(variant_id)
@@ -272,7 +285,7 @@ class Baselines:
         nearest = hardware.nearest(own, sorted(classes))
         if nearest is None:
             return None, own, False
-        return classes[nearest], f"{nearest} (nearest)", True
+        return classes[nearest], f"{nearest}{NEAREST}", True
 
     def recorded_on(self, record: dict) -> str | None:
         return _recording_cpu(self.data, record)

@@ -20,6 +20,7 @@ from runner import plots
 from runner.baselines import INCONCLUSIVE, NO_BASELINE, PASS, REGRESSION, STALE
 from runner.history import History
 from runner.report import (
+    CENSUS_COLUMN,
     FLOOR_COLUMN,
     PAIRED_COLUMN,
     REPORT_SETTING,
@@ -86,6 +87,10 @@ def _verdict_classes(results: list[VariantResult], table: pd.DataFrame) -> pd.Da
             verdict = result.verdicts.get(metric)
             if column in classes.columns and verdict and verdict != PASS:
                 classes.iloc[i, classes.columns.get_loc(column)] = verdict.replace(" ", "-")
+        census = [result.verdicts.get(metric) for metric in result.census]
+        worst = next((v for v in (REGRESSION, STALE, NO_BASELINE) if v in census), None)
+        if worst and CENSUS_COLUMN in classes.columns:   # one cell, its worst number's verdict
+            classes.iloc[i, classes.columns.get_loc(CENSUS_COLUMN)] = worst.replace(" ", "-")
         floor = result.floor
         if floor and not floor.valid and FLOOR_COLUMN in classes.columns:
             verdict = ACCEPTED_BELOW_FLOOR if floor.accepted else BELOW_FLOOR

@@ -231,6 +231,11 @@ class VariantPipeline:
         """The task's metrics of this variant; raises ``NonFiniteOutput`` for NaN outputs."""
         return dict(self.evaluation["metrics"])
 
+    def census(self) -> dict[str, int | float]:
+        """What the evaluated session executed (``Session.census``), from the same cached
+        accuracy step; empty for an engine that cannot tell."""
+        return dict(self.evaluation.get("census") or {})
+
     # -- footprint -------------------------------------------------------------------------
     FOOTPRINT_FORWARDS = 10
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from compbench.writable import not_writable, writable_dir
+from runner import census
 from runner.results import LatencySummary, Ledger, VariantResult
 from tasks import declaration
 from tasks.base import TaskDeclaration
@@ -19,6 +20,7 @@ FLOOR_COLUMN = "floor (of fp32)"
 # the accuracy step's images/s (one thread, data loading included): eval-time predictions
 EVAL_RATE_COLUMN = "eval images/s (1 thread)"
 SIZE_COLUMNS = {"size": "size_bytes", "size (gzip)": "size_gzip_bytes"}  # column → gated metric
+CENSUS_COLUMN = "census"   # what the session executed (runner/census.py), gated exactly
 
 
 def _fmt_size(size: int | None) -> str:
@@ -75,6 +77,7 @@ def model_table(ledger: Ledger, model: str) -> pd.DataFrame:
             row[FLOOR_COLUMN] = result.floor.label if result.floor else "–"
         row["size"] = _fmt_size(result.size_bytes)
         row["size (gzip)"] = _fmt_size(result.gzip_size_bytes)
+        row[CENSUS_COLUMN] = census.describe(result.census)
         row["peak RSS (MB)"] = _fmt(result.footprint.get("peak_rss_mb"), ".0f")
         row["start-up (s)"] = _fmt(result.footprint.get("startup_s"), ".2f")
         row[EVAL_RATE_COLUMN] = _fmt(result.eval_images_per_s, ",.1f")

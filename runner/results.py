@@ -68,6 +68,8 @@ class VariantResult:
     # thread, when its cache entry was built): what scales to a larger data set's eval time
     eval_images_per_s: float | None = None
     floor: FloorVerdict | None = None     # accuracy as a fraction of fp32's, vs the floor
+    # what the evaluated session executed (runner/census.py): int8/float op counts, kernel measure
+    census: dict[str, float] = field(default_factory=dict)
     not_gated: str | None = None          # why the variant could not run here (a skip)
     inconclusive: list[str] = field(default_factory=list)  # checks that could not decide
 
@@ -89,6 +91,7 @@ class VariantResult:
             "throughput": {str(batch): rate for batch, rate in self.throughput.items()},
             "eval_images_per_s": self.eval_images_per_s,
             "floor": floor_verdict_to_dict(self.floor) if self.floor else None,
+            "census": dict(self.census),
             "not_gated": self.not_gated,
             "inconclusive": list(self.inconclusive),
         }
@@ -122,6 +125,7 @@ class VariantResult:
             throughput=throughput,
             eval_images_per_s=optional(data, "eval_images_per_s", where, real),
             floor=floor,
+            census=optional(data, "census", where, number_map) or {},
             not_gated=optional(data, "not_gated", where, text),
             inconclusive=optional(data, "inconclusive", where, text_list) or [],
         )
@@ -265,6 +269,7 @@ class Ledger:
                 entry["speedup"] = round(speedup, 3)
             if result.gzip_size_bytes is not None:
                 entry["size_gzip_bytes"] = result.gzip_size_bytes
+            entry.update(result.census)   # counts stay whole numbers, fractions are rounded
             if entry:
                 values[variant_id] = entry
         return values

@@ -66,5 +66,7 @@ def evaluate(request: dict, out_dir: Path) -> dict:
     batch = request["batch"] if session.accepts_batch(request["batch"]) else 1
     started = time.perf_counter()
     metrics = task.evaluate(session.run, variant.id, batch)
+    seconds = round(time.perf_counter() - started, 3)
+    # on the session just evaluated: what it executed, cached with what it scored
     return {"metrics": metrics, "batch": batch, "images": task.evaluation_size,
-            "seconds": round(time.perf_counter() - started, 3)}
+            "seconds": seconds, "census": session.census()}
