@@ -34,7 +34,7 @@ from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT, resolve_history_path
 from engines.registry import ENGINES, families
 from runner import distributed, results_file
-from runner.baselines import BASELINE_DIR, Baselines, baseline_path
+from runner.baselines import BASELINE_DIR, NEAREST, Baselines, baseline_path
 from runner.history import History, HistoryError
 from runner.html_report import model_section, render_html, write_html_report
 from runner.matrix import VARIANTS, Variant
@@ -234,6 +234,8 @@ class SummaryCounts:
         if report.when != "call":   # each phase's report carries the test's properties
             return
         for name, value in report.user_properties:
+    CROSS_CLASS = ("value gated against another hardware class's (cross-class tolerance)",
+                   "values gated against another hardware class's (cross-class tolerance)")
             if name == STALE_ACCEPTANCE:
                 self.found.setdefault(self.STALE, []).append(value)
             elif name == NOT_GATED:   # [what was not gated and why, the variant]
@@ -253,6 +255,14 @@ class SummaryCounts:
 
 
 class RequireAll:
+        # from the ledger, which holds every worker's results on the controller: each use of
+        # the wide fallback is a class that still lacks values of its own
+        borrowed = [f"{result.variant.id} {metric}: {basis}"
+                    for result in self.config.stash[LEDGER].results.values()
+                    for metric, basis in sorted(result.baseline_basis.items())
+                    if basis.endswith(NEAREST)]
+        if borrowed:
+            self.found[self.CROSS_CLASS] = borrowed
     """``--require-all``: CI has every asset and engine, so a skip for a missing one means the
     run gated less than it says. The skip's cause tells: it was raised while handling (or
     ``from``) the AssetMissing or EngineUnavailable that names what is missing."""
@@ -416,7 +426,8 @@ def pairing_plan(config: pytest.Config) -> PairingPlan:
 
 
 def timing_disabled(config: pytest.Config) -> bool:
-    """pytest-benchmark's own switches also turn off the paired speed-up timing."""
+    """pytest-benchmark's own switches also turn off the paired speed-up timing, and so does an
+    emulated hardware class: capped kernels on this CPU are not that class's speed."""
     return bool(config.getoption("benchmark_disable", False)
                 or config.getoption("benchmark_skip", False)
                 or isa_emulation.target() is not None)
@@ -560,11 +571,3 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                                     "gated: the interval straddles the floor):")
         for text in inconclusive:
             terminalreporter.write_line(f"  {text}")
-    nearest = sorted({f"{vid} {m}: {basis}" for vid, r in ledger.results.items()
-                      for m, basis in r.baseline_basis.items() if basis.endswith("(nearest)")})
-    if nearest:
-        terminalreporter.write_line(
-            f"{len(nearest)} value(s) compared with another hardware class's baseline under "
-            f"the cross-hardware tolerance (no baseline for {hardware.current().hardware_class}):")
-        for line in nearest:
-            terminalreporter.write_line("  " + line)

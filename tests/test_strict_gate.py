@@ -98,3 +98,21 @@ def test_a_stale_acceptance_and_untimed_speed_are_counted_and_fail_ci(tmp_path, 
     assert f"STALE ACCEPTANCE resnet20/int8-ort on {here}: top1 at" in strict.stdout
     assert strict.stdout.count("speed not gated (--benchmark-disable): nothing was timed, and "
                                "--require-all requires it") == 2
+
+
+def test_every_value_gated_against_another_class_is_counted_in_the_summary_line(tmp_path,
+                                                                                 asset_file):
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    here = hardware.current().hardware_class
+    other = "x86_64-avx2" if here != "x86_64-avx2" else "x86_64-avx512-vnni"
+    data = json.loads((BASELINE_DIR / "default.json").read_text())
+    entry = data["variants"]["resnet20/int8-ort/onnxruntime-1t"]
+    values = {metric: record for key, found in entry["by_hardware"].items()
+              for metric, record in found.items() if metric != "speedup"}
+    entry["by_hardware"] = {other: values}   # this class's own value is gone
+    (tmp_path / "default.json").write_text(json.dumps(data, indent=2))
+    done = run(tmp_path, "bench/test_accuracy.py", "-k", "resnet20 and onnxruntime-1t and int8-ort",
+               f"--baselines-dir={tmp_path}", "--benchmark-disable")
+    assert done.returncode in (0, 1), done.stdout[-3000:]   # the wide tolerance may pass or not
+    assert "1 value gated against another hardware class's" in summary_line(done), done.stdout[-2000:]
+    assert f"resnet20/int8-ort/onnxruntime-1t top1: {other} (nearest)" in done.stdout
