@@ -409,6 +409,10 @@ class Baselines:
                         _narrow_to_its_cpu(data, entry, coarse, metric)
                 old = scope.get(metric, {}).get("value")
                 where = f" [{key}]" if per_class else ""
+                if self.emulated and _recorded_natively(data, scope.get(metric)):
+                    changes.append(f"{variant_id} {metric}{where}: kept {old:.6g} from a real "
+                                   f"machine of the class (emulated {value:.6g})")
+                    continue
                 if old != value:
                     changes.append(f"{variant_id} {metric}{where}: "
                                    f"{'(new)' if old is None else f'{old:.6g}'} → {value:.6g}")
@@ -448,6 +452,13 @@ def _recording_cpu(data: dict, record: dict | None) -> str | None:
     if not {"vendor", "family", "model"} <= set(machine):
         return None
     return f"{machine['vendor']}-{machine['family']}-{machine['model']}"
+
+
+def _recorded_natively(data: dict, record: dict | None) -> bool:
+    """Whether a value comes from a real machine, not an emulated class: a real machine's value
+    is the truth that emulation is checked against, never replaced by it."""
+    recording = data.get("recordings", {}).get((record or {}).get("recorded"), {})
+    return bool(recording.get("machine")) and not recording["machine"].get("emulated_on")
 
 
 def _narrow_to_its_cpu(data: dict, entry: dict, hardware_class: str, metric: str) -> None:

@@ -131,13 +131,22 @@ def test_the_check_compares_with_real_recordings_only_and_records_the_disagreeme
     assert list(written) == ["resnet20/int8-nncf/openvino"] and "-0.0088" in written[
         "resnet20/int8-nncf/openvino"]
 
-    # an emulated recording leaves that row to real machines and records the other
+    # an emulated recording leaves that row to real machines, even once its value is gone
     emulated = Baselines.load("p", stored.path)
     emulated.hardware_class, emulated.emulated = LOWER, True
-    new, changes = emulated.updated({"resnet20/int8-nncf/openvino": {"top1": 0.8001},
-                                     "resnet20/int8-ort/openvino": {"top1": 0.8113}}, {"m": 1})
-    assert new["variants"]["resnet20/int8-nncf/openvino"]["by_hardware"][LOWER]["top1"][
-        "value"] == 0.8089
-    assert new["variants"]["resnet20/int8-ort/openvino"]["by_hardware"][LOWER]["top1"][
-        "value"] == 0.8113
+    del emulated.data["variants"]["resnet20/int8-nncf/openvino"]["by_hardware"]
+    new, changes = emulated.updated({"resnet20/int8-nncf/openvino": {"top1": 0.8001}}, {"m": 1})
+    assert "by_hardware" not in new["variants"]["resnet20/int8-nncf/openvino"]
     assert any("needs a real" in line for line in changes)
+
+
+def test_an_emulated_recording_never_replaces_a_real_machines_value(tmp_path):
+    stored = _file_with_real_and_emulated_values(tmp_path)
+    stored.hardware_class, stored.emulated = LOWER, True
+    new, changes = stored.updated({"resnet20/int8-ort/openvino": {"top1": 0.8113},
+                                   "resnet20/int8-ptq/torch": {"top1": 0.8123}}, {"m": 2})
+    by_hardware = {vid: new["variants"][vid]["by_hardware"][LOWER]["top1"]["value"]
+                   for vid in ("resnet20/int8-ort/openvino", "resnet20/int8-ptq/torch")}
+    assert by_hardware == {"resnet20/int8-ort/openvino": 0.811,   # real: kept
+                           "resnet20/int8-ptq/torch": 0.8123}     # emulated before: replaced
+    assert any("kept 0.811 from a real machine" in line for line in changes)
