@@ -150,3 +150,10 @@ def test_an_emulated_recording_never_replaces_a_real_machines_value(tmp_path):
     assert by_hardware == {"resnet20/int8-ort/openvino": 0.811,   # real: kept
                            "resnet20/int8-ptq/torch": 0.8123}     # emulated before: replaced
     assert any("kept 0.811 from a real machine" in line for line in changes)
+
+
+def test_the_check_refuses_a_selection_without_real_values_in_one_message(capsys):
+    from runner.cli import main
+
+    assert main(["emulation-check", LOWER, "no-such-variant"]) == 2
+    assert "has values recorded on a real" in capsys.readouterr().err
