@@ -281,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     emulating.add_argument("--profile", default="default", help="baseline profile (default: default)")
     emulating.add_argument("--cache-dir", default=None,
                            help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
+    emulating.add_argument("--out", default=None, metavar="FILE",
+                           help="also write the table, with the machine and commit, to FILE")
     emulating.add_argument("--record", action="store_true",
                            help="write the rows emulation does not reproduce into the baseline "
                                 "file: an emulated recording then leaves them to real machines")
