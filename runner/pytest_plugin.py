@@ -25,13 +25,14 @@ from compbench import hardware, isa_emulation
 from compbench.allocator import keep_freed_memory
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
-from compbench.errors import AssetCorrupt, AssetMissing, BaselineError, EngineUnavailable
+from compbench.errors import AssetCorrupt, AssetMissing, BaselineError, CompbenchError, EngineUnavailable
 from compbench.hardware import available_cores
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT, resolve_history_path
+from compbench.writable import writable_dir
 from engines.registry import ENGINES, families
 from runner import distributed, results_file
 from runner.baselines import BASELINE_DIR, NEAREST, Baselines, baseline_path
@@ -41,7 +42,7 @@ from runner.matrix import VARIANTS, Variant
 from runner.option_types import positive_int, positive_seconds
 from runner.pipeline import VariantPipeline
 from runner.prebuild import prebuild
-from runner.report import render, write_report
+from runner.report import REPORT_SETTING, render, write_report
 from runner.results import Ledger
 
 LEDGER = pytest.StashKey[Ledger]()
@@ -225,6 +226,8 @@ class SummaryCounts:
     reports, so the controller of an xdist session counts its workers' tests too."""
 
     STALE = ("stale acceptance to remove", "stale acceptances to remove")
+    CROSS_CLASS = ("value gated against another hardware class's (cross-class tolerance)",
+                   "values gated against another hardware class's (cross-class tolerance)")
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -234,8 +237,6 @@ class SummaryCounts:
         if report.when != "call":   # each phase's report carries the test's properties
             return
         for name, value in report.user_properties:
-    CROSS_CLASS = ("value gated against another hardware class's (cross-class tolerance)",
-                   "values gated against another hardware class's (cross-class tolerance)")
             if name == STALE_ACCEPTANCE:
                 self.found.setdefault(self.STALE, []).append(value)
             elif name == NOT_GATED:   # [what was not gated and why, the variant]
@@ -246,6 +247,14 @@ class SummaryCounts:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if distributed.is_worker(self.config):
             return
+        # from the ledger, which holds every worker's results on the controller: each use of
+        # the wide fallback is a class that still lacks values of its own
+        borrowed = [f"{result.variant.id} {metric}: {basis}"
+                    for result in self.config.stash[LEDGER].results.values()
+                    for metric, basis in sorted(result.baseline_basis.items())
+                    if basis.endswith(NEAREST)]
+        if borrowed:
+            self.found[self.CROSS_CLASS] = borrowed
         for (singular, plural), texts in self.found.items():
             key = singular if len(texts) == 1 else plural
             terminalreporter.write_line(f"{len(texts)} {key}:")
@@ -255,14 +264,6 @@ class SummaryCounts:
 
 
 class RequireAll:
-        # from the ledger, which holds every worker's results on the controller: each use of
-        # the wide fallback is a class that still lacks values of its own
-        borrowed = [f"{result.variant.id} {metric}: {basis}"
-                    for result in self.config.stash[LEDGER].results.values()
-                    for metric, basis in sorted(result.baseline_basis.items())
-                    if basis.endswith(NEAREST)]
-        if borrowed:
-            self.found[self.CROSS_CLASS] = borrowed
     """``--require-all``: CI has every asset and engine, so a skip for a missing one means the
     run gated less than it says. The skip's cause tells: it was raised while handling (or
     ``from``) the AssetMissing or EngineUnavailable that names what is missing."""
