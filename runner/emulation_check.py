@@ -67,12 +67,12 @@ def measure(variant_ids: list[str], target: str, cache_dir: str | None) -> dict[
     env = dict(os.environ, **{isa_emulation.VARIABLE: target})
     if cache_dir:
         env["COMPBENCH_CACHE"] = str(cache_dir)
+    # the child's progress (one line per variant) and any error go straight to the terminal
     done = subprocess.run([sys.executable, "-m", "runner.emulation_check", *variant_ids],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
+                          cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
-        tail = "\n".join(done.stderr.splitlines()[-15:])
         raise CompbenchError(f"the emulated measurement ({isa_emulation.VARIABLE}={target}) "
-                             f"failed:\n{tail}")
+                             "failed: its error is above")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -149,10 +149,13 @@ def _measure_here(variant_ids: list[str]) -> dict[str, dict]:
             pipeline.prepare()
         except NotEmulated as exc:
             found[variant_id] = {"not_emulated": str(exc).rpartition("(")[2].partition(")")[0]}
+            print(f"emulated {isa_emulation.target()}: [{len(found)}/{len(variant_ids)}] "
+                  f"{variant_id} not emulated", file=sys.stderr, flush=True)
             continue
         tasks[variant.model.name] = pipeline.task
-        print(f"emulated {isa_emulation.target()}: {variant_id}", file=sys.stderr, flush=True)
         found[variant_id] = pipeline.evaluation["metrics"]
+        print(f"emulated {isa_emulation.target()}: [{len(found)}/{len(variant_ids)}] "
+              f"{variant_id} evaluated", file=sys.stderr, flush=True)
     return found
 
 
