@@ -148,6 +148,14 @@ def pytest_configure(config: pytest.Config) -> None:
         baseline_path(config.getoption("--profile"))
     except BaselineError as exc:
         raise pytest.UsageError(str(exc)) from None
+    try:   # the folders the session writes to: said now, not after its hours (compbench/writable.py)
+        ArtifactCache(config.getoption("--cache-dir")).ensure_root()
+        if not distributed.is_worker(config):
+            report_dir = Path(config.getoption("--report-dir"))
+            writable_dir(report_dir, "report folder", REPORT_SETTING)
+            History(resolve_history_path(report_dir, config.getoption("--history"))).check_writable()
+    except CompbenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[LEDGER] = Ledger()
     config.stash[PIPELINES] = {}
     config.stash[NOTES] = {}

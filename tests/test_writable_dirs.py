@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 
 import pytest
 
 from compbench.cache import ArtifactCache
-from compbench.settings import CACHE_ENV
+from compbench.settings import CACHE_ENV, REPO_ROOT
 from compbench.writable import FolderNotWritable, writable_dir
 from runner.history import History, HistoryError
 from runner.html_report import write_html_report
@@ -94,3 +96,19 @@ def test_the_history_database(a_file, tmp_path, where):
     from runner.results import Ledger
     with pytest.raises(HistoryError, match=str(path)):
         History(path).record(Ledger(), {}, "default")
+
+
+@pytest.mark.parametrize("option", ["--report-dir", "--history", "--cache-dir"])
+def test_a_session_given_such_a_folder_stops_at_once_with_one_message(a_file, tmp_path, option):
+    """Before any test or build (not after a session's hours), as a usage error."""
+    value = {"--report-dir": a_file, "--history": a_file / "h.sqlite",
+             "--cache-dir": a_file / "cache"}[option]
+    arguments = [f"--report-dir={tmp_path / 'reports'}", f"--history={tmp_path / 'h.sqlite'}",
+                 f"--cache-dir={tmp_path / 'cache'}", f"{option}={value}"]
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-q",
+                           "tests/test_writable_dirs.py", "-k", "a_missing_folder", *arguments],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, output[-3000:]
+    assert f"{value}" in output and option in output
+    assert "Traceback" not in output and "INTERNALERROR" not in output
