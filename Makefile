@@ -30,7 +30,7 @@ readme-picture: bench
 # saved for --benchmark-compare, and the pull-request gate (unit tests, accuracy and size).
 FAMILY ?= torch
 nightly: $(VENV)/.installed
-	$(PYTEST) bench --engine-family $(FAMILY) --benchmark-save-data $(ARGS)
+	$(PYTEST) bench --engine-family $(FAMILY) --benchmark-save-data --footprint $(ARGS)
 
 pr: $(VENV)/.installed
 	$(PYTEST) tests bench/test_accuracy.py bench/test_floor.py bench/test_size.py $(ARGS)

@@ -15,10 +15,15 @@ import pytest
 
 from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
+from runner.pytest_plugin import FOOTPRINT
 from runner.results import Ledger
 
 
-def test_footprint(variant: Variant, pipeline: VariantPipeline, ledger: Ledger) -> None:
+def test_footprint(variant: Variant, pipeline: VariantPipeline, ledger: Ledger,
+                   pytestconfig: pytest.Config) -> None:
+    if not pytestconfig.getoption(FOOTPRINT):
+        # a fresh process per variant costs minutes of a cold run and gates nothing
+        pytest.skip(f"footprint not measured: opt in with {FOOTPRINT} (the nightly does)")
     footprint = pipeline.footprint
     ledger[variant].footprint = footprint
     values = [footprint["rss_before_mb"], footprint["peak_rss_mb"], footprint["startup_s"]]

@@ -27,13 +27,14 @@ def recipe_groups(pipelines: Iterable[VariantPipeline]) -> list[list[VariantPipe
     return list(groups.values())
 
 
-def _fill(group: list[VariantPipeline]) -> list[tuple[str, str | None]]:
+def _fill(group: list[VariantPipeline], footprint: bool) -> list[tuple[str, str | None]]:
     outcomes = []
     for pipeline in group:
         try:
             pipeline.convert()
             pipeline.accuracy()
-            _ = pipeline.footprint
+            if footprint:
+                _ = pipeline.footprint
             outcomes.append((pipeline.variant.id, None))
         except Exception as exc:  # noqa: BLE001 - re-raised by the test that needs it
             outcomes.append((pipeline.variant.id, f"{type(exc).__name__}: {str(exc)[:200]}"))
@@ -41,8 +42,9 @@ def _fill(group: list[VariantPipeline]) -> list[tuple[str, str | None]]:
 
 
 def prebuild(pipelines: list[VariantPipeline], jobs: int,
-             log: Callable[[str], None] = print) -> None:
-    """Build, convert and evaluate ``pipelines`` (prepared) in ``jobs`` parallel step processes."""
+             log: Callable[[str], None] = print, footprint: bool = False) -> None:
+    """Build, convert and evaluate ``pipelines`` (prepared) in ``jobs`` parallel step processes;
+    measure their footprint too when the session reports it (``--footprint``)."""
     groups = recipe_groups(pipelines)
     if not groups:
         return
@@ -50,7 +52,7 @@ def prebuild(pipelines: list[VariantPipeline], jobs: int,
         f"{jobs} parallel step process(es); cached steps are reused")
     started, done = time.monotonic(), 0
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_fill, group) for group in groups]
+        futures = [pool.submit(_fill, group, footprint) for group in groups]
         for future in as_completed(futures):
             for variant_id, problem in future.result():
                 done += 1

@@ -60,6 +60,7 @@ REQUIRE_ALL = "--require-all"
 # controller with the report)
 STALE_ACCEPTANCE = "compbench_stale_acceptance"
 NOT_GATED = "compbench_not_gated"
+FOOTPRINT = "--footprint"   # opt-in: not gated, so not paid for in the gate
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,6 +101,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="for CI: a test that would skip because an asset or an optional engine "
                          "is missing, or a speed test that timed nothing (--benchmark-disable), "
                          "fails instead")
+    group.addoption(FOOTPRINT, action="store_true",
+                    help="also measure each variant's peak memory and start-up in a fresh process "
+                         "(reported, not gated; the nightly turns it on)")
 
 
 def selected_engines(config: pytest.Config) -> list[str] | None:
@@ -384,7 +388,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     log = reporter.write_line if reporter else print
-    prebuild([p for p in prepared.values() if isinstance(p, VariantPipeline)], jobs, log)
+    footprint = config.getoption(FOOTPRINT) and any(item.name.startswith("test_footprint")
+                                                    for item in session.items)
+    prebuild([p for p in prepared.values() if isinstance(p, VariantPipeline)], jobs, log,
+             footprint=footprint)
 
 
 def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,

@@ -41,6 +41,10 @@ def test_workers_fill_the_cache_that_the_tests_then_reuse(assets, tmp_path):
     # the step timed its own evaluation: the whole 10 000-image test split, at a real rate
     assert fresh.evaluation["images"] == 10_000 and fresh.evaluation["seconds"] > 0
     assert fresh.evaluation_rate() == 10_000 / fresh.evaluation["seconds"]
+    # the footprint (reported, not gated) is measured only when a session opts in
+    assert not (tmp_path / "footprint").exists()
+    prebuild(prepared(ids[:1], assets, cache), jobs=2, log=lines.append, footprint=True)
+    assert len(list((tmp_path / "footprint").glob("*/*/*/.entry.json"))) == 1
 
 
 def test_a_failing_step_is_left_to_the_test(assets, tmp_path):
