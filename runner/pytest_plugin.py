@@ -550,28 +550,44 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     header = report_header(config, origin)
     markdown = header + render(ledger, config.stash[NOTES])
     report_dir = Path(config.getoption("--report-dir"))
-    path = write_report(markdown, report_dir, stamp)
     terminalreporter.write_sep("=", "compbench comparison")
     terminalreporter.write_line(markdown)
-    terminalreporter.write_line(f"report written to {path}")
+    # Each file on its own, the session's data first: a folder that fails one write (checked at
+    # the start, but disks fill up) loses that file, never the results or the history.
+    try:
+        results = results_file.write(
+            results_file.payload(ledger, config.stash[NOTES], drift, origin), report_dir, stamp)
+        terminalreporter.write_line(
+            f"results file (for `compbench merge`): {results}, Bencher "
+            f"metrics: {results_file.write_bencher(ledger.results, report_dir)}")
+    except (OSError, CompbenchError) as exc:
+        terminalreporter.write_line(f"compbench: results file not written: {exc}")
     history: History | None = History(resolve_history_path(report_dir, config.getoption("--history")))
     try:
         history.record(ledger, recording_provenance(config), config.getoption("--profile"),
                        drift.describe() if drift else None)
+        kept = f"history: {history.path}, {history.session_count()} session(s)"
     except HistoryError as exc:   # the run's results stand; only the trend is missing
         terminalreporter.write_line(f"compbench: history not written: {exc}")
-        history = None
-    sections = [model_section(ledger, model, config.stash[NOTES].get(model, ""), history)
-                for model in dict.fromkeys(r.variant.model.name for r in ledger.results.values())]
-    page = render_html(f"compbench report {origin['date']}",
-                       [line for line in header.splitlines()[1:] if line.strip()], sections)
-    html_path = write_html_report(page, sections, report_dir, stamp)
-    kept = f"history: {history.path}, {history.session_count()} session(s)" if history else "no history"
-    terminalreporter.write_line(f"HTML report with plots: {html_path} ({kept})")
-    results = results_file.write(
-        results_file.payload(ledger, config.stash[NOTES], drift, origin), report_dir, stamp)
-    terminalreporter.write_line(f"results file (for `compbench merge`): {results}, Bencher "
-                                f"metrics: {results_file.write_bencher(ledger.results, report_dir)}")
+        history, kept = None, "no history"
+    try:
+        path = write_report(markdown, report_dir, stamp)
+        terminalreporter.write_line(f"report written to {path}")
+        try:
+            sections = [model_section(ledger, model, config.stash[NOTES].get(model, ""), history)
+                        for model in dict.fromkeys(r.variant.model.name
+                                                   for r in ledger.results.values())]
+        except HistoryError as exc:   # read between the record and now: plots without trends
+            terminalreporter.write_line(f"compbench: history not read: {exc}")
+            sections = [model_section(ledger, model, config.stash[NOTES].get(model, ""), None)
+                        for model in dict.fromkeys(r.variant.model.name
+                                                   for r in ledger.results.values())]
+        page = render_html(f"compbench report {origin['date']}",
+                           [line for line in header.splitlines()[1:] if line.strip()], sections)
+        html_path = write_html_report(page, sections, report_dir, stamp)
+        terminalreporter.write_line(f"HTML report with plots: {html_path} ({kept})")
+    except CompbenchError as exc:
+        terminalreporter.write_line(f"compbench: report not written: {exc}")
     not_gated = {vid: r.not_gated for vid, r in ledger.results.items() if r.not_gated}
     if not_gated:
         terminalreporter.write_line(f"{len(not_gated)} variant(s) not gated (optional engine or "

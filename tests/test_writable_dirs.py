@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -112,3 +113,23 @@ def test_a_session_given_such_a_folder_stops_at_once_with_one_message(a_file, tm
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, output[-3000:]
     assert f"{value}" in output and option in output
     assert "Traceback" not in output and "INTERNALERROR" not in output
+
+
+def test_a_report_that_fails_at_the_end_loses_neither_the_results_nor_the_history(tmp_path,
+                                                                                  asset_file):
+    """Checked at the start, a folder can still refuse a file at the end (a full disk, a name
+    taken meanwhile): the session's results file and history are written first, each apart."""
+    asset_file("cifar10/models/resnet20-12fca82f.th")
+    reports = tmp_path / "reports"
+    (reports / "latest.md").mkdir(parents=True)   # the report's own file name is taken
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:randomly", "-q", "bench/test_size.py",
+         "-k", "resnet20 and fp32 and onnxruntime-1t", f"--report-dir={reports}",
+         f"--history={tmp_path / 'h.sqlite'}", f"--benchmark-storage={tmp_path / 'b'}"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 and "Traceback" not in output, output[-3000:]
+    assert f"report not written: report {reports / 'latest.md'} cannot be written" in output
+    assert list(reports.glob("results-*.json"))
+    with sqlite3.connect(tmp_path / "h.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
