@@ -28,9 +28,11 @@ readme-picture: bench
 
 # The workflows' commands (.github/workflows): one engine family's gated run with every round
 # saved for --benchmark-compare, and the pull-request gate (unit tests, accuracy and size).
+# SHARD=K/N: job K of the family's build groups split in N of balanced duration (docs/sharding.md)
 FAMILY ?= torch
+SHARD ?= 1/1
 nightly: $(VENV)/.installed
-	$(PYTEST) bench --engine-family $(FAMILY) --benchmark-save-data --footprint $(ARGS)
+	$(PYTEST) bench --engine-family $(FAMILY) --shard $(SHARD) --benchmark-save-data --footprint $(ARGS)
 
 pr: $(VENV)/.installed
 	$(PYTEST) tests bench/test_accuracy.py bench/test_floor.py bench/test_size.py $(ARGS)

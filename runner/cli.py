@@ -206,6 +206,57 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_durations(args: argparse.Namespace) -> int:
+    """Each build group's estimated cold seconds (runner/durations.py); --write commits this
+    cache's step times to ci/durations.json; --shards N previews ``pytest --shard K/N``."""
+    from compbench.paired_timing import PairingPlan
+    from compbench.settings import resolve_cache_dir
+    from runner import durations, shards
+    from runner.distributed import build_group
+    from runner.matrix import VARIANTS, select
+
+    variants = select(args.filter)
+    if not variants:
+        raise CompbenchError(f"no variant matches {' '.join(args.filter)!r}: see `compbench variants`")
+    cache = resolve_cache_dir(args.cache_dir)
+    file = Path(args.file) if args.file else durations.DURATIONS_FILE
+    committed = durations.StepTimes.read(file)
+    if args.write:
+        if not cache.is_dir():
+            raise CompbenchError(f"no artifact cache at {cache} to read step times from: run the "
+                                 "bench first, or pass --cache-dir (or set COMPBENCH_CACHE)")
+        found = durations.StepTimes.from_cache(cache)
+        committed = found.over(committed).kept_for(VARIANTS.values())
+        committed.write(file)
+        print(f"{file}: {len(found.seconds)} step time(s) read from {cache}, "
+              f"{len(committed.seconds)} in the file")
+        if not args.shards:
+            return 0
+    if args.shards:   # what every CI job computes: the committed times alone
+        units = shards.variant_units(variants, committed)
+        seconds = shards.step_seconds(committed, args.speed_budget or PairingPlan().budget_s)
+        for index, names in enumerate(shards.partition(units, seconds, args.shards), 1):
+            print(f"shard {index}/{args.shards}: ~{shards.shard_cost(units, names, seconds):.0f} s "
+                  f"cold, {len(names)} build group(s)")
+            for name in names:
+                print(f"  {name}")
+        return 0
+    times = durations.load(cache, file)
+    groups: dict[str, list] = {}
+    for variant in variants:
+        groups.setdefault(build_group(variant), []).append(variant)
+    rows = []
+    for group, members in groups.items():
+        steps = {step for variant in members for step in times.steps(variant)}
+        timed = sum(step in times.seconds for step in steps)
+        rows.append((times.total(steps), group, len(members), timed, len(steps)))
+    for seconds, group, count, timed, total in sorted(rows, key=lambda row: (-row[0], row[1])):
+        print(f"{seconds:8.0f} s  {group:40s} {count} variant(s), {timed}/{total} step(s) timed")
+    print(f"cold estimates: the step times in {cache} over those in {file} (a step timed in "
+          "neither: the median of its kind, for its model where it has one)", file=sys.stderr)
+    return 0
+
+
 def cmd_bench(argv: list[str]) -> int:
     import pytest
 
@@ -287,6 +338,24 @@ def build_parser() -> argparse.ArgumentParser:
                            help="write the rows emulation does not reproduce into the baseline "
                                 "file: an emulated recording then leaves them to real machines")
     emulating.set_defaults(func=cmd_emulation_check)
+    timing = sub.add_parser(
+        "durations", help="each build group's estimated cold duration from the cache's recorded "
+                          "step times; --write updates ci/durations.json, --shards N previews "
+                          "pytest --shard K/N (docs/sharding.md)")
+    timing.add_argument("filter", nargs="*", help="substrings of variant ids (default: all)")
+    timing.add_argument("--cache-dir", default=None,
+                        help="artifact cache (default: $COMPBENCH_CACHE or ~/.cache/compbench)")
+    timing.add_argument("--write", action="store_true",
+                        help="write the cache's step times of every variant into ci/durations.json "
+                             "(steps this cache lacks keep their committed times)")
+    timing.add_argument("--file", default=None, metavar="PATH",
+                        help="the durations file (default: ci/durations.json, the committed one)")
+    timing.add_argument("--shards", type=positive_int, default=None, metavar="N",
+                        help="print the N shards pytest --shard K/N runs (committed times only)")
+    timing.add_argument("--speed-budget", type=positive_seconds, default=None, metavar="SECONDS",
+                        help="a timed variant's share of a shard, as pytest's --speed-budget "
+                             "(default: its default)")
+    timing.set_defaults(func=cmd_durations)
     sub.add_parser("eval-wider", add_help=False,
                    help="official WIDER FACE AP of a prediction folder (see eval-wider --help)")
     sub.add_parser("bench", add_help=False, help="run the bench suite (pytest bench ARGS)")

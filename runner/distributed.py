@@ -13,6 +13,10 @@ hands the timing unit to that timing is safe there (``TIMING_ALLOWED``), and onl
 turned back on. Under another ``--dist`` mode the timing tests fail with the reason instead of
 passing untimed.
 
+Units are handed out longest first (LPT: the longest processing time first), by the cold cost
+``runner.durations`` estimates from the cache's recorded step times and ``ci/durations.json``:
+a long group started last would keep one worker busy while the others wait for the timing unit.
+
 Each worker's results (``runner.results_file``: ledger, notes, drift, machine) come back to the
 controller through xdist's ``workeroutput``; the controller alone gates the baseline update and
 writes the report and the history, from the merged ledger, as a serial session would.
@@ -25,10 +29,13 @@ import re
 import pytest
 
 from compbench import hardware
+from compbench.settings import resolve_cache_dir
+from runner import durations
 from runner.matrix import VARIANTS, Variant, upstream_of
 
 TIMING_GROUP = "compbench-timing"
 TIMING_TESTS = ("test_speed",)
+FOOTPRINT_TEST = "test_footprint"
 TIMING_ALLOWED = "compbench_timing_allowed"   # workerinput key: the controller schedules timing
 WORKER_OUTPUT = "compbench_results"           # workeroutput key: runner.results_file.payload
 SCHEDULED_MODES = ("load", "loadgroup")       # --dist modes our scheduler replaces
@@ -63,12 +70,36 @@ def work_unit(nodeid: str) -> str:
     return build_group(VARIANTS[match["variant"]])
 
 
-def make_scheduler(config: pytest.Config, log):
-    """xdist's scheduler factory, for ``--dist load`` / ``loadgroup`` (what ``-n N`` means)."""
+def unit_cost(nodeids: list[str], times: durations.StepTimes, footprint: bool) -> float:
+    """A unit's estimated cold seconds: each step its variants build, once (a test of no
+    variant costs nothing, so the bench groups go first). ``footprint``: whether footprint
+    tests measure (``--footprint``)."""
+    tests: dict[Variant, set[str]] = {}
+    for match in map(_BENCH_NODE.search, nodeids):
+        if match and match["variant"] in VARIANTS:
+            tests.setdefault(VARIANTS[match["variant"]], set()).add(match["test"])
+    return times.total(step for variant, names in tests.items() for step in times.steps(
+        variant, ("accuracy", "footprint") if footprint and FOOTPRINT_TEST in names
+        else ("accuracy",)))
+
+
+def make_scheduler(config: pytest.Config, log, times: durations.StepTimes | None = None):
+    """xdist's scheduler factory, for ``--dist load`` / ``loadgroup`` (what ``-n N`` means).
+    ``times``: the step times to order units by (default: this machine's cache's over the
+    committed ones)."""
     from xdist.scheduler import LoadScopeScheduling
 
+    if times is None:
+        try:
+            times = durations.load(resolve_cache_dir(config.getoption("--cache-dir")))
+        except durations.DurationsError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    footprint = bool(config.getoption("--footprint", False))
+    costs: dict[str, float] = {}
+
     class TimingLastScheduling(LoadScopeScheduling):
-        """LoadScope over build groups; the timing group last, alone, on one worker.
+        """LoadScope over build groups, the longest first; the timing group last, alone, on
+        one worker.
 
         A worker always holds its last test back until it gets more work or is shut down (it
         needs the next item to tear down), so "wait until every worker is idle" would wait
@@ -80,8 +111,15 @@ def make_scheduler(config: pytest.Config, log):
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
+        def _cost(self, scope: str) -> float:
+            if scope not in costs:
+                costs[scope] = unit_cost(list(self.workqueue[scope]), times, footprint)
+            return costs[scope]
+
         def _assign_work_unit(self, node) -> None:
-            unit = next((scope for scope in self.workqueue if scope != TIMING_GROUP), None)
+            waiting = [scope for scope in self.workqueue if scope != TIMING_GROUP]
+            # the longest first; among equals, xdist's order (the most tests first)
+            unit = max(waiting, key=self._cost, default=None)
             if unit is not None:
                 self.workqueue.move_to_end(unit, last=False)   # the parent pops the first
                 super()._assign_work_unit(node)

@@ -34,7 +34,7 @@ from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT, resolve_history_path
 from compbench.writable import writable_dir
 from engines.registry import ENGINES, families
-from runner import distributed, results_file
+from runner import distributed, durations, results_file, shards
 from runner.baselines import BASELINE_DIR, NEAREST, Baselines, baseline_path
 from runner.history import History, HistoryError
 from runner.html_report import model_section, render_html, write_html_report
@@ -90,6 +90,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--build-jobs", type=positive_int, default=None, metavar="N",
                     help="prepare missing artifacts and evaluations in N parallel processes "
                          "before the tests start (default: the number of cores; 1: in the tests)")
+    group.addoption("--shard", type=shards.parse_shard, default=None, metavar="K/N",
+                    help="run shard K of N: the selected build groups split into N of balanced "
+                         "estimated duration by ci/durations.json (docs/sharding.md)")
     group.addoption("--speed-budget", type=positive_seconds, default=PairingPlan().budget_s,
                     metavar="SECONDS",
                     help="time for one variant's paired rounds with its fp32 reference (default: "
@@ -354,6 +357,23 @@ def _prepare(config: pytest.Config, variant: Variant, assets: Assets,
         except (EngineUnavailable, AssetMissing, AssetCorrupt) as exc:
             pipelines[variant.id] = exc
     return pipelines[variant.id]
+
+
+@pytest.hookimpl(trylast=True)   # after -k and -m: the shards split what they selected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--shard K/N``: only shard K's build groups (runner/shards.py)."""
+    if config.getoption("--shard") is None:
+        return
+    index, count = config.getoption("--shard")
+    try:
+        times = durations.StepTimes.read()
+    except CompbenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    kept, dropped = shards.select(items, index, count, times, config.getoption("--speed-budget"),
+                                  bool(config.getoption("--footprint", False)))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

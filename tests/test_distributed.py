@@ -25,8 +25,10 @@ from runner.distributed import (
     build_group,
     foreign_machines,
     make_scheduler,
+    unit_cost,
     work_unit,
 )
+from runner.durations import StepTimes
 from runner.matrix import VARIANTS
 from runner.results import LatencySummary, VariantResult
 from runner.results_file import merge_result
@@ -52,8 +54,14 @@ class FakeConfig:
     class option:  # noqa: N801 - mirrors config.option
         loadscopereorder = True
 
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+
     def getvalue(self, name):
-        return {"tx": ["2*popen"]}[name]
+        return {"tx": [f"{self.workers}*popen"]}[name]
+
+    def getoption(self, name, default=None):   # the cache and --footprint as defaulted
+        return default
 
 
 class FakeNode:
@@ -94,6 +102,37 @@ def test_timing_runs_last_on_the_last_worker_alone():
     sched.remove_node(first)
     # the machine is the last worker's: it takes every timing test
     assert second.sent[1:] == [2, 3] and not sched.workqueue
+
+
+def test_the_longest_build_group_is_handed_out_first():
+    """LPT by the recorded step times: the fine-tuned SCRFD row before the CIFAR rows, though
+    it has the fewest tests (xdist's own order: the most tests first); timing still last."""
+    qat, ort, fp32 = "scrfd_500m_kps/int8-qat", "resnet20/int8-ort", "resnet20/fp32"
+    times = StepTimes({f"recipes:{qat}": 900.0, f"recipes:{ort}": 60.0, f"recipes:{fp32}": 20.0})
+    ids = [f"{qat}/torch", f"{ort}/onnxruntime", f"{ort}/openvino", f"{fp32}/onnxruntime",
+           f"{fp32}/torch", f"{fp32}/openvino"]
+    tests = ([f"bench/test_accuracy.py::test_accuracy[{v}]" for v in ids]
+             + [f"bench/test_speed.py::test_speed[{v}]" for v in ids])
+    sched = make_scheduler(FakeConfig(workers=1), log=None, times=times)
+    node = FakeNode("a")
+    sched.add_node(node)
+    sched.add_node_collection(node, tests)
+    sched.schedule()
+    done = 0
+    while done < len(node.sent):
+        sched.mark_test_complete(node, node.sent[done])
+        done += 1
+    units = [work_unit(tests[i]) for i in node.sent]
+    assert list(dict.fromkeys(units)) == [qat, ort, fp32, TIMING_GROUP]
+
+
+def test_a_units_cost_counts_a_shared_step_once():
+    times = StepTimes({"recipes:resnet20/int8-ort": 60.0}, {"resnet20/int8-ort": "onnx"})
+    one = ["bench/test_accuracy.py::test_accuracy[resnet20/int8-ort/onnxruntime]"]
+    two = one + ["bench/test_size.py::test_size[resnet20/int8-ort/onnxruntime-1t]"]
+    # onnxruntime-1t: the same recipe, no conversion, the same evaluation (one engine module)
+    assert unit_cost(two, times, footprint=False) == unit_cost(one, times, footprint=False) == 61.0
+    assert unit_cost(["tests/test_cache.py::test_x"], times, footprint=False) == 0
 
 
 def test_merging_keeps_what_each_worker_measured():
