@@ -45,6 +45,13 @@ def test_anchor_centres_row_major_two_per_cell():
                                                 [16, 0], [16, 0], [0, 8], [0, 8]])
 
 
+def test_cached_anchor_centres_cannot_be_changed_by_a_caller():
+    centres = anchor_centers(2, 3, 8)
+    with pytest.raises(ValueError, match="read-only"):
+        centres[0, 0] = 5
+    assert anchor_centers(2, 3, 8)[0, 0] == 0
+
+
 @pytest.mark.parametrize("batch", [False, True])
 def test_decode_single_anchor(batch):
     outputs = blank_outputs(batch)
