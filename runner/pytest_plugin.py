@@ -565,7 +565,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     drift = config.stash.get(DRIFT, None)
     if drift is not None and not drift.later_s:
         drift.look()  # the end of the timing phase
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    # the process id too: two sessions ending in the same second must not replace each other's
+    # report and results file
+    stamp = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
     origin = provenance()
     header = report_header(config, origin)
     markdown = header + render(ledger, config.stash[NOTES])
