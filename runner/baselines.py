@@ -201,9 +201,8 @@ class Baselines:
         self.emulated = bool(hardware_class is None and hardware.current().emulated_on)
 
     def scope(self, variant_id: str, metric: str) -> str:
-        """The ``by_hardware`` key this machine's value of a per-hardware metric lives under
-        (the class alone under emulation: this CPU is not a CPU model of the emulated class)."""
-        if cpu_model_dependent(variant_id, metric) and not self.emulated:
+        """The ``by_hardware`` key this machine's value of a per-hardware metric lives under."""
+        if cpu_model_dependent(variant_id, metric):
             return f"{self.hardware_class}/{self.cpu}"
         return self.hardware_class
 
@@ -398,6 +397,12 @@ class Baselines:
                 per_class = hardware_dependent(variant_id, metric)
                 if self.emulated and not per_class:
                     continue   # shared values belong to native recordings
+                if self.emulated and cpu_model_dependent(variant_id, metric):
+                    # kept per CPU model because CPU models of one class differ: a cap on this
+                    # CPU emulates the class's instructions, not another CPU model's numerics
+                    changes.append(f"{variant_id} {metric}: not recorded under emulation, it "
+                                   "is kept per CPU model (real machines only)")
+                    continue
                 key = self.scope(variant_id, metric)
                 scope = (entry.setdefault("by_hardware", {}).setdefault(key, {})
                          if per_class else entry.setdefault(SHARED, {}))
