@@ -202,7 +202,7 @@ def test_two_workers_give_the_serial_numbers_with_timing_once(tmp_path, asset_fi
     spread, spread_out = run_session(tmp_path, "spread", "-n", "2")
     assert "Traceback" not in spread.stdout + spread.stderr, spread.stdout[-3000:]
     assert outcomes(spread_out) == outcomes(serial_out), spread.stdout[-3000:]
-    assert len(outcomes(spread_out)) == 7   # accuracy 2, floor 1, footprint 2, size 2
+    assert len(outcomes(spread_out)) == 9   # accuracy 2, census 2, floor 1, footprint 2, size 2
 
     serial_metrics, serial_sizes, serial_timed = measured(serial_out)
     spread_metrics, spread_sizes, spread_timed = measured(spread_out)
