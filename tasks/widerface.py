@@ -155,9 +155,9 @@ class WiderFaceTask(Task):
         """Per image key ``<event>/<name>``: the (n, 5) x y w h score rows of the official format.
 
         Three stages overlap, as a pipeline: reading the JPEG and letterboxing run one prefetch
-        thread ahead of the network, and turning the outputs into boxes (score filter, NMS: at
-        the protocol's 0.02 threshold ~1 000 kept boxes an image, more time than the network
-        itself) runs on a second thread behind it. The network releases the GIL, so the stages share the cores.
+        thread ahead of the network, and turning the outputs into boxes (score filter, NMS over
+        the thousands of candidates an image has at the protocol's 0.02 threshold) runs on a
+        second thread behind it. The network releases the GIL, so the stages share the cores.
         ``batch_size`` letterboxed images go through ``run`` at once where the artifact has a
         batch axis (every letterbox is SxS, so images of any size stack). None of this changes
         a prediction beyond float summation order (tests/test_wider_batched_predict.py).
