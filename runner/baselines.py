@@ -96,9 +96,13 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
     """Whether ``metric`` of this variant is stored per hardware class."""
     if metric == "speedup":
         return True
-    if metric not in ACCURACY_METRICS + CENSUS_METRICS:
+    if metric in CENSUS_METRICS:
+        # the graph an engine executes is its own choice per instruction set (int8 may run
+        # otherwise without VNNI, layout passes and fusions follow the vector width): a class
+        # is gated on its own census only
+        return True
+    if metric not in ACCURACY_METRICS:
         return False
-    # a census of the rows whose kernels depend on the CPU: int8 may run otherwise without VNNI
     from runner.matrix import VARIANTS
 
     variant = VARIANTS.get(variant_id)
