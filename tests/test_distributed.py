@@ -166,7 +166,7 @@ def run_session(tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.Comp
         [sys.executable, "-m", "pytest", "-o", "testpaths=bench", "-q", "-p", "no:randomly",
          "-k", SELECTION, f"--baselines-dir={out}", f"--report-dir={out / 'reports'}",
          f"--history={out / 'history.sqlite'}", f"--benchmark-storage={out / 'benchmarks'}",
-         f"--junitxml={out / 'junit.xml'}", "--speed-budget", "1", *extra],
+         f"--junitxml={out / 'junit.xml'}", "--speed-budget", "1", "--footprint", *extra],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900,
         env={**os.environ, "COMPBENCH_HISTORY": ""})
     return done, out
