@@ -33,7 +33,18 @@ class EngineUnavailable(CompbenchError):
 
 class NotEmulated(EngineUnavailable):
     """The engine picks its kernels from CPUID, so an emulated hardware class cannot be measured
-    on it (``compbench.isa_emulation``): the variant is skipped with this reason."""
+    on it (``compbench.isa_emulation``): the variant is skipped with this reason.
+
+    ``engine`` and ``reason`` are kept as attributes so a caller that reports the reason on its
+    own (the emulation check) never has to take it back out of the message's wording."""
+
+    def __init__(self, message: str, engine: str, reason: str):
+        super().__init__(message)
+        self.engine = engine
+        self.reason = reason
+
+    def __reduce__(self):   # args holds the message only: rebuild with all three when unpickled
+        return type(self), (str(self), self.engine, self.reason)
 
 
 class NonFiniteOutput(CompbenchError):

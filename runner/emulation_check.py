@@ -148,7 +148,7 @@ def _measure_here(variant_ids: list[str]) -> dict[str, dict]:
         try:
             pipeline.prepare()
         except NotEmulated as exc:
-            found[variant_id] = {"not_emulated": str(exc).rpartition("(")[2].partition(")")[0]}
+            found[variant_id] = {"not_emulated": exc.reason}
             print(f"emulated {isa_emulation.target()}: [{len(found)}/{len(variant_ids)}] "
                   f"{variant_id} not emulated", file=sys.stderr, flush=True)
             continue

@@ -68,7 +68,8 @@ class VariantPipeline:
         if not_emulated:
             raise NotEmulated(f"{self.variant.id}: not measured under the emulated class "
                               f"{isa_emulation.target()} ({not_emulated}); its values of that "
-                              "class need a real machine of it")
+                              "class need a real machine of it",
+                              engine=self.engine.config.name, reason=not_emulated)
         if self.task is None:
             if "tf_keras" in self.variant.requires:
                 # a Keras task's preprocessing imports tf_keras, and TensorFlow's first import

@@ -81,6 +81,26 @@ def test_engines_that_pick_kernels_from_cpuid_are_not_measured_under_emulation(m
     assert isa_emulation.reason_not_emulated("onnxruntime") is None
 
 
+
+def test_the_check_reports_the_reason_the_engine_gave_whatever_its_wording(monkeypatch, tmp_path):
+    """The reason travels as an attribute of NotEmulated: one with parentheses in it (which
+    taking it back out of the message between "(" and ")" cut short) arrives whole."""
+    import pickle
+
+    from compbench.errors import NotEmulated
+    from runner import emulation_check
+
+    reason = "MLAS picks its kernels from CPUID (cpuinfo) and has no switch to cap them"
+    monkeypatch.setitem(isa_emulation.NOT_EMULATED, "onnxruntime", reason)
+    monkeypatch.setenv(isa_emulation.VARIABLE, LOWER)
+    monkeypatch.setenv("COMPBENCH_CACHE", str(tmp_path))
+    variant_id = "resnet20/int8-ort/onnxruntime"
+    assert emulation_check._measure_here([variant_id]) == {variant_id: {"not_emulated": reason}}
+
+    error = NotEmulated("message", engine="onnxruntime", reason=reason)
+    copy = pickle.loads(pickle.dumps(error))   # as it crosses a process boundary
+    assert (str(copy), copy.engine, copy.reason) == ("message", "onnxruntime", reason)
+
 def test_an_emulated_recording_writes_only_that_class_and_no_cpu_model_value(tmp_path):
     data = empty("p")
     data["recordings"] = {"r1": {"git_commit": "abc"}}
