@@ -200,12 +200,31 @@ def save_small(model: ViTForImageClassification, out: Path) -> int:
         staged.chmod(0o755)  # mkdtemp and safetensors create owner-only entries
         for entry in staged.iterdir():
             entry.chmod(0o644)
-        if out.exists():
-            shutil.rmtree(out)
-        staged.rename(out)
+        swap_in(staged, out)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return size
+
+
+def swap_in(staged: Path, out: Path) -> None:
+    """Put the folder ``staged`` at ``out`` by renames alone, removing the previous weights only
+    once the new ones are in place: they are moved aside under a hidden name (a rename onto an
+    empty folder replaces it in one step), put back if the new ones cannot be moved in, and
+    deleted last. No exists() check precedes an act, so another process cannot make one stale."""
+    aside = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-previous-"))
+    try:
+        os.replace(out, aside)
+    except FileNotFoundError:   # a first save: there is nothing to keep
+        aside.rmdir()
+        aside = None
+    try:
+        os.replace(staged, out)
+    except BaseException:
+        if aside is not None:
+            os.replace(aside, out)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside)
 
 
 def main() -> None:
