@@ -53,10 +53,13 @@ class Hardware:
     # the class this CPU really is, when its engines are capped to emulate a lower one
     # (compbench.isa_emulation); empty on a native run
     emulated_on: str = ""
+    # the CPUID emulator that ran the evaluations of engines with no cap, when one was set
+    cpuid_emulator: str = ""
 
     def describe(self) -> str:
         flags = " ".join(self.flags) or "none of " + " ".join(RECORDED_FLAGS[:4])
-        emulated = (f" (EMULATED: engines capped to it on a `{self.emulated_on}` CPU)"
+        by = f"; onnxruntime/TFLite under `{self.cpuid_emulator}`" if self.cpuid_emulator else ""
+        emulated = (f" (EMULATED: engines capped to it on a `{self.emulated_on}` CPU{by})"
                     if self.emulated_on else "")
         return (f"{self.model_name} ({self.vendor} family {self.family} model {self.model}), "
                 f"{self.cores} cores, ISA: {flags} → class `{self.hardware_class}`{emulated}")
@@ -108,7 +111,8 @@ def current() -> Hardware:
                     info.get("cpu family", "?"), info.get("model", "?"),
                     info.get("model name", platform.processor() or "unknown"),
                     tuple(f for f in RECORDED_FLAGS if f in flags), available_cores(),
-                    native if emulated else "")
+                    native if emulated else "",
+                    os.environ.get(isa_emulation.EMULATOR_VARIABLE, "") if emulated else "")
 
 
 def class_of(key: str) -> str:

@@ -20,12 +20,22 @@ What each engine honours (the studies in ``docs/int8-isa-study``):
   the ``fbgemm`` engine itself — the dispatch such a CPU makes.
 - onnxruntime's MLAS and TFLite's XNNPACK pick kernels from CPUID at start-up and offer no cap,
   and torch.compile's Inductor generates code for the instruction set the CPU reports: their
-  values of another class need a real machine of that class.
+  values of another class need a real machine of that class, or a CPU emulator that answers
+  CPUID as that class does (``COMPBENCH_CPUID_EMULATOR``, below).
+
+A CPUID emulator: ``COMPBENCH_CPUID_EMULATOR="qemu-x86_64 -cpu max"`` (Debian's ``qemu-user``)
+runs the evaluation of an onnxruntime or TFLite variant under QEMU's software CPU, whose CPUID
+reports AVX2 and no AVX-512 (its translator implements no AVX-512), so MLAS and XNNPACK take the
+kernels an AVX2-only CPU takes. It is slow (every instruction is translated), so it wraps only
+the evaluation step of those engines; their builds (calibration included) run capped as the other
+engines' do. It can emulate the AVX2 class only. How close it comes to real machines is measured
+by ``compbench emulation-check`` (docs/emulation-check-x86_64-avx2.md).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 from compbench.errors import CompbenchError
 
@@ -52,6 +62,13 @@ NOT_EMULATED: dict[str, str | None] = {
     "onnxruntime-1t": _MLAS,
     "tflite": "TFLite's XNNPACK picks its kernels from CPUID and has no switch to cap them",
 }
+
+
+EMULATOR_VARIABLE = "COMPBENCH_CPUID_EMULATOR"
+# engines that choose kernels from CPUID alone, measurable under a CPUID emulator
+CPUID_ENGINES = ("onnxruntime", "onnxruntime-1t", "tflite")
+# the tiers a software CPU can present: QEMU's translator implements AVX2 but no AVX-512
+EMULATOR_TIERS = ("avx2",)
 
 
 class EmulationError(CompbenchError):
@@ -98,9 +115,28 @@ def apply_caps() -> None:
 
 def reason_not_emulated(engine: str) -> str | None:
     """Why an engine's values cannot be measured under emulation (None: they can)."""
-    if target() is None:
+    if target() is None or evaluation_prefix(engine):
         return None
     return NOT_EMULATED.get(engine, f"engine {engine!r} has no known instruction-set cap")
+
+
+def evaluation_prefix(engine: str) -> list[str]:
+    """The command that runs an evaluation step of ``engine`` under the CPUID emulator, prepended
+    to the step's interpreter; empty when the engine's caps suffice or no emulator is set."""
+    command = os.environ.get(EMULATOR_VARIABLE, "").split()
+    requested = target()
+    if not command or requested is None or engine not in CPUID_ENGINES:
+        return []
+    if tier_of(requested) not in EMULATOR_TIERS:
+        raise EmulationError(
+            f"{EMULATOR_VARIABLE} is set, but a software CPU can present only the "
+            f"{', '.join('x86_64-' + t for t in EMULATOR_TIERS)} class, not {requested}: unset "
+            f"{EMULATOR_VARIABLE} (onnxruntime and TFLite are then skipped under emulation)")
+    if shutil.which(command[0]) is None:
+        raise EmulationError(
+            f"{EMULATOR_VARIABLE}={' '.join(command)!r}: {command[0]!r} is not on PATH; install "
+            "it (Debian: apt-get install qemu-user) or unset the variable")
+    return command
 
 
 def torch_quantized_engine() -> str | None:

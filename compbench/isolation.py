@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +48,10 @@ def step_environment(uses_tensorflow: bool) -> dict[str, str]:
 
 
 def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
-             uses_tensorflow: bool = False) -> tuple[Any, dict]:
+             uses_tensorflow: bool = False, prefix: Sequence[str] = ()) -> tuple[Any, dict]:
     """``step(request, out_dir)`` in a child (``step`` is ``"module:function"``); returns
-    (result, dependencies).
+    (result, dependencies). ``prefix`` runs the child's interpreter under another program (the
+    CPUID emulator, ``compbench.isa_emulation``).
 
     Raises the step's own ``CompbenchError`` subclass with its message (NaN outputs, corrupt
     assets, ...), or ``StepFailed`` with the log's tail for anything else.
@@ -59,7 +61,7 @@ def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
     log_path = out_dir / LOG_FILE
     with open(log_path, "wb") as log:
         completed = subprocess.run(
-            [sys.executable, "-m", "compbench.step_worker", str(out_dir)],
+            [*prefix, sys.executable, "-m", "compbench.step_worker", str(out_dir)],
             cwd=REPO_ROOT, env=step_environment(uses_tensorflow), stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, check=False)
     try:

@@ -92,10 +92,12 @@ class VariantPipeline:
     def _run(self, step: str, request: dict[str, Any], module: str = "runner.steps"):
         uses_tf = "tensorflow" in self.variant.requires
         label = self.variant.id
+        engine = self.engine.config.name
+        prefix = isa_emulation.evaluation_prefix(engine) if step == "evaluate" else []
 
         def runner(out_dir):
             result, dependencies = run_step(f"{module}:{step}", request, out_dir, label,
-                                            uses_tf)
+                                            uses_tf, prefix)
             check_declared(self.variant, step, dependencies)
             return result, dependencies
 

@@ -73,6 +73,7 @@ def test_an_emulated_run_has_cache_keys_of_its_own():
 
 def test_engines_that_pick_kernels_from_cpuid_are_not_measured_under_emulation(monkeypatch):
     monkeypatch.setenv(isa_emulation.VARIABLE, LOWER)
+    monkeypatch.delenv(isa_emulation.EMULATOR_VARIABLE, raising=False)
     assert "MLAS" in isa_emulation.reason_not_emulated("onnxruntime")
     assert "XNNPACK" in isa_emulation.reason_not_emulated("tflite")
     assert isa_emulation.reason_not_emulated("openvino") is None
@@ -180,3 +181,46 @@ def test_the_check_refuses_a_selection_without_real_values_in_one_message(capsys
 
     assert main(["emulation-check", LOWER, "no-such-variant"]) == 2
     assert "has values recorded on a real" in capsys.readouterr().err
+
+
+def test_a_cpuid_emulator_makes_the_cpuid_engines_measurable_and_wraps_only_them(monkeypatch):
+    monkeypatch.setenv(isa_emulation.VARIABLE, LOWER)
+    monkeypatch.setenv(isa_emulation.EMULATOR_VARIABLE, "env -u NOTHING")
+    for engine in isa_emulation.CPUID_ENGINES:
+        assert isa_emulation.reason_not_emulated(engine) is None
+        assert isa_emulation.evaluation_prefix(engine) == ["env", "-u", "NOTHING"]
+    assert isa_emulation.evaluation_prefix("openvino") == []
+    assert "Inductor" in isa_emulation.reason_not_emulated("torch-compile")
+    monkeypatch.delenv(isa_emulation.VARIABLE)   # a native run is never wrapped
+    assert isa_emulation.evaluation_prefix("onnxruntime") == []
+
+
+@pytest.mark.parametrize("requested, command, fragment", [
+    ("x86_64-avx512-vnni", "env", "a software CPU can present only the x86_64-avx2 class"),
+    (LOWER, "qemu-of-nowhere -cpu max", "'qemu-of-nowhere' is not on PATH"),
+])
+def test_a_cpuid_emulator_that_cannot_do_the_job_is_refused_with_the_fix(
+        monkeypatch, requested, command, fragment):
+    monkeypatch.setenv(isa_emulation.VARIABLE, requested)
+    monkeypatch.setenv(isa_emulation.EMULATOR_VARIABLE, command)
+    with pytest.raises(isa_emulation.EmulationError, match=fragment):
+        isa_emulation.evaluation_prefix("onnxruntime")
+
+
+def test_a_step_runs_under_the_prefix_it_is_given(tmp_path, monkeypatch):
+    """The prefix is really the program that starts the step's interpreter: here ``env``, which
+    sets a variable the step then reads (QEMU is started the same way)."""
+    from compbench.isolation import run_step
+    from compbench.step_worker import OUTCOME_FILE
+
+    (tmp_path / "probe_step.py").write_text(
+        "import os\n\ndef environment(request, out_dir):\n"
+        "    return os.environ.get('COMPBENCH_PREFIX_PROBE')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result, _ = run_step("probe_step:environment", {}, out_dir, "probe",
+                         prefix=["env", "COMPBENCH_PREFIX_PROBE=under-the-prefix"])
+    assert result == "under-the-prefix"
+    (out_dir / OUTCOME_FILE).unlink(missing_ok=True)
+    assert run_step("probe_step:environment", {}, out_dir, "probe")[0] is None
