@@ -229,6 +229,32 @@ class History:
                     for sid, date, commit, p50, speedup, size, value in reversed(rows)]
         return found
 
+    def measurements(self, variant_id: str, last: int) -> list[dict]:
+        """The variant's last ``last`` sessions, oldest first, with every stored value, verdict
+        and the session's machine: what change-point detection reads (runner/change_points.py)."""
+        if not self.path.exists():
+            return []
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT s.id, s.date, s.git_commit, s.hardware_class, s.machine, r.speedup, "
+                "r.p50_ms, r.p90_ms, r.p99_ms, r.size_bytes FROM results r JOIN sessions s ON "
+                "s.id = r.session_id WHERE r.variant = ? ORDER BY s.id DESC LIMIT ?",
+                (variant_id, last)).fetchall()
+            found = []
+            for sid, date, commit, hardware_class, machine, *values in reversed(rows):
+                found.append({"session_id": sid, "date": date, "git_commit": commit,
+                              "hardware_class": hardware_class, "machine": json.loads(machine or "{}"),
+                              "values": dict(zip(("speedup", "p50_ms", "p90_ms", "p99_ms",
+                                                  "size_bytes"), values, strict=True)),
+                              "verdicts": {}})
+                found[-1]["values"].update(db.execute(
+                    "SELECT metric, value FROM metrics WHERE session_id = ? AND variant = ?",
+                    (sid, variant_id)).fetchall())
+                found[-1]["verdicts"].update(db.execute(
+                    "SELECT name, verdict FROM verdicts WHERE session_id = ? AND variant = ?",
+                    (sid, variant_id)).fetchall())
+        return found
+
     def variants(self) -> list[str]:
         if not self.path.exists():
             return []
@@ -274,6 +300,7 @@ def trend_table(history: History, filters: list[str], last: int = 10):
     import pandas as pd
 
     from runner.matrix import VARIANTS
+    from runner.metric_state import variant_states
     from tasks import declaration
 
     rows = []
@@ -292,6 +319,7 @@ def trend_table(history: History, filters: list[str], last: int = 10):
                 return "–"
             return f"{a / b - 1:+.1%}" if relative else f"{a - b:+.4f}"
         label = task.metric(metric).label if task else "?"
+        state, change_point = variant_states(history, variant_id)   # runner/metric_state.py
         rows.append({
             "variant": variant_id, "runs": len(runs), "last run": now.date,
             "main metric": "–" if now.main_metric is None else f"{label} {now.main_metric:.4f}",
@@ -303,5 +331,6 @@ def trend_table(history: History, filters: list[str], last: int = 10):
             "speed-up": "–" if now.speedup is None else f"{now.speedup:.2f}×",
             "not passed": ", ".join(f"{m} {v}" for m, v in sorted(now.verdicts.items())
                                     if v != "pass") or "–",
+            "state": state, "change point": change_point,
         })
     return pd.DataFrame(rows)
