@@ -5,17 +5,22 @@ embedded JPEG copy (``cifar10/{train,test}.zip``). Their pixels differ (JPEG qua
 accuracies measured on one are not comparable with the other; ``CifarSplit.source`` says which one
 was read so callers can label their numbers.
 
-Decoding 60 000 JPEGs takes about a minute, so decoded pixels are cached as ``.npy`` files keyed by
+Decoding 60 000 JPEGs takes about a minute, so decoded pixels are cached as ``.npz`` files keyed by
 the zip's sha256: a changed zip can never be served stale pixels, and the cache is shared by every
-clone on the machine. Labels are not cached because the zip's name list gives them for free.
+clone on the machine. Each file is sealed like the artifact cache's manifests: it holds the sha256
+of its pixels and its own name, recorded when it was written, so a truncated, edited or renamed
+file is decoded again (with a warning) instead of being scored as the test set. Labels are not
+cached because the zip's name list gives them for free.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import pickle
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +31,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from compbench.assets import sha256_of
+from compbench.cache import CacheWarning
 from compbench.errors import AssetCorrupt, AssetMissing
 from compbench.settings import resolve_cache_dir
 
@@ -191,7 +197,7 @@ def _read_zip(path: Path, split: Split, cache_dir: Path) -> CifarSplit:
     try:
         with zipfile.ZipFile(path) as archive:
             names, labels = _zip_members(archive, path, split)
-            cache_file = cache_dir / f"cifar10-{split}-{sha256_of(path)}.npy"
+            cache_file = cache_dir / f"cifar10-{split}-{sha256_of(path)}.npz"
             images = _load_cached(cache_file, len(names))
             if images is None:
                 images = _decode_all(archive, names, path)
@@ -215,15 +221,36 @@ def _decode_all(archive: zipfile.ZipFile, names: list[str], path: Path) -> np.nd
     return images
 
 
+def _seal(images: np.ndarray, name: str) -> str:
+    """sha256 of the pixels, their shape and the file's name (which carries the zip's sha256)."""
+    digest = hashlib.sha256(f"{name}:{images.dtype}:{images.shape}:".encode())
+    digest.update(np.ascontiguousarray(images).data)
+    return digest.hexdigest()
+
+
 def _load_cached(cache_file: Path, count: int) -> np.ndarray | None:
-    """The cached pixels, or None when absent or unusable (then we simply decode again)."""
+    """The cached pixels if they are still what was written, else None (then decoded again, with a
+    warning when a damaged or altered file was there)."""
     try:
-        images = np.load(cache_file, allow_pickle=False)
-    except (OSError, ValueError):
+        stored = np.load(cache_file, allow_pickle=False)
+        if not isinstance(stored, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with stored:
+            images, recorded = stored["images"], str(stored["seal"])
+    except FileNotFoundError:
         return None
-    if images.dtype != np.uint8 or images.shape != (count, 32, 32, 3):
-        return None
-    return images
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        problem = f"it cannot be read: {exc}"
+    else:
+        if images.dtype != np.uint8 or images.shape != (count, 32, 32, 3):
+            problem = f"it holds {images.dtype} {images.shape}, not {count}×32×32×3 uint8"
+        elif recorded != _seal(images, cache_file.name):
+            problem = "its pixels or name differ from the sha256 recorded when it was written"
+        else:
+            return images
+    warnings.warn(f"decoded CIFAR-10 cache {cache_file} is damaged or was altered ({problem}): "
+                  "the archive is decoded again and the file rewritten", CacheWarning, stacklevel=4)
+    return None
 
 
 def _save_atomic(cache_file: Path, images: np.ndarray) -> None:
@@ -238,7 +265,7 @@ def _save_atomic(cache_file: Path, images: np.ndarray) -> None:
         return
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.save(handle, images, allow_pickle=False)
+            np.savez(handle, images=images, seal=np.array(_seal(images, cache_file.name)))
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared between users

@@ -97,7 +97,7 @@ def test_zip_order_labels_and_cache(tmp_path: Path) -> None:
     for i, key in enumerate(order):
         expected = np.asarray(Image.open(io.BytesIO(blobs[key])).convert("RGB"))
         np.testing.assert_array_equal(data.images[i], expected)
-    cached = list(cache.glob("cifar10-test-*.npy"))
+    cached = list(cache.glob("cifar10-test-*.npz"))
     assert len(cached) == 1 and not list(cache.glob("*.tmp"))
 
     again = load_cifar10(tmp_path, "test", cache_dir=cache)
@@ -106,7 +106,7 @@ def test_zip_order_labels_and_cache(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "a") as handle:  # new content → new cache key, never stale
         handle.writestr("test/dog/0000.jpg", _jpeg((0, 0, 0)))
     grown = load_cifar10(tmp_path, "test", cache_dir=cache)
-    assert len(grown) == 5 and len(list(cache.glob("cifar10-test-*.npy"))) == 2
+    assert len(grown) == 5 and len(list(cache.glob("cifar10-test-*.npz"))) == 2
 
 
 def test_zip_with_foreign_member_is_corrupt(tmp_path: Path) -> None:
