@@ -2,402 +2,52 @@
 
 The folders are listed in ``compbench.assets.MANIFEST`` without a checksum (they are folders),
 and a JPEG damaged in the middle (a zeroed block, flipped bits) still decodes, into wrong pixels
-that lower the AP without any error. Generated from the assets folder with::
+that lower the AP without any error. The checksums are data, so they live in
+``embedded_images.json`` beside this module (package data, read with ``json``: nothing in it can
+run), generated from the assets folder with::
 
     {folder: {str(p.relative_to(root / folder)): sha256_of(p) for p in sorted((root / folder).rglob("*.jpg"))}
      for folder in EMBEDDED_IMAGES}
 """
 
-EMBEDDED_IMAGES: dict[str, dict[str, str]] = {
-    "widerface/WIDER_val/images": {
-        "0--Parade/0_Parade_Parade_0_102.jpg":
-            "f11cc57b3f9229f7fd0e7cadab0362650d52ea850ef13f7cc86629c2b7c51093",
-        "0--Parade/0_Parade_Parade_0_125.jpg":
-            "02f674451d3b03bb65a35128f1ed68853fdd4597cc21a8b89c224be42390426c",
-        "0--Parade/0_Parade_Parade_0_137.jpg":
-            "165d45ca2dbbb596175ea117acc45940819a937927b2862f185dc1a34b185145",
-        "0--Parade/0_Parade_Parade_0_194.jpg":
-            "9c59e8a1b38055e15f7eb94b8b1632f2c742f47084fe03bf2d15cb55f026ea8a",
-        "0--Parade/0_Parade_Parade_0_266.jpg":
-            "cf2a434b75b350bff0b415f6f1af71d6c050b24d0927e531e3de5acfdf9b1dff",
-        "0--Parade/0_Parade_Parade_0_317.jpg":
-            "ee5395317e828a98721e8f819249eb743c3abc2638c527b982e1489b168de28c",
-        "0--Parade/0_Parade_Parade_0_429.jpg":
-            "eb19750bebd38b1bb4799bc198afdb3909e3118cf7eb67063760f7ea39dce8e0",
-        "0--Parade/0_Parade_Parade_0_459.jpg":
-            "51a4e5bd560a535fe66d6cb9a372e47000abee28a27cf8772648c0b4df0bc0cb",
-        "0--Parade/0_Parade_Parade_0_478.jpg":
-            "fccb900608ee2612c1440f9b8f3a9d2c7b09b669e1c9795f0e7c5b3a2be22152",
-        "0--Parade/0_Parade_Parade_0_519.jpg":
-            "ee1b87c540b14cd525cd6d0d3cd5e99c02c0d60374e6023f0e8976eb0fc48ebb",
-        "0--Parade/0_Parade_Parade_0_611.jpg":
-            "be9977f05775e71dda8c948537b1a1b54e4ada66ad577ac9c54bccdebae17b9b",
-        "0--Parade/0_Parade_Parade_0_688.jpg":
-            "4f387fe72851585bc9cabae5c7028ada4cf22061b56967f434cbf1cef8289b5e",
-        "0--Parade/0_Parade_Parade_0_72.jpg":
-            "0b59cf7fc8397c678224b2c8c0fb46992839d242d0b0108b2636673211905de6",
-        "0--Parade/0_Parade_Parade_0_814.jpg":
-            "2c3aabd812fbb42786f0ec602625fdd85a915d824b5da6889461f55729377330",
-        "0--Parade/0_Parade_Parade_0_854.jpg":
-            "12d0c1047c58f8d6afccc73d4522ed4d8e99c4c59005da94156542d9032bba1d",
-        "0--Parade/0_Parade_marchingband_1_1004.jpg":
-            "7b9f8e89b305b0e750e2a91dc36f14889231cff232fd125c4dcdb14e7587b127",
-        "0--Parade/0_Parade_marchingband_1_104.jpg":
-            "0f3984424786f95f37e9453099475cb85f52d57da893a3621ec7a8c06a7857de",
-        "0--Parade/0_Parade_marchingband_1_20.jpg":
-            "51a57b49f117d567f0c1f7b3a9fbf7b63c01eb727ba57f788b8995b5e2f4ef68",
-        "0--Parade/0_Parade_marchingband_1_234.jpg":
-            "16f70f91ee4026da80ee399dddf59079c6269f6b8aa26065d6fa583ec7d3509a",
-        "0--Parade/0_Parade_marchingband_1_329.jpg":
-            "3496fecb2df05ad52fc490c28fec8ecf4be145048e0f2edfae840ebab717c8d1",
-        "0--Parade/0_Parade_marchingband_1_359.jpg":
-            "0de17236a5f3fabe8bcba016a425d5cb00c27730b454797907b3ee57df655c88",
-        "0--Parade/0_Parade_marchingband_1_488.jpg":
-            "8d73b03e71191affbda907b29a02053fd3266e6b9e90ce27d548830b98d692e4",
-        "0--Parade/0_Parade_marchingband_1_517.jpg":
-            "d1b680343cd7ffa484768a8f2345bac4ddff86db70e6f91c277d7a1951e1977d",
-        "0--Parade/0_Parade_marchingband_1_606.jpg":
-            "ceb6889612b355afda53980ae7b1474017213fa8d26284d5d1862e682704fcea",
-        "0--Parade/0_Parade_marchingband_1_629.jpg":
-            "3f6684e88cf586cbde394f1a685b563530ca20592f369ebc7506485f984bcdca",
-        "0--Parade/0_Parade_marchingband_1_695.jpg":
-            "3ea1bbd45b015ac50ef329c40d5372b651b68d4a60e5e9e3c259f8deb6c82b1f",
-        "0--Parade/0_Parade_marchingband_1_746.jpg":
-            "6ae800535644cc21866400e046c369d8f96fd0b450a7bc9c3a77a641fbc3f097",
-        "1--Handshaking/1_Handshaking_Handshaking_1_356.jpg":
-            "aab16a5880dbd1c70a4f10b231d06a220b4ffad35467a13259e2d6d950057e6e",
-        "1--Handshaking/1_Handshaking_Handshaking_1_579.jpg":
-            "8a29e5a2aeedae2361e55518d116f9de4b7c7343e4af4d6c47195eeead6009fd",
-        "1--Handshaking/1_Handshaking_Handshaking_1_664.jpg":
-            "00f2f18c5a4c30394f4b0fc5b315dbdbe286454cd58099028d347913ccefe096",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_102.jpg":
-            "ffc24eb48da8a21148bff03823fb05ab0da8ed43a9c3dd4b5e7abd2c1903db52",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_114.jpg":
-            "97c4411bbc4317f38db41e042241a4ea77b3bcecf241719985673029744e21c3",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_159.jpg":
-            "4455920688ca4f21129e7e8f584080e6851f4ccb76c38944e7fe3ab753137daf",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_242.jpg":
-            "36669b93393eba5049ee07edad71ca50cb86a721cd904b458a9143cfab9a4bc5",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_314.jpg":
-            "33546da828f3f2edffbaa8b13b268e80ff16dff4f33f44b96e9f2a91e7245671",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_367.jpg":
-            "0ff8ab321b475ac1ca30205cac616b96e84e1682decf58e9d8cb0bb99f8fb3a8",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_385.jpg":
-            "73f5bc74905226286667b863f5a92316db4cf4dc8bb36379956873cdb35c5a86",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_58.jpg":
-            "224e5a8edaac936bf69b6d48d4755fbd8a356bea933ccd231feb0864e8d62638",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_586.jpg":
-            "de208d6638672240728b4615a43cb71891c958a9f7e6413b915719c604bc840d",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_615.jpg":
-            "832cbeb52054057207dca46596e0336ad20a0de65d2183d217d8dcc1d653414f",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_771.jpg":
-            "a75fa7b6baa90986c5c664bd8b1b5fa6f4dc7d4a9be2958108a2ecf2ff38cba3",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_816.jpg":
-            "4ff9c0fdbb4b1406bf9cda19323b290db869398147b388af46cd2972891e6a1d",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_895.jpg":
-            "f49c9e29a09a6e4ef0e8513959ac46af920c676bf207e27d27de6ad86342aa28",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_914.jpg":
-            "47fcc4128664ea6e9abcbdf426b546cd7f052ff34521cdc37f152be3cfa175eb",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_231.jpg":
-            "372c0095c14f433058f4150645a6d7af47b770008d496a0a386b47483374519c",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_330.jpg":
-            "b25d12b1c66f4f538f713fd138b42f32b70a5774f706ac4c9a120d594df5f4d7",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_378.jpg":
-            "f874e3176ae9e1f359c0ed5df8bc05ceab9e5d0d552f5d706c38da843c5da397",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_456.jpg":
-            "9a39358c492078946edae3f2401fc6e9018111e4a14f7cc5782cf334db032c7e",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_546.jpg":
-            "ab316a6c4b1708d0ddfe74818e6a3fb4b4c0081909d4576f89676618fa3e8aeb",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_547.jpg":
-            "a8fc05e86b4fc00f8226358338aefe9c369788e54d0661a3a7c2b790f2aec19f",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_713.jpg":
-            "8f83eacfe1a9d621df34ae301bf641c88dd935fc4223eba906bad50f990be0f7",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_781.jpg":
-            "ef827d084a00bdd60b7ab62019942edb96f95ae0fbbe2b6acf57e3cb23151aa6",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_107.jpg":
-            "e821f70e46a62d6289957cdb920a8ceb39d2ec89c72392eb93ae949a0fdfbe86",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_187.jpg":
-            "4344a6c752ca3c54d527af0ac19848a917c8c9c7c39ff1b0e309b83f953de289",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_365.jpg":
-            "c5438faa80bbacb78251731833b4a5090cac392515c69758e4e5f887655d7e7b",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_456.jpg":
-            "a28e7b27f2cd892fc852762dc67d551ab04cfdafec361a21d8555d4bef34f2f0",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_57.jpg":
-            "145e2c1aed6b00209aa6318c5e2831a53d50c096c2e641c6b8b0fada92eb3e0b",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_637.jpg":
-            "dd6a0d117f193d056a846b267cd7bafa323e2e1ea92b0ec6b475cc6f25b1c570",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_659.jpg":
-            "c8943c7a9ad0901f56367e00bd4cc4fa2d82f8421b4ad7a8e0e57916abe04cc9",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_690.jpg":
-            "652570858f6f7dbf35aa450f5070b7b935bb1265eb7eaf2bab89b1bad0c576e8",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_752.jpg":
-            "45f6635490924796c174cb37347074410c92eb67e18cd5ebb820a4df40934bc0",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_816.jpg":
-            "f40c5db2fd50f18859488b3e8e03efa220ef1dc2263bf6719ca82c86ae9cbf02",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_867.jpg":
-            "7174ce6f6f4ea0a0ead67fbecb916821a81dd9080c9a39354dd9c6ba51f647d4",
-        "2--Demonstration/2_Demonstration_Protesters_2_1033.jpg":
-            "133b9d1bd820b997a3d63fd6ca1821d0d6705b373f1f85e143367ca125c303e7",
-        "2--Demonstration/2_Demonstration_Protesters_2_148.jpg":
-            "bb483e8ba519cca453357b5dff3bed2691dc08adf2859f89bd2bffc27440436b",
-        "2--Demonstration/2_Demonstration_Protesters_2_163.jpg":
-            "7f25df04179f1c1beaa877aedcd8ec7d4041d73982631e57c41d8427e3233f88",
-        "2--Demonstration/2_Demonstration_Protesters_2_178.jpg":
-            "2c4e0db0d25fb74d30a0096487346d4cf9b5e952bdbc2eaf52a5d7e5fcf43a5d",
-        "2--Demonstration/2_Demonstration_Protesters_2_179.jpg":
-            "3bcafc8e7454824db1110f8321bae9ec73c6584017c7779dfb6f80f9d6703783",
-        "2--Demonstration/2_Demonstration_Protesters_2_508.jpg":
-            "029b50916b6d46e76dbe9fb7a3b83e6e1007640e1f6b9f76b13adf5b1df21ca2",
-        "2--Demonstration/2_Demonstration_Protesters_2_531.jpg":
-            "88a709a06fb65a11b7628376415b0ca1b9f4a6cfb89aaa226d74821a8eee54f4",
-        "2--Demonstration/2_Demonstration_Protesters_2_54.jpg":
-            "1ed3adaf4a3055fb82ce5d3f29ce979580f8aa0ddb889c22f4ac0de6ad1b8152",
-        "2--Demonstration/2_Demonstration_Protesters_2_65.jpg":
-            "dc9d183e52de4e9cc7175ede42a01ff7f374705be1b2562654eb6ccec1ea8244",
-        "2--Demonstration/2_Demonstration_Protesters_2_714.jpg":
-            "46cbdf90c61bd5091c72ee8a2da962437d3628b5ec6b3b59e890ec3bd8e6b325",
-        "2--Demonstration/2_Demonstration_Protesters_2_822.jpg":
-            "eda1de32ac5d7335e30987ef10a6c7e8b61dc30c7c7544c0e2e304fbd0c6369b",
-        "2--Demonstration/2_Demonstration_Protesters_2_912.jpg":
-            "0d3a8bcb05d0efdfbbad4793fea7299baa126bd3a128b8115bc43851c1154f4a",
-        "2--Demonstration/2_Demonstration_Protesters_2_92.jpg":
-            "fdea9984deb130e6bd76c3d8c66d254cf0c4a40c5b6f49822aa0b013b20395de",
-        "3--Riot/3_Riot_Riot_3_199.jpg": "0bad35ad857dd9a2a837de7135524f127f680943af4b9d624b291554994e8d60",
-        "3--Riot/3_Riot_Riot_3_354.jpg": "fe2079bed0ec3de3f7693f5d58974df9c5dba12fb1621088f843f004dca31283",
-        "3--Riot/3_Riot_Riot_3_393.jpg": "2789e92ae5ecdb3eb2843fbe05996db4af0095ac4ec3c59f7ac39fd24743a97b",
-        "3--Riot/3_Riot_Riot_3_415.jpg": "58a2911543e9d27524a8d36f14b2cb910266e0d6ac157189d43029234d57b65d",
-        "3--Riot/3_Riot_Riot_3_522.jpg": "1eeb3f2b4219d737227c4ac22df081776f616c3920bc2d0cd586d290da15fdee",
-        "4--Dancing/4_Dancing_Dancing_4_240.jpg":
-            "80c41614a34892f1430984a94839f5bb374d37e397319eed3f8f67d265f2ea36",
-        "4--Dancing/4_Dancing_Dancing_4_57.jpg":
-            "e47ca8891bca95a4225f2eb9954bccdef5dc58174d040e90d66ffe7c07c21882",
-        "4--Dancing/4_Dancing_Dancing_4_769.jpg":
-            "3b819978147e6b4507a2c1e0548933fae8cbbc79def2c404b071793aaca8159c",
-        "4--Dancing/4_Dancing_Dancing_4_84.jpg":
-            "10bd06d1facc46923eb80df8f8928682945ab17803a31737e56ecdc96f852258",
-        "5--Car_Accident/5_Car_Accident_Accident_5_177.jpg":
-            "f0846b2c6cbbf3b0c61d4aed710a054167056b5ac65b24bb695a827c9a610691",
-        "5--Car_Accident/5_Car_Accident_Accident_5_460.jpg":
-            "c9b0401d589ed96849abbbf3859b974f47cf18a76378d514474baa3374771fde",
-        "5--Car_Accident/5_Car_Accident_Car_Crash_5_574.jpg":
-            "e6a4fd6668db582f0695499d954be4014f81499756ed8b79fae0e695113cbaf5",
-        "6--Funeral/6_Funeral_Funeral_6_572.jpg":
-            "b6b73db885b1d0ea23364a4cc4971e7e2482e2f765338db66389757ef7740323",
-        "6--Funeral/6_Funeral_Funeral_6_696.jpg":
-            "eb9a3f48b234a045e7ed26705b951abf374c8aa428777fc991fbecacf78f6581",
-        "6--Funeral/6_Funeral_Funeral_6_760.jpg":
-            "bb3dfc491a95ff35b8821f5751c66f7ae8b2992d8e77b881ee23a371fc1188f2",
-        "7--Cheering/7_Cheering_Cheering_7_195.jpg":
-            "cbc4f8e7cbadb4d00dd9908fe0d7140afc43efd6e1ce4aa07e70d01e13cf90ad",
-        "7--Cheering/7_Cheering_Cheering_7_345.jpg":
-            "de2b8478908e06bcb4835ca3844734133de3004f313f384952b750a882574f25",
-        "7--Cheering/7_Cheering_Cheering_7_373.jpg":
-            "8a13e6a39e3444c1ce990668a584cb3ab6f87e6c52ccdab8fcc2a0c14dbed25e",
-        "7--Cheering/7_Cheering_Cheering_7_462.jpg":
-            "d6836592a2652a447961491dc9efb83e883429cd1b3c63f249e92c17e3518bfd",
-        "7--Cheering/7_Cheering_Cheering_7_530.jpg":
-            "44db47b55ffd3536156cc0952980c6573744844910dfadb92dbaf7dc40d674a8",
-        "7--Cheering/7_Cheering_Cheering_7_536.jpg":
-            "97cf018d1fcebbbdead308392fedba6d85d3739e86111584d82ae3d6793fdf44",
-        "7--Cheering/7_Cheering_Cheering_7_57.jpg":
-            "357b6c788e05e63dd8d131f732e7144fa4cfdbdeaffb06a86e591c22ec5e8810",
-        "8--Election_Campain/8_Election_Campain_Election_Campaign_8_32.jpg":
-            "135831bb82c72d40920b68f125ee22b3f098ee19f47eabe9df7ccec250ed7278",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_66.jpg":
-            "76a3cd895f38c98299100f9c2455e1b251a4197701dee00e3aaf01d3e1075fab",
-    },
-    "widerface/calib/images": {
-        "0--Parade/0_Parade_Parade_0_275.jpg":
-            "0c9938602a27c0135adeea5476f87f61b7a1b8ba1cbbd62db6cce92c05f59b46",
-        "0--Parade/0_Parade_Parade_0_288.jpg":
-            "dd5d122f974c94e0d0abd2a93c2e620759e9141f671a5f8aebffd8f98adac354",
-        "0--Parade/0_Parade_Parade_0_490.jpg":
-            "4cfcb2c8ddeb4f50338932d9a20a2697d53cc728402b1a57cdd8435499d64050",
-        "0--Parade/0_Parade_Parade_0_545.jpg":
-            "d269d3db8b2a2092e43ff428212cd02f6100a937fe34cc3b48ea8a62e2b210f1",
-        "0--Parade/0_Parade_Parade_0_913.jpg":
-            "e59c8c6ff049467362dd26f70e04269f3c38c4eabf9429c538b94e0c586b981e",
-        "0--Parade/0_Parade_marchingband_1_172.jpg":
-            "74af7c325cd9b722a553d85af64c609db9dd8f4ca5ea257bd20385333b9709a2",
-        "0--Parade/0_Parade_marchingband_1_188.jpg":
-            "c96ad97fc0e1e5c76d9d6f5d9438cdd1eb9785647f4f523b5153ec15b2b92f06",
-        "0--Parade/0_Parade_marchingband_1_309.jpg":
-            "f3f8320ef883684214f55ac29ab51e8c1ef889670ad6f59ad250419c187cac37",
-        "0--Parade/0_Parade_marchingband_1_593.jpg":
-            "546efecd96e77e088fedb7550340eb5a451a978b7e1ceb9defa47f19f817c069",
-        "0--Parade/0_Parade_marchingband_1_653.jpg":
-            "190eaac0577367f6b87f336b6bcac33cf10b10464562b2dec593c12ea36735f1",
-        "1--Handshaking/1_Handshaking_Handshaking_1_158.jpg":
-            "18bf795d521db6510f2bfa46032343e677571ba76d1f59f4cebcd0e16a33320d",
-        "1--Handshaking/1_Handshaking_Handshaking_1_313.jpg":
-            "bed6cdf14ff93cc335f947ec1cab909c7ad71b1f5e131e130298947d2d261588",
-        "1--Handshaking/1_Handshaking_Handshaking_1_314.jpg":
-            "11332cf52107828cfc0648487886f83762887454407e768d42933559484bccf3",
-        "1--Handshaking/1_Handshaking_Handshaking_1_35.jpg":
-            "aa34dfb77402013b6d136661e3ac7dcf9ce08c43b936c604d9a148efe6354563",
-        "1--Handshaking/1_Handshaking_Handshaking_1_380.jpg":
-            "e1c0cec6d0040794a1d190b37c56a693b4de2b2fdfd74910715f4b016ff56628",
-        "1--Handshaking/1_Handshaking_Handshaking_1_457.jpg":
-            "1250b03d87bbebffed99c26e7de5119ae206d0c4e7d9d3d8e5d4aac1c3d69503",
-        "1--Handshaking/1_Handshaking_Handshaking_1_465.jpg":
-            "0a1f7cf6fe9508f2b7fcd4a372b8d02699259e17ee6eabe6f7b00a2907367190",
-        "1--Handshaking/1_Handshaking_Handshaking_1_766.jpg":
-            "b8bd55b98810fbd8b5443709729853cadf66d8e18de409fb4827be84417f0dd1",
-        "1--Handshaking/1_Handshaking_Handshaking_1_827.jpg":
-            "03da99264cc0aa692549955fd0d5690d745a184b3247530bc18403371d434674",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_430.jpg":
-            "827ef7cd17452f86b46880917ad14f6d75b1800030635cebba73bfa1f5723a56",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_655.jpg":
-            "8319b72edb0ecbed04579692850d65e8ea23e1a961a5df7333d0588626a6e91e",
-        "2--Demonstration/2_Demonstration_Demonstration_Or_Protest_2_813.jpg":
-            "44e9804cabb41ccdf5ad45ab8876cb4d995bfe4b8c8661687d3698b2d784894e",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_12.jpg":
-            "b2b37d338ce80ad2d47bc5841ef3999ac7ca8186e36dee238bd9464cc2a5e510",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_195.jpg":
-            "eaea082896fd6fe865ff48d4da58338fca8e7df4bfbf7fc32c1f68c9ce9364de",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_196.jpg":
-            "6397f3e7ea20349cfa7020a3db215470bb93fafd0d02258e44b9088be36fc939",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_307.jpg":
-            "975bf323fb55da390c68b14be3e89a88668805d5ebc58ac62899ebc16ebb9e05",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_414.jpg":
-            "c9b87d21af22e2dbfed9aee18b9e749d2268461dd47f66286473a2ff023732c6",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_470.jpg":
-            "79c108500f4faa85c476a53ecdef207e647e2593d50b0e20f6838aa333d7c162",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_666.jpg":
-            "ab856aefb4e3d3df0647d26c4a9dfc3f104be72a89dc195a21a5943bf7b32e75",
-        "2--Demonstration/2_Demonstration_Demonstrators_2_700.jpg":
-            "7ef91bb320183a79a1357c4b3bba5d11063fb5ebaa235de9e6e8974b38fa6c5d",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_114.jpg":
-            "fb103a29a0dde9f7360a40c1ac8698f9b6ec2dbe7a90e55a08e8bc769f5d9fda",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_219.jpg":
-            "5368473aac9b8e1b83339167d2885c7e8eed1c755d4422726e17ae8d52d52123",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_224.jpg":
-            "3433173d9835a2f9e85f889bcfcd74a41c0d051f98f787d608c1e586c8f2b74b",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_339.jpg":
-            "aac51451a706beaf0713599464ead033ba039fe9887f82081802bafacef5828d",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_584.jpg":
-            "9d8615e627b8ba5bf3ccf1ca6e9260e96fb44408d0ee2aca23445ab6bbf565e1",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_726.jpg":
-            "59d24e20276e439b8cbf3133253e0c9f268591666a2900de72e0792bd73b8af7",
-        "2--Demonstration/2_Demonstration_Political_Rally_2_896.jpg":
-            "869937a110d92aa27875d41302eeacbaa5bd6327514a06a0f9883c16e7de88ae",
-        "2--Demonstration/2_Demonstration_Protesters_2_258.jpg":
-            "cc9ab6c50857846e4a31d599b96d06e6b888883f5a2334205eb4a24ef92da666",
-        "2--Demonstration/2_Demonstration_Protesters_2_345.jpg":
-            "7f11ffb4377cf815168fcc9580e7c39523ebfc45c39f94acaecb96ff2d15e992",
-        "2--Demonstration/2_Demonstration_Protesters_2_362.jpg":
-            "610546b53bca6ed07398310e374383e19472076c5887a83957f02213f5e4e7b2",
-        "2--Demonstration/2_Demonstration_Protesters_2_493.jpg":
-            "3e95d1a84e0287d9878f0d6f7e90b061e4957f42bc9a6b9290c834d7b735c687",
-        "2--Demonstration/2_Demonstration_Protesters_2_542.jpg":
-            "a03170c3cb2035614937b21491c3df782eff443f3f5a0c5c80bae2527a32a89a",
-        "2--Demonstration/2_Demonstration_Protesters_2_583.jpg":
-            "822673853a356d20e115c2807bb804356d25902b1bfda407483c9c19386e6b46",
-        "2--Demonstration/2_Demonstration_Protesters_2_796.jpg":
-            "07a295024fe1278bc42a587dc5d0b93d1c2bbabf47526bafc1c84d8238537964",
-        "2--Demonstration/2_Demonstration_Protesters_2_826.jpg":
-            "8f9363558e92545a0a8297ef259a715091e0b535f078415b9fb005b492c7cb00",
-        "2--Demonstration/2_Demonstration_Protesters_2_884.jpg":
-            "86adac4a803d7b49cfdbee0764991a5a85ad8de5cbdc05c6d84986cddf28871b",
-        "3--Riot/3_Riot_Riot_3_123.jpg": "3bf6082183508e2f51cc4e06c552879e51f377e9c044b265d59a4aacde252e1d",
-        "3--Riot/3_Riot_Riot_3_166.jpg": "8babac390144cea6f79fb4cc301bfc207d0d3a79eb38f08561815505d329799c",
-        "3--Riot/3_Riot_Riot_3_318.jpg": "d46a6bf08bc115269d85de6c2d9dffb3f54934373a2bac5e4cee3f452a4e9e8d",
-        "3--Riot/3_Riot_Riot_3_405.jpg": "93d890c0df38f413b3a28847f080336a4b3a0f8c91d5a8b4c1c9e29878effef1",
-        "3--Riot/3_Riot_Riot_3_488.jpg": "759bb9d656f1e416eb9dfd24c63494c86ea10e61e63a439ade219aeb4f54e995",
-        "3--Riot/3_Riot_Riot_3_604.jpg": "88f108a83c0ddb8efee5e99ff5e528b8b9e205607adf27cc74eb3d207c5590ad",
-        "3--Riot/3_Riot_Riot_3_689.jpg": "4111243ec370aa96af1ce022c34fd10d0f97a0232e6cd31b50993b5e74e2523f",
-        "3--Riot/3_Riot_Riot_3_710.jpg": "04e4150e50104166ffa326834a9be1c56497c6e979b317775a30d345be732bfe",
-        "3--Riot/3_Riot_Riot_3_750.jpg": "90cb773c97546e106bd1ad7c28d606067c635b4d2b023bab149f7e8802065d0e",
-        "3--Riot/3_Riot_Riot_3_958.jpg": "466b9869e38bfd98558973f4ece2efd4a2537938cfb76a1aa8d926c68207358d",
-        "3--Riot/3_Riot_Riot_3_963.jpg": "9ea3a3349043ebf692de2ec6f7e587ce440be9839cc2b4c7206876ca44749a09",
-        "3--Riot/3_Riot_Riot_3_993.jpg": "230e7b756ab51e164bf4acb1933d41a79c8ee58092ec258cf0582697c83f035b",
-        "4--Dancing/4_Dancing_Dancing_4_1026.jpg":
-            "9c5ef1d773bd37beaf2c34f16b50eeb68fdea91983bb54be2f232d5124562d4d",
-        "4--Dancing/4_Dancing_Dancing_4_1028.jpg":
-            "46af83f6ff5a9cb9b2a4f9c870d1637cd05c16a4d97ac784a331dd9da4973292",
-        "4--Dancing/4_Dancing_Dancing_4_1036.jpg":
-            "ab799a702c8bddb3ea73e408d89548f561f7dcc85c1f98d882e7715ded59764f",
-        "4--Dancing/4_Dancing_Dancing_4_228.jpg":
-            "9538e87869e492ae63294df7ad396e3940bc5d116db8d7a600398718d474ce8f",
-        "4--Dancing/4_Dancing_Dancing_4_253.jpg":
-            "5c5637c304f821a3ffc5023701c87d84f223d09c042baa4ed9f887a592377e8a",
-        "4--Dancing/4_Dancing_Dancing_4_289.jpg":
-            "0167f296c6030afaed2afb1461fd1d8f62800d0c675e2f0e6171bb115e69a0cf",
-        "4--Dancing/4_Dancing_Dancing_4_319.jpg":
-            "10a2236ade51bb017ba0f50fedc6cea9fdf212a93a8a63abc720118039ab5a10",
-        "4--Dancing/4_Dancing_Dancing_4_384.jpg":
-            "b73ddfae0cf3fecc2ee27166fcfe8a5325eae91e989cd55a7b8393ed4a3e5723",
-        "4--Dancing/4_Dancing_Dancing_4_494.jpg":
-            "43ddcbde870d19fa5069be273c0091c3f19630043518924b8c23aabbf00f1360",
-        "4--Dancing/4_Dancing_Dancing_4_53.jpg":
-            "1d8e2474b355af67af90beac99e49f4a5091b13c784641629f071505f53e344a",
-        "4--Dancing/4_Dancing_Dancing_4_718.jpg":
-            "664da6ee1b326fa504bb2051b12d9402d4f50f43348b73ccd93ac2f24e3ed202",
-        "4--Dancing/4_Dancing_Dancing_4_922.jpg":
-            "741eb6475e0fecef5d6c1b7dea9b6298109b976e1b2fdf6a1a4bc9e975244e9c",
-        "5--Car_Accident/5_Car_Accident_Accident_5_287.jpg":
-            "8ae3eae8c5b2d9eed7390df9b8b1c93e24e4f28222b3e6003f309c6c9090cf09",
-        "5--Car_Accident/5_Car_Accident_Accident_5_34.jpg":
-            "7a7be12bfece9cedd3cac2b20f6fc9f032d2442035ea4514381eb4aec00311c4",
-        "5--Car_Accident/5_Car_Accident_Accident_5_937.jpg":
-            "abed3732ee396ee1809d1ca627a8e5562be1cb756bc9da47c3fbff913e846b9d",
-        "5--Car_Accident/5_Car_Accident_Car_Crash_5_457.jpg":
-            "095c2f49d771e273cb694c4e54324e381cf77c2605d9d0249dc6666e635aa2b6",
-        "5--Car_Accident/5_Car_Accident_Car_Crash_5_475.jpg":
-            "5dff8de174b08fe988105e367f07bff68bb740fdce723b9cdeab2580322cb2b9",
-        "5--Car_Accident/5_Car_Accident_Car_Crash_5_773.jpg":
-            "2d5582ee3063389b2a01a1fe7d12af837f83470f139fde9c00ad41ba4511f55d",
-        "6--Funeral/6_Funeral_Funeral_6_1029.jpg":
-            "5e5fa744afd659d301cf887589c868df3ab7c7fb3105dc00b31faf30b0c3caef",
-        "6--Funeral/6_Funeral_Funeral_6_140.jpg":
-            "f64a61864b8c7e3ebde9fefd4d600b69c1ee34de396c816399b1cd548d302bac",
-        "6--Funeral/6_Funeral_Funeral_6_461.jpg":
-            "6e08558fb4da70d9cbdfc65ccfc3d276f8c760930a1845b6cd00a9bae5bbaf10",
-        "6--Funeral/6_Funeral_Funeral_6_485.jpg":
-            "1c02039a5e3640f713c68f8f5ca9323610851699f0d07799c1cf58ee5aca845a",
-        "6--Funeral/6_Funeral_Funeral_6_627.jpg":
-            "151a9ea91a4f5b0a118212f853b354bb872ebf458a91a6f737c606c05005c16f",
-        "6--Funeral/6_Funeral_Funeral_6_690.jpg":
-            "f014b866825c745970f2b3f36c0f6558789aba11822534c5d41aea124fb17fa1",
-        "6--Funeral/6_Funeral_Funeral_6_779.jpg":
-            "edc9398e0cd2d29d2e4cd80cf3801d813e488afe803343bb95bef09b2cc991b1",
-        "7--Cheering/7_Cheering_Cheering_7_118.jpg":
-            "499d29ccaf02d976dbc28dddd9fb79f165e5699ade7f63aecc32c0a24af20ad2",
-        "7--Cheering/7_Cheering_Cheering_7_138.jpg":
-            "c834e85f8dbba82e727b29c281284d6301eb156aea50c9260ca054b6840fc9b3",
-        "7--Cheering/7_Cheering_Cheering_7_239.jpg":
-            "c5ae1d402c8871d6190a4961e328f395f9f8fb39ebb4616ece272ca9caeaf0aa",
-        "7--Cheering/7_Cheering_Cheering_7_313.jpg":
-            "2d200c69c08debde21226e43fcd598bcefa4864db7e3d3a1c2c20c8661aaf29b",
-        "7--Cheering/7_Cheering_Cheering_7_408.jpg":
-            "aa96170f2157931922006767885f6b0dc376b7482224005c8329077b9b5393ac",
-        "7--Cheering/7_Cheering_Cheering_7_427.jpg":
-            "960a68f1626a36e85d14361420e4b7f80d4e11f5262e2684d194995d57872bb4",
-        "7--Cheering/7_Cheering_Cheering_7_542.jpg":
-            "fd6de93d4964be0116ab5f517764bbe08eda826695b93d30f8917ed0676c992d",
-        "7--Cheering/7_Cheering_Cheering_7_60.jpg":
-            "00b3ee2aeb8e50b7bcaa9398e25c607434a79e145f18e4cf91c58909b00ed2fb",
-        "7--Cheering/7_Cheering_Cheering_7_655.jpg":
-            "915cd2780743bc3b3510706420c762c3d18e084d6f80a16334dbcb7901e4f39e",
-        "7--Cheering/7_Cheering_Cheering_7_802.jpg":
-            "5eba63b215d190eab8d41cea01c62f3ff0812b6c67d503c561c08e0f4bb4faf1",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_129.jpg":
-            "edb7d6f9379f610de5d491013c5278203341462ea443498966131d8fdd6f0c09",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_165.jpg":
-            "97c741c864ff6a50b116a0bfdf64d5f9012039a894dd6a820f884aeb11f638cc",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_196.jpg":
-            "d9aa0a0a5466b2d9468cf08bf96515af79259a9acd6d531662f0e7b31d79aee1",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_214.jpg":
-            "2dff852f48c85323fc56758c272ac7d873814de4f22cf5784600861f7ebefe63",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_278.jpg":
-            "b6ed316b0d72eecd45710a742207531b4c92861b3297d2c97ce147b756fdccc4",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_325.jpg":
-            "104ef5c6939e8e288a0b4fbaa8b253d0cc45148de50117087a0efb3ee1b86eaa",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_332.jpg":
-            "084ac2c7bf4febeb8c410f626b440b731e418ab6e877639074ed7c132a76d5f9",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_343.jpg":
-            "7edc832059642c7a89abc8dc047fb1c96a15e803db75c9bfb15d4b8c64d91159",
-        "9--Press_Conference/9_Press_Conference_Press_Conference_9_344.jpg":
-            "39a62681f9cb17fd738daea80b27c8e08223be0ff6cf5c74efd71b3fb4fd60a4",
-    },
-}
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+
+from compbench.errors import CompbenchError
+
+DATA_FILE = "embedded_images.json"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    # json keeps the last of two equal keys: one image's checksum would silently vanish
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        seen.add(key)
+    return dict(pairs)
+
+
+def load_embedded_images() -> dict[str, dict[str, str]]:
+    """{folder: {path inside it: sha256}}, or one error naming the file and the fix."""
+    source = resources.files(__package__).joinpath(DATA_FILE)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
+        if not isinstance(data, dict) or not all(
+                isinstance(images, dict) and all(isinstance(name, str) and isinstance(digest, str)
+                                                 and _SHA256.fullmatch(digest)
+                                                 for name, digest in images.items())
+                for images in data.values()):
+            raise ValueError("expected {folder: {image path: sha256 in 64 hex digits}}")
+    except (OSError, ValueError) as exc:
+        raise CompbenchError(f"the embedded images' checksums {source} cannot be read ({exc}): "
+                             f"restore it (git checkout -- compbench/{DATA_FILE}) or reinstall "
+                             "compbench") from exc
+    return data
+
+
+EMBEDDED_IMAGES: dict[str, dict[str, str]] = load_embedded_images()
