@@ -8,6 +8,13 @@ every project source file it loaded (with its sha256) and every distribution beh
 third-party module it loaded (with its version). An entry is reused only while all of them are
 unchanged, the way ccache's manifests work: editing a helper that one recipe imports lazily
 rebuilds that recipe's entries and no others.
+
+A team's own code counts the same way: a module imported from a folder outside this checkout
+that is not a library folder (site-packages, the standard library) is recorded by its absolute
+path and sha256 (``outside``), so an edited out-of-tree recipe or model is rebuilt instead of
+served from yesterday's entry. Only modules the import system found by name on the import path
+count; code that libraries generate into temporary files and load themselves (TensorFlow's
+autograph, TorchInductor) belongs to its library, whose version is recorded.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.metadata
+import os
 import platform
 import re
+import site
 import sys
+import sysconfig
 from pathlib import Path
 
 from compbench.settings import REPO_ROOT
@@ -33,6 +43,36 @@ def _project_relpath(path: Path) -> str | None:
     if relative.parts and relative.parts[0] in _NOT_PROJECT:
         return None
     return relative.as_posix()
+
+
+def _library_folders() -> tuple[Path, ...]:
+    """Where installed libraries and the standard library live, for this interpreter and the
+    one its virtual environment was made from."""
+    folders: set[Path] = set()
+    for base in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
+        paths = sysconfig.get_paths(vars=base)
+        folders.update(Path(paths[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib"))
+    folders.update(Path(entry) for entry in getattr(site, "getsitepackages", list)())
+    if site.ENABLE_USER_SITE:
+        folders.add(Path(site.getusersitepackages()))
+    return tuple(folder.resolve() for folder in folders)
+
+
+def _outside_file(name: str, origin: Path, import_path: set[Path],
+                  libraries: tuple[Path, ...]) -> bool:
+    """Whether module ``name``, loaded from ``origin``, is a team's own code outside the
+    checkout: found by its name on the import path, in a folder that holds no libraries."""
+    resolved = origin.resolve()
+    if resolved.is_relative_to(REPO_ROOT) or "_vendor" in resolved.parts:
+        return False
+    if any(resolved.is_relative_to(folder) for folder in libraries):
+        return False
+    location = origin.parent if origin.name.partition(".")[0] == "__init__" else origin
+    for part in reversed(name.split(".")):
+        if location.name.partition(".")[0] != part:
+            return False    # not where an import by name finds it: generated and loaded by hand
+        location = location.parent
+    return location in import_path
 
 
 def file_sha256(path: Path) -> str:
@@ -77,7 +117,8 @@ def normalize_name(name: str) -> str:
 
 
 def loaded_dependencies(start_path: list[str] | None = None) -> dict:
-    """Project files and distributions behind every module this interpreter has imported.
+    """Project files, out-of-tree files and distributions behind every module this
+    interpreter has imported.
 
     ``start_path``: ``sys.path`` as it was when the interpreter started; distributions are
     looked up on its ``standard_path`` only, as ``stale_reason`` does in any other process.
@@ -94,7 +135,11 @@ def loaded_dependencies(start_path: list[str] | None = None) -> dict:
             if name not in owners.setdefault(top, []):
                 owners[top].append(name)
     project: dict[str, str] = {}
+    outside: dict[str, str] = {}
     distributions: dict[str, str] = {}
+    libraries = _library_folders()
+    import_path = {Path(os.path.abspath(entry or ".")) for entry in
+                   [*(start_path or ()), *sys.path] if isinstance(entry, str)}
     for name, module in list(sys.modules.items()):
         top = name.partition(".")[0]
         if top in sys.stdlib_module_names or top in ("__main__", "__mp_main__"):
@@ -107,11 +152,19 @@ def loaded_dependencies(start_path: list[str] | None = None) -> dict:
             if relpath not in project and Path(origin).is_file():
                 project[relpath] = file_sha256(Path(origin))
             continue
+        path = Path(os.path.abspath(origin))
+        if _outside_file(name, path, import_path, libraries):
+            if str(path) not in outside and path.is_file():
+                outside[str(path)] = file_sha256(path)
+            continue
         for dist in owners.get(top, ()):
             distributions[dist] = versions[dist]
-    return {"project": dict(sorted(project.items())),
-            "distributions": dict(sorted(distributions.items())),
-            "python": platform.python_version()}
+    recorded = {"project": dict(sorted(project.items())),
+                "distributions": dict(sorted(distributions.items())),
+                "python": platform.python_version()}
+    if outside:   # absent otherwise, so the entries of the built-in suite keep their names
+        recorded["outside"] = dict(sorted(outside.items()))
+    return recorded
 
 
 def installed_version(distribution: str) -> str | None:
@@ -122,7 +175,7 @@ _DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
 def _current_digest(relpath: str) -> str | None:
-    path = REPO_ROOT / relpath
+    path = REPO_ROOT / relpath   # an absolute path (an ``outside`` file) stays itself
     try:
         stat = path.stat()
     except OSError:
@@ -143,7 +196,8 @@ def stale_reason(recorded: dict) -> str | None:
     still does). The first difference found is enough to decide a miss."""
     if recorded.get("python") != platform.python_version():
         return f"Python {recorded.get('python')} → {platform.python_version()}"
-    for relpath, digest in recorded.get("project", {}).items():
+    for relpath, digest in [*recorded.get("project", {}).items(),
+                            *recorded.get("outside", {}).items()]:
         if _current_digest(relpath) != digest:
             return f"{relpath} changed"
     for dist, version in recorded.get("distributions", {}).items():
