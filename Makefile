@@ -6,6 +6,7 @@ VENV ?= .venv
 PYTEST = $(VENV)/bin/pytest
 
 .PHONY: bench test nightly pr merge compare compare-upgrade candidate-venv venv clean-venv readme-picture
+.PHONY: docs results-page
 
 $(VENV)/.installed: pyproject.toml constraints/known-good.txt
 	python3 -m venv $(VENV)
@@ -26,6 +27,15 @@ readme-picture: bench
 	mkdir -p docs/pictures
 	cp reports/latest-scrfd_500m_kps-pareto.png docs/pictures/scrfd_500m_kps-pareto.png
 
+# The documentation site (mkdocs.yml, docs/): built strictly into site/, as
+# tests/test_docs_site.py builds it. The results page is rendered from one run's results file:
+# `make results-page RESULTS=reports/latest-results.json` (default: re-render the page's own copy).
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+results-page: $(VENV)/.installed
+	$(VENV)/bin/python -m runner.results_page $(RESULTS_PAGE_FILE)
+
 # The workflows' commands (.github/workflows): one engine family's gated run with every round
 # saved for --benchmark-compare, and the pull-request gate (unit tests, accuracy and size).
 # SHARD=K/N: job K of the family's build groups split in N of balanced duration (docs/sharding.md)
@@ -40,6 +50,8 @@ pr: $(VENV)/.installed
 # One report from several sessions' results files (the nightly families' artifacts, unpacked
 # under shards/ by the workflow; or name them: RESULTS="a.json b.json").
 RESULTS ?= $(wildcard shards/*/reports/latest-results.json)
+# results-page takes only a RESULTS that was given, never the shards' default
+RESULTS_PAGE_FILE = $(if $(filter command line environment,$(origin RESULTS)),$(RESULTS))
 merge: $(VENV)/.installed
 	$(VENV)/bin/compbench merge $(RESULTS) --report-dir reports/merged
 
