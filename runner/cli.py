@@ -110,6 +110,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if regressed else 0
 
 
+def cmd_bisect(args: argparse.Namespace) -> int:
+    """The first commit of GOOD..BAD that regressed one variant (runner/bisect.py)."""
+    from runner.bisect import bisect, render
+    from runner.compare import compare_plan
+    from runner.matrix import get_variant
+
+    variant = get_variant(args.select).id   # an unknown id fails before any worktree
+    found = bisect(args.good, args.bad, variant, compare_plan(args.speed_budget), args.tolerance,
+                   repo=Path(args.repo), remeasure=args.remeasure,
+                   log=lambda line: print(line, file=sys.stderr))
+    print(render(found, variant))
+    return 0 if found.first_bad or found.bad_is_not_worse else 1
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from compbench.settings import REPO_ROOT, resolve_history_path
     from runner.history import History, trend_table
@@ -308,6 +322,21 @@ def build_parser() -> argparse.ArgumentParser:
                            help="time for one variant's interleaved rounds (default: 3)")
     comparing.add_argument("--out", default=None, help="also write the markdown table here")
     comparing.set_defaults(func=cmd_compare)
+
+    bisecting = sub.add_parser(
+        "bisect", help="the first commit of GOOD..BAD that regressed a variant: each probe in its "
+                       "own worktree and process, timed interleaved against GOOD as compare does")
+    bisecting.add_argument("good", help="a commit where the variant was fine")
+    bisecting.add_argument("bad", help="a later commit where it regressed")
+    bisecting.add_argument("--select", required=True, metavar="ID", help="the variant id")
+    bisecting.add_argument("--repo", default=".", help="the git repository (default: .)")
+    bisecting.add_argument("--tolerance", type=open_fraction, default=0.05,
+                           help="as compare's (default: 0.05)")
+    bisecting.add_argument("--speed-budget", type=positive_seconds, default=3.0, metavar="SECONDS",
+                           help="time for one probe's interleaved rounds (default: 3)")
+    bisecting.add_argument("--remeasure", type=int, default=2, metavar="N",
+                           help="re-measurements of an inconclusive probe (default: 2)")
+    bisecting.set_defaults(func=cmd_bisect)
 
     past = sub.add_parser("history", help="each variant's last runs from the history database: "
                                           "latest values, change since the previous run, trend")
