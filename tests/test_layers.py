@@ -3,7 +3,7 @@
 A lower folder that imports a higher one turns "ground every folder stands on" into a cycle: a
 change to the runner would then be a change to the models, and the cache (which keys every
 step by the project files its process loaded) would rebuild recipes for a report edit. The
-order is declared here once; the README's "Where things are" shows it.
+order is declared here once; docs/reference/code-layout.md ("Where things are") shows it.
 """
 
 from __future__ import annotations
