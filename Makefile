@@ -7,6 +7,7 @@ PYTEST = $(VENV)/bin/pytest
 
 .PHONY: bench test nightly pr merge compare compare-upgrade candidate-venv venv clean-venv readme-picture
 .PHONY: docs results-page
+.PHONY: bisect-report
 
 $(VENV)/.installed: pyproject.toml constraints/known-good.txt
 	python3 -m venv $(VENV)
@@ -76,6 +77,16 @@ candidate-venv:
 
 compare-upgrade: $(VENV)/.installed candidate-venv
 	$(VENV)/bin/compbench compare @$(VENV)/bin/python @$(CANDIDATE)/bin/python $(FILTER) --out reports/compare-upgrade.md
+
+# `compbench bisect` as the alert a red nightly files (docs/how-to/bisect.md): the first commit
+# of GOOD..BAD that regressed VARIANT, written to reports/bisect-alert.md (an issue body: variant,
+# metric, first bad commit, evidence table, reproduce commands). GOOD defaults to the last green
+# nightly (.ci/last-green), BAD to HEAD; REPORT_URL is linked from the bisect alert.
+GOOD ?= $(shell .ci/last-green)
+BAD ?= HEAD
+bisect-report: $(VENV)/.installed
+	@test -n "$(VARIANT)" || { echo "make bisect-report: give VARIANT=<id> (compbench variants)" >&2; exit 2; }
+	$(VENV)/bin/compbench bisect $(GOOD) $(BAD) --select $(VARIANT) --alert reports/bisect-alert.md $(if $(REPORT_URL),--report-url $(REPORT_URL)) $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

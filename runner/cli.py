@@ -121,6 +121,19 @@ def cmd_bisect(args: argparse.Namespace) -> int:
                    repo=Path(args.repo), remeasure=args.remeasure,
                    log=lambda line: print(line, file=sys.stderr))
     print(render(found, variant))
+    if args.alert:   # the bisect alert: an issue body naming the commit, with the evidence
+        from runner.bisect import git
+        from runner.bisect_alert import render_alert
+
+        # hashes, not refs: HEAD or a branch name reproduces another range tomorrow
+        command = ["compbench", "bisect", git(Path(args.repo), "rev-parse", args.good),
+                   found.commits[-1], "--select", variant]
+        command += [] if args.tolerance == 0.05 else ["--tolerance", str(args.tolerance)]
+        command += [] if args.speed_budget == 3.0 else ["--speed-budget", str(args.speed_budget)]
+        command += [] if args.repo == "." else ["--repo", args.repo]
+        Path(args.alert).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.alert).write_text(render_alert(found, variant, args.bad, command,
+                                                 args.report_url), encoding="utf-8")
     return 0 if found.first_bad or found.bad_is_not_worse else 1
 
 
@@ -336,6 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
                            help="time for one probe's interleaved rounds (default: 3)")
     bisecting.add_argument("--remeasure", type=int, default=2, metavar="N",
                            help="re-measurements of an inconclusive probe (default: 2)")
+    bisecting.add_argument("--alert", default=None, metavar="PATH",
+                           help="also write the answer as an alert markdown (an issue body): "
+                                "variant, metric, first bad commit, evidence, reproduce commands")
+    bisecting.add_argument("--report-url", default=None, metavar="URL",
+                           help="the report to link from the bisect alert (e.g. the nightly's)")
     bisecting.set_defaults(func=cmd_bisect)
 
     past = sub.add_parser("history", help="each variant's last runs from the history database: "

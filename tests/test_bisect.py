@@ -18,8 +18,21 @@ from pathlib import Path
 
 import pytest
 
+from compbench.paired_statistics import RatioInterval
 from compbench.settings import REPO_ROOT
-from runner.bisect import BAD, GOOD, INCONCLUSIVE, BisectError, Outcome, commit_range, halve, verdict
+from runner.bisect import (
+    BAD,
+    GOOD,
+    INCONCLUSIVE,
+    BisectError,
+    Bisection,
+    Outcome,
+    Probe,
+    commit_range,
+    halve,
+    verdict,
+)
+from runner.bisect_alert import render_alert
 from runner.compare import VariantComparison
 
 VARIANT = "resnet20/int8-ort/onnxruntime-1t"   # one core per round: the least noise
@@ -76,6 +89,36 @@ def test_a_probe_is_bad_only_where_compare_finds_a_regression():
     assert verdict(VariantComparison("v", not_compared="base could not run it")) == INCONCLUSIVE
 
 
+def probe(commit: str, subject: str, speed: tuple[float, float, float], top1: float,
+          problems: list[str] | None = None) -> Probe:
+    result = VariantComparison(VARIANT, base={"metrics": {"top1": 0.8126}},
+                               head={"metrics": {"top1": top1}},
+                               interval=RatioInterval(*speed, 400), problems=problems or [])
+    return Probe(commit, subject, [result], builds=0)
+
+
+def test_the_alert_leads_with_the_answer_then_evidence_and_the_commands_to_reproduce():
+    commits = [c * 40 for c in "abcd"]
+    found = Bisection("goodref", commits, first_bad=commits[2])
+    for p in (probe(commits[3], "docs | more", (0.35, 0.34, 0.36), 0.8126, ["speed 0.350× …"]),
+              probe(commits[1], "docs", (1.01, 0.99, 1.02), 0.8126),
+              probe(commits[2], "onnxruntime: graph optimisation off", (0.34, 0.33, 0.35),
+                    0.8000, ["speed 0.340× …", "top1 0.8000 vs 0.8126 (tolerance 0.005)"])):
+        found.probes[p.commit] = p
+    alert = render_alert(found, VARIANT, "main", ["compbench", "bisect", "g00d", commits[3],
+                                                  "--select", VARIANT], "https://ci/report")
+    assert alert.startswith(f"# compbench bisect: {VARIANT}: speed, top1 regressed at cccccccccccc "
+                            "(onnxruntime: graph optimisation off)\n")
+    assert f"| first bad commit | `{commits[2]}` onnxruntime: graph optimisation off |" in alert
+    assert f"| parent | `{commits[1]}` |" in alert and "| report | https://ci/report |" in alert
+    rows = [line for line in alert.splitlines() if line.startswith("| `")]
+    assert [row[3:15] for row in rows] == ["bbbbbbbbbbbb", "cccccccccccc", "dddddddddddd"]
+    assert rows[1].startswith("| `cccccccccccc` **first bad** |") and "0.340× [0.330, 0.350]" in rows[1]
+    assert "top1 -0.0126" in rows[1] and "docs \\| more" in rows[2]   # a | in a subject
+    assert f"compbench bisect g00d {commits[3]} --select {VARIANT}" in alert
+    assert f"compbench compare {commits[1]} {commits[2]} {VARIANT}" in alert
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
                           text=True).stdout.strip()
@@ -127,7 +170,8 @@ def test_bisect_names_the_commit_that_slowed_onnxruntime(history_repo, tmp_path,
     env = {**os.environ, "COMPBENCH_CACHE": str(tmp_path / "cache")}
     result = subprocess.run([sys.executable, "-m", "runner.cli", "bisect", commits[0],
                              commits[-1], "--select", VARIANT, "--repo", str(repo),
-                             "--speed-budget", "1"], cwd=REPO_ROOT, env=env,
+                             "--speed-budget", "1", "--alert", str(tmp_path / "alert.md")],
+                            cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     out = result.stdout
@@ -149,3 +193,7 @@ def test_bisect_names_the_commit_that_slowed_onnxruntime(history_repo, tmp_path,
     # the engine file is a recorded input of the evaluation: the first slow probe rebuilds it,
     # later slow probes reuse that
     assert rebuilt[0] >= 1 and not any(rebuilt[1:]), out
+    alert = (tmp_path / "alert.md").read_text()
+    assert alert.startswith(f"# compbench bisect: {VARIANT}: speed")
+    assert f"| first bad commit | `{culprit}` onnxruntime: graph optimisation off |" in alert
+    assert f"compbench bisect {commits[0]} {commits[-1]} --select {VARIANT}" in alert
