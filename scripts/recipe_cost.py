@@ -1,19 +1,22 @@
-"""Where each recipe build's time goes, against the arithmetic it has to do.
+"""Where each recipe build's time goes, against the arithmetic it has to do (issue 22).
 
-    python scripts/recipe_cost.py profile VARIANT_ID --out FILE [--source DIR] [--steps N]
-    python scripts/recipe_cost.py rate --out FILE
-    python scripts/recipe_cost.py render --cache DIR --profiles DIR --rates FILE > docs/recipe-cost.md
+    python scripts/recipe_cost.py flops --cache COLD_CACHE --out WORK/flops.json
+    python scripts/recipe_cost.py rate --flops WORK/flops.json --out WORK/rates.json
+    python scripts/recipe_cost.py profile VARIANT_ID --out WORK/NAME.json [--source DIR] [--steps N]
+    python scripts/recipe_cost.py render --cache COLD_CACHE --source TEXT --work WORK > docs/recipe-cost.md
 
-``profile`` runs one recipe in a child interpreter started exactly like a step process (one
-thread per library, ``compbench.isolation.step_environment``) and samples its Python stack with
-the process CPU time spent since the previous sample, so the phases are CPU seconds of this
-process, not wall-clock seconds (the machine is shared). ``rate`` measures this machine's
-single-thread dense FLOP rate of each framework, also in process CPU time. ``render`` writes
-the page: every recipe build recorded in a cache folder (``build_seconds`` of its manifest),
-its compute floor (FLOPs per image × images processed ÷ the measured rate) and the ratio.
+``profile`` runs one recipe in a child interpreter started like a step process (one thread per
+library, ``compbench.isolation.step_environment``) and samples its Python stack with the process
+CPU time spent since the previous sample: the machine is shared, so wall-clock time would
+measure the other jobs too. The raw samples are kept, so the phases (``PHASES``) can be
+re-derived without profiling again. ``rate`` measures this machine's single-thread dense FLOP
+rate of each framework, and each model's own forward rate, also in process CPU time.
+``render`` writes the page: every recipe build recorded in a cold run's cache folder
+(``build_seconds`` of its manifest), its compute floor (FLOPs per image × images processed ÷
+the dense rate, ``recipe_work``) and the ratio, and for the profiled builds the CPU per phase.
 
-The floor arithmetic is in ``floor_seconds`` and the FLOP counts in ``recipe_flops``: plain
-functions of numbers, so they are tested without timing anything (tests/test_recipe_cost.py).
+The floor arithmetic, the phase classification and the page are plain functions of numbers and
+strings, tested without timing anything (tests/test_recipe_cost.py).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import subprocess
 import sys
 import threading
@@ -297,7 +301,8 @@ def frame_label(frame) -> str:
     (a frozen model's forward looks like the student's from the stack alone)."""
     code = frame.f_code
     label = f"{code.co_name}@{Path(code.co_filename).name}"
-    if TEACHER_CALL.search(linecache.getline(code.co_filename, frame.f_lineno)):
+    line = linecache.getline(code.co_filename, frame.f_lineno) if frame.f_lineno else ""
+    if TEACHER_CALL.search(line):
         label += "#teacher"
     return label
 
@@ -317,14 +322,21 @@ class StackSampler(threading.Thread):
     def run(self) -> None:
         last = cpu_seconds()
         while not self.stop.wait(self.interval):
-            frame = sys._current_frames().get(self.main)
             now = cpu_seconds()
-            labels = []
-            while frame is not None:
-                labels.append(frame_label(frame))
-                frame = frame.f_back
-            self.samples[tuple(reversed(labels))] += now - last
+            try:
+                stack = self.main_stack()
+            except Exception as exc:  # noqa: BLE001 - an unsampled stack must not stop sampling
+                stack = (f"<sampler error: {type(exc).__name__}: {exc}>",)
+            self.samples[stack] += now - last
             last = now
+
+    def main_stack(self) -> tuple[str, ...]:
+        frame = sys._current_frames().get(self.main)
+        labels = []
+        while frame is not None:
+            labels.append(frame_label(frame))
+            frame = frame.f_back
+        return tuple(reversed(labels))
 
 
 def _marked(label: str, markers: tuple[str, ...]) -> bool:
@@ -524,15 +536,19 @@ def onnx_conv_flops(path: Path, input_shape) -> float:
 TARGET_RATIO = 3.0
 
 
-def recorded_builds(cache: Path) -> list[dict]:
+def recorded_builds(cache: Path, built_before: float | None = None) -> list[dict]:
     """Every recipe build of a matrix row recorded in ``cache`` (builds with other parameters,
-    e.g. the unit tests' one-step builds, are left out): model, compression, params, recipe
-    function, hardware class and seconds, the longest first."""
+    e.g. the unit tests' one-step builds, are left out; with ``built_before``, a POSIX time,
+    so are entries written later, e.g. rebuilds by later sessions sharing a cold run's folder):
+    model, compression, params, recipe function, hardware class and seconds, the longest
+    first."""
     from runner.matrix import MATRIX
 
     rows = {(row.model, row.compression): row for row in MATRIX}
     builds = []
     for manifest in sorted(cache.glob("recipes/*/*/*/.entry.json")):
+        if built_before is not None and manifest.stat().st_mtime >= built_before:
+            continue
         meta = json.loads(manifest.read_text(encoding="utf-8"))
         inputs = meta["inputs"]
         model = inputs["model"]["name"]
@@ -592,7 +608,7 @@ def measured_reason(phases: dict[str, float], floors: dict[str, float], model_ra
 
 def render(builds: list[dict], flops: dict[str, float], rates: dict,
            profiles: dict[str, dict], notes: dict[str, str], source: str,
-           date: str, work_dir: str) -> str:
+           date: str, command: str) -> str:
     dense, models = rates["dense"], rates["models"]
     classes = sorted({b["hardware_class"] for b in builds if b.get("hardware_class")})
     lines = [
@@ -635,6 +651,7 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
         "|---|---|---|---|---|---|---|",
     ]
     reasons: dict[str, str] = {}
+    ratios: list[float] = []
     for build in builds:
         name = f"{build['model']}/{build['compression']}"
         framework = framework_of(build["model"])
@@ -658,6 +675,7 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
             value = ratio(build["seconds"], floor)
             floor_text, ratio_text = f"{floor:.1f}", f"{value:.1f}×"
             within = value <= TARGET_RATIO
+            ratios.append(value)
             if profile is not None:
                 cpu = sum(extrapolated(profile, steps).values())
                 profiled = f"{cpu:.1f} ({ratio(cpu, floor):.1f}×)"
@@ -677,7 +695,11 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
                        "above target; not profiled")
         lines.append(f"| {name} | {steps or '—'} | {build['seconds']:.1f} | {floor_text} | "
                      f"{ratio_text} | {profiled} | {verdict} |")
-    lines += ["", "## Where the time goes (profiled builds)", ""]
+    within_target = sum(value <= TARGET_RATIO for value in ratios)
+    lines += ["", f"{within_target} of the {len(ratios)} builds with a floor are within "
+                  f"{TARGET_RATIO:g}× of it; the {len(builds)} builds recorded "
+                  f"{sum(b['seconds'] for b in builds):.0f} s together.",
+              "", "## Where the time goes (profiled builds)", ""]
     for build in builds:
         name = f"{build['model']}/{build['compression']}"
         if name in profiles:
@@ -687,14 +709,16 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
         "Profile one build at a time (each takes minutes of CPU; a private cache keeps the "
         "CIFAR pixels it decodes away from everyone else's):", "",
         "```",
-        f"W={work_dir}",
-        "export COMPBENCH_CACHE=/work/cache-<you> COMPBENCH_ASSETS=/work/shared/assets",
+        "W=<work folder>; export COMPBENCH_CACHE=/work/cache-<you> "
+        "COMPBENCH_ASSETS=/work/shared/assets",
         "python scripts/recipe_cost.py flops --cache <cold-run cache> --out $W/flops.json",
         "python scripts/recipe_cost.py rate --flops $W/flops.json --out $W/rates.json",
         "python scripts/recipe_cost.py profile scrfd_500m_kps/int8-qat/torch --out "
-        "$W/int8-qat.json",
-        "python scripts/recipe_cost.py render --cache <cold-run cache> --source '<which run>' "
-        "--work $W > docs/recipe-cost.md",
+        "$W/int8-qat.json   # one at a time",
+        "```", "",
+        "This page:", "",
+        "```",
+        command,
         "```", "",
     ]
     return "\n".join(lines) + "\n"
@@ -719,7 +743,9 @@ def profile_section(name: str, build: dict, profile: dict, flops: dict[str, floa
     lines = [f"### {name}", "",
              f"Profiled {profile['variant']} at {profile['params']} "
              f"({profile.get('cpu', 'CPU not recorded')}): {total:.1f} CPU s "
-             f"(recorded build: {build['seconds']:.1f} s).", "",
+             f"(recorded build: {build['seconds']:.1f} s; the sampler saw "
+             f"{sum(profile['phases'].values()):.1f} of the recipe's {profile['recipe_cpu']:.1f} "
+             "CPU s).", "",
              "| phase | CPU s | share | floor s | ratio |", "|---|---|---|---|---|"]
     for phase, cpu in sorted(phases.items(), key=lambda item: -item[1]):
         floor = floors.get(phase)
@@ -758,6 +784,8 @@ def main(argv: list[str] | None = None) -> int:
     g = sub.add_parser("render")
     g.add_argument("--cache", type=Path, required=True, help="cache folder of a cold run")
     g.add_argument("--source", required=True, help="which run and CPU the cache records")
+    g.add_argument("--built-before", type=datetime.fromisoformat,
+                   help="only entries written before this time (ISO, e.g. the cold run's end)")
     g.add_argument("--work", type=Path, required=True,
                    help="folder of rates.json, flops.json, notes.json and <name>.json profiles")
     args = parser.parse_args(argv)
@@ -783,11 +811,16 @@ def main(argv: list[str] | None = None) -> int:
                 profiles[data["variant"].rpartition("/")[0]] = data
         notes_file = args.work / "notes.json"
         notes = json.loads(notes_file.read_text(encoding="utf-8")) if notes_file.exists() else {}
-        sys.stdout.write(render(recorded_builds(args.cache),
+        before = args.built_before and args.built_before.replace(
+            tzinfo=args.built_before.tzinfo or UTC).timestamp()
+        sys.stdout.write(render(recorded_builds(args.cache, before),
                                 json.loads((args.work / "flops.json").read_text()),
                                 json.loads((args.work / "rates.json").read_text()),
                                 profiles, notes, args.source,
-                                datetime.now(UTC).date().isoformat(), str(args.work)))
+                                datetime.now(UTC).date().isoformat(),
+                                "python scripts/recipe_cost.py "
+                                + " ".join(shlex.quote(a) for a in sys.argv[1:])
+                                + " > docs/recipe-cost.md"))
     return 0
 
 

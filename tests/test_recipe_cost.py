@@ -4,6 +4,7 @@ floor, and the page rendered from a cache folder's manifests. Nothing here times
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -54,13 +55,15 @@ def test_a_training_recipe_counts_teacher_and_trained_passes_per_step_and_image(
 
 
 def _manifest(cache: Path, key: str, model: str, compression: str, params: dict,
-              seconds: float) -> None:
+              seconds: float) -> Path:
     folder = cache / "recipes" / key[:2] / key / "0123456789abcdef"
     folder.mkdir(parents=True)
     inputs = {"model": {"name": model}, "compression": compression}
     if params:
         inputs["params"] = params
-    (folder / ".entry.json").write_text(json.dumps({"inputs": inputs, "build_seconds": seconds}))
+    manifest = folder / ".entry.json"
+    manifest.write_text(json.dumps({"inputs": inputs, "build_seconds": seconds}))
+    return manifest
 
 
 RATES = {"cpu": "a test CPU", "dense": {"tensorflow": 1e11, "torch": 5e10},
@@ -75,16 +78,20 @@ def test_the_page_lists_matrix_builds_with_floor_ratio_and_profile(tmp_path):
     _manifest(tmp_path, "bb" * 32, "mobilenetv2", "clustered-16", {**dict(row.params), "steps": 1},
               9.0)   # a unit test's one-step build: no matrix row, left out
     _manifest(tmp_path, "cc" * 32, "scrfd_500m_kps", "int8-ort", {}, 11.0)
-    builds = recipe_cost.recorded_builds(tmp_path)
+    later = _manifest(tmp_path, "dd" * 32, "resnet8", "fp32", {}, 80.0)
+    cold_run_end = later.stat().st_mtime
+    os.utime(later, (cold_run_end + 3600, cold_run_end + 3600))   # a later session's rebuild
+    builds = recipe_cost.recorded_builds(tmp_path, built_before=cold_run_end + 1)
     assert [(b["compression"], b["seconds"]) for b in builds] == [("clustered-16", 66.0),
                                                                   ("int8-ort", 11.0)]
+    assert len(recipe_cost.recorded_builds(tmp_path)) == 3
     profile = {"variant": "mobilenetv2/clustered-16/keras", "params": {"steps": 20},
                "total_cpu": 22.0, "recipe_cpu": 20.0,
                "phases": {"training steps": 10.0, "data loading/decoding": 8.0,
                           "framework start-up (imports)": 2.0},
                "training": {"compiled TensorFlow step": 9.0, "other per-step Python": 1.0}}
     page = recipe_cost.render(builds, FLOPS, RATES, {"mobilenetv2/clustered-16": profile}, {},
-                              "a test cache", "2026-01-01", "/tmp/work")
+                              "a test cache", "2026-01-01", "python scripts/recipe_cost.py render")
     steps = dict(row.params)["steps"]
     floor = 1.3e7 * steps * 64 * 4 / 1e11
     line = next(x for x in page.splitlines() if x.startswith("| mobilenetv2/clustered-16 "))
