@@ -21,16 +21,18 @@ from runner.baseline_scope import NEAREST, hardware_dependent, recipe_of, traine
 from runner.baseline_store import BASELINE_DIR, DEFAULT_PROFILE, SHARED, UPDATE_HINT, baseline_path, empty
 from runner.tolerances import ACCURACY_METRICS, CROSS_HARDWARE_TOLERANCES, DEFAULT_TOLERANCES
 from runner.tolerances import KNOWN_METRICS, RUNNER_TOLERANCES
+from runner.verdicts import Verdict, interval_verdict, lowest_allowed, point_verdict
 from tasks import metric as declared_metric
 
 # the names other modules and tests import from here
 __all__ = ["ACCURACY_METRICS", "BASELINE_DIR", "CROSS_HARDWARE_TOLERANCES", "DEFAULT_PROFILE",
            "DEFAULT_TOLERANCES", "INCONCLUSIVE", "KNOWN_METRICS", "NEAREST", "NO_BASELINE", "PASS",
-           "REGRESSION", "RUNNER_TOLERANCES", "STALE", "UPDATE_HINT", "Baselines", "Check",
+           "REGRESSION", "RUNNER_TOLERANCES", "STALE", "UPDATE_HINT", "Baselines", "Check", "Verdict",
            "baseline_path", "empty", "hardware_dependent", "recipe_of", "trained_here"]
 
 PASS, REGRESSION, STALE, INCONCLUSIVE, NO_BASELINE = (
-    "pass", "regression", "stale", "inconclusive", "no baseline")
+    Verdict.PASS, Verdict.REGRESSION, Verdict.STALE, Verdict.INCONCLUSIVE, Verdict.NO_BASELINE)
+
 
 @dataclass(frozen=True)
 class Check:
@@ -43,19 +45,24 @@ class Check:
     basis: str = SHARED  # "shared", this machine's class, or "<class> (nearest)"
     # an interval check that could not decide: the reason (a warning, counted, never a pass)
     inconclusive: str | None = None
+    # what the report cell says; left out, it follows from the fields above (a problem with a
+    # baseline is a regression: a stale baseline is always said so by the check that found it)
+    verdict: Verdict | None = None
+
+    def __post_init__(self) -> None:
+        if self.verdict is None:
+            object.__setattr__(self, "verdict", self._structural_verdict())
+
+    def _structural_verdict(self) -> Verdict:
+        if self.baseline is None:
+            return Verdict.NO_BASELINE
+        if self.problem:
+            return Verdict.REGRESSION
+        return Verdict.INCONCLUSIVE if self.inconclusive else Verdict.PASS
 
     @property
     def delta(self) -> float | None:
         return None if self.baseline is None else self.measured - self.baseline
-
-    @property
-    def verdict(self) -> str:
-        """One word for a report cell: pass, regression, stale, inconclusive, no baseline."""
-        if self.baseline is None:
-            return NO_BASELINE
-        if self.problem:
-            return STALE if self.problem.startswith("STALE") else REGRESSION
-        return INCONCLUSIVE if self.inconclusive else PASS
 
 
 def _tolerance_text(tol: dict) -> str:
@@ -129,63 +136,59 @@ class Baselines:
         tol_text = _tolerance_text(tol) + (" cross-hardware" if cross else "")
         other_recipe = self.other_recipe(variant_id)
         if record is not None and other_recipe:
-            return Check(metric, measured, float(record["value"]), tol_text, other_recipe, basis)
+            return Check(metric, measured, float(record["value"]), tol_text, other_recipe, basis,
+                         verdict=Verdict.STALE)
         if record is None:
             where = "" if basis == SHARED else f" for hardware class {basis}"
             return Check(metric, measured, None, tol_text,
                          f"{variant_id}: no baseline for {metric!r}{where} in {self.path}. "
-                         f"Measured {measured:.6g}. Record it with `{UPDATE_HINT}`.", basis)
+                         f"Measured {measured:.6g}. Record it with `{UPDATE_HINT}`.", basis,
+                         verdict=Verdict.NO_BASELINE)
         baseline = float(record["value"])
-        allowed = tol["abs"] if "abs" in tol else tol["rel"] * abs(baseline)
+        verdict = point_verdict(measured, baseline, tol, higher_is_better, two_sided)
         delta = measured - baseline
-        worse = -delta if higher_is_better else delta
         versus = f"baseline {baseline:.6g} [{basis}]"
         problem = None
-        if worse > allowed:
+        if verdict is Verdict.REGRESSION:
             problem = (f"REGRESSION {variant_id}: {metric} = {measured:.6g}, {versus} "
                        f"(Δ {delta:+.6g}, tolerance {tol_text}). If the change is intended, "
                        f"re-record with `{UPDATE_HINT}`.")
-        elif two_sided and -worse > allowed:
+        elif verdict is Verdict.STALE:
             problem = (f"STALE BASELINE {variant_id}: {metric} = {measured:.6g} is better than "
                        f"{versus} (Δ {delta:+.6g}, tolerance {tol_text}). "
                        f"Record the improvement with `{UPDATE_HINT}`.")
-        return Check(metric, measured, baseline, tol_text, problem, basis)
+        return Check(metric, measured, baseline, tol_text, problem, basis, verdict=verdict)
 
     def check_interval(self, variant_id: str, metric: str, interval: RatioInterval,
                        unstable: Callable[[], str | None] = lambda: None) -> Check:
         """A higher-is-better ratio known only to within ``interval``, against its floor
-        (baseline minus tolerance), with three outcomes — the asv rule, made paired:
-
-        - regression: the whole interval lies below the floor (significant *and* large),
-          unless ``unstable()`` (asked only then) names a reason the machine cannot be trusted
-          right now — then it is inconclusive with that reason;
-        - pass: the whole interval lies at or above it;
-        - inconclusive: the interval straddles the floor — too few or too noisy rounds to
-          tell; reported and counted, neither a pass nor a failure.
-        """
+        (baseline minus tolerance), by the one interval rule (``runner.verdicts``): a
+        regression only when the whole interval lies below the floor and ``unstable()`` names
+        no reason to distrust the machine; inconclusive when it straddles the floor or the
+        machine cannot be trusted — reported and counted, neither a pass nor a failure."""
         point = self.check(variant_id, metric, interval.estimate, two_sided=False)
         if point.baseline is None or self.other_recipe(variant_id):
             return point  # no baseline to gate on: already a failure that says how to record one
         record, _, cross = self.stored(variant_id, metric)
         tol = self.tolerance(variant_id, metric, cross)
         baseline = float(record["value"])
-        floor = baseline - (tol["abs"] if "abs" in tol else tol["rel"] * abs(baseline))
+        lowest = lowest_allowed(baseline, tol)
+        verdict, reason = interval_verdict(interval, lowest, unstable)
         measured = f"{metric} {interval.describe()}"
-        versus = f"floor {floor:.4g} = baseline {baseline:.4g} [{point.basis}] − {point.tolerance}"
-        if interval.high < floor:
-            reason = unstable()
-            if reason:
-                return replace(point, problem=None, inconclusive=(
-                    f"{variant_id}: {measured} lies below the {versus}, but {reason}: not "
-                    "gated. Run it again on a quiet machine."))
+        versus = f"floor {lowest:.4g} = baseline {baseline:.4g} [{point.basis}] − {point.tolerance}"
+        if verdict is Verdict.REGRESSION:
             problem = (f"REGRESSION {variant_id}: {measured} lies entirely below the {versus}. "
                        f"If the change is intended, re-record with `{UPDATE_HINT}`.")
-            return replace(point, problem=problem)
-        if interval.low < floor:
-            return replace(point, problem=None, inconclusive=(
+            return replace(point, problem=problem, verdict=verdict)
+        if verdict is Verdict.INCONCLUSIVE and reason:
+            return replace(point, problem=None, verdict=verdict, inconclusive=(
+                f"{variant_id}: {measured} lies below the {versus}, but {reason}: not "
+                "gated. Run it again on a quiet machine."))
+        if verdict is Verdict.INCONCLUSIVE:
+            return replace(point, problem=None, verdict=verdict, inconclusive=(
                 f"{variant_id}: {measured} straddles the {versus}: not gated. More rounds "
                 "(--speed-budget) or a quieter machine would decide it."))
-        return replace(point, problem=None)
+        return replace(point, problem=None, verdict=verdict)
 
     def other_recipe(self, variant_id: str) -> str | None:
         """The problem when the stored values were recorded for other recipe parameters."""

@@ -35,6 +35,8 @@ from compbench.machine_drift import MachineDrift
 from compbench.paired_statistics import RatioInterval
 from compbench.paired_timing import PairedTiming, PairingPlan, paired_timing
 from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_dir, resolve_cache_dir
+from runner.tolerances import RUNNER_TOLERANCES
+from runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
 from tasks import metric as declared_metric
 
 WORKER = Path(__file__).with_name("compare_worker.py")
@@ -42,7 +44,6 @@ WORKER = Path(__file__).with_name("compare_worker.py")
 # installed compbench (this checkout) instead, and report this code against itself as "ok".
 CHECKOUT_FILES = ("compbench/assets.py", "compbench/cache.py", "runner/matrix.py",
                   "runner/pipeline.py")
-SIZE_TOLERANCE = 0.02  # as the size gate: serialisation metadata varies by a few hundred bytes
 # Both sides are timed in one job, so nothing but the interval has to cover the noise: half the
 # bench's width. At the bench's 8 % a real 12 % onnxruntime slowdown was flagged in 17 of 20
 # runs (3 inconclusive); docs/speed-gate-study/compare_study.py measures this one.
@@ -176,18 +177,20 @@ def time_interleaved(base: Worker, head: Worker, variant: str, plan: PairingPlan
     return paired_timing(one_round(base), one_round(head), plan, measures_itself=True)
 
 
-def speed_verdict(interval: RatioInterval, tolerance: float,
-                  unstable: Callable[[], str | None] = lambda: None) -> tuple[str | None, str | None]:
-    """(problem, note) of the head's speed relative to the base: a problem only when the whole
-    interval lies below 1 − tolerance and ``unstable()`` (asked only then) names no reason the
-    machine cannot be trusted; a note when it straddles the floor or the machine drifted."""
-    floor = 1.0 - tolerance
-    if interval.high < floor:
-        below = f"speed {interval.describe()} of the base's, entirely below {floor:.3g}"
-        reason = unstable()
-        return (None, f"{below}, but {reason}: not gated") if reason else (below, None)
-    if interval.low < floor:
-        return None, f"speed {interval.describe()} straddles {floor:.3g}"
+def speed_findings(interval: RatioInterval, tolerance: float,
+                   unstable: Callable[[], str | None] = lambda: None) -> tuple[str | None, str | None]:
+    """(problem, note) of the head's speed relative to the base, by the gate's interval rule
+    (``runner.verdicts``) against the floor 1 − tolerance: a problem only when the whole
+    interval lies below it and ``unstable()`` (asked only then) names no reason the machine
+    cannot be trusted; a note when it straddles the floor or the machine drifted."""
+    lowest = lowest_allowed(1.0, {"rel": tolerance})
+    verdict, reason = interval_verdict(interval, lowest, unstable)
+    below = f"speed {interval.describe()} of the base's, entirely below {lowest:.3g}"
+    if verdict is Verdict.REGRESSION:
+        return below, None
+    if verdict is Verdict.INCONCLUSIVE:
+        return None, (f"{below}, but {reason}: not gated" if reason
+                      else f"speed {interval.describe()} straddles {lowest:.3g}")
     return None, None
 
 
@@ -215,7 +218,7 @@ def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
     result.interval = timing.interval
     result.base_p50_ms = float(np.median(timing.reference_s) * 1e3)
     result.head_p50_ms = float(np.median(timing.candidate_s) * 1e3)
-    problem, note = speed_verdict(timing.interval, tolerance, unstable)
+    problem, note = speed_findings(timing.interval, tolerance, unstable)
     result.problems += [problem] if problem else []
     result.notes += [note] if note else []
     for name, base_value in result.base["metrics"].items():
@@ -223,16 +226,17 @@ def compare_variant(base: Worker, head: Worker, variant: str, plan: PairingPlan,
         declared = declared_metric(name)
         if head_value is None or declared is None:
             continue
-        tol = declared.tolerance
-        allowed = tol.abs if tol.abs is not None else tol.rel * abs(base_value)
-        worse = (base_value - head_value) if declared.higher_is_better else (head_value - base_value)
-        if worse > allowed:
+        tol = declared.tolerance.as_entry()
+        if point_verdict(head_value, base_value, tol, declared.higher_is_better,
+                         two_sided=False) is Verdict.REGRESSION:
             result.problems.append(f"{name} {head_value:.4f} vs {base_value:.4f} "
-                                   f"(tolerance {allowed:.4g})")
-    grown = result.head["size_bytes"] / result.base["size_bytes"] - 1
-    if grown > SIZE_TOLERANCE:
-        result.problems.append(f"size +{grown:.1%} ({result.head['size_bytes']} vs "
-                               f"{result.base['size_bytes']} bytes)")
+                                   f"(tolerance {allowance(tol, base_value):.4g})")
+    size_tolerance = RUNNER_TOLERANCES["size_bytes"]   # as the size gate
+    head_size, base_size = result.head["size_bytes"], result.base["size_bytes"]
+    if point_verdict(head_size, base_size, size_tolerance, higher_is_better=False,
+                     two_sided=False) is Verdict.REGRESSION:
+        result.problems.append(f"size {head_size / base_size - 1:+.1%} ({head_size} vs "
+                               f"{base_size} bytes)")
     return result
 
 

@@ -117,17 +117,17 @@ def test_a_real_engine_slowdown_on_the_head_is_flagged(tmp_path, asset_file):
 
 def test_a_slower_head_on_a_drifted_machine_is_inconclusive_not_red():
     from compbench.paired_statistics import RatioInterval
-    from runner.compare import speed_verdict
+    from runner.compare import speed_findings
 
     slower = RatioInterval(0.80, 0.78, 0.82, 40)
-    assert speed_verdict(slower, 0.05)[0].startswith("speed 0.800×")
-    problem, note = speed_verdict(slower, 0.05, unstable=lambda: "the machine drifted: 2.00x")
+    assert speed_findings(slower, 0.05)[0].startswith("speed 0.800×")
+    problem, note = speed_findings(slower, 0.05, unstable=lambda: "the machine drifted: 2.00x")
     assert problem is None and "the machine drifted: 2.00x: not gated" in note
     asked = []
-    assert speed_verdict(RatioInterval(1.0, 0.97, 1.03, 40), 0.05,
-                         unstable=lambda: asked.append(1)) == (None, None)
+    assert speed_findings(RatioInterval(1.0, 0.97, 1.03, 40), 0.05,
+                          unstable=lambda: asked.append(1)) == (None, None)
     assert not asked   # the calibration is timed only when it could change the verdict
-    assert "straddles 0.95" in speed_verdict(RatioInterval(0.95, 0.92, 0.98, 40), 0.05)[1]
+    assert "straddles 0.95" in speed_findings(RatioInterval(0.95, 0.92, 0.98, 40), 0.05)[1]
 
 
 def test_a_variant_the_base_cannot_run_is_not_compared_and_one_the_head_cannot_run_regresses():
