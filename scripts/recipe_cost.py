@@ -310,33 +310,51 @@ def frame_label(frame) -> str:
 class StackSampler(threading.Thread):
     """Every ``interval`` s, charge the process CPU used since the last sample to the main
     thread's current Python stack (CPU-weighted, so a shared machine's waits do not count, and
-    the CPU of library threads goes to the Python call that waits for them)."""
+    the CPU of library threads goes to the Python call that waits for them). Project code that
+    a library runs on its own thread (TensorFlow's data pipeline calling a Keras ``Sequence``)
+    is counted apart, in samples, since its CPU cannot be told from the main thread's."""
 
     def __init__(self, interval: float = 0.01):
         super().__init__(daemon=True)
         self.interval = interval
         self.main = threading.main_thread().ident
         self.samples: Counter = Counter()
+        self.side: Counter = Counter()
+        self.ticks = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
         last = cpu_seconds()
         while not self.stop.wait(self.interval):
             now = cpu_seconds()
+            self.ticks += 1
             try:
-                stack = self.main_stack()
+                frames = sys._current_frames()
+                stack = self.stack_of(frames.get(self.main))
+                for ident, frame in frames.items():
+                    if ident not in (self.main, self.ident) and _in_project(frame):
+                        self.side[self.stack_of(frame)] += 1
             except Exception as exc:  # noqa: BLE001 - an unsampled stack must not stop sampling
                 stack = (f"<sampler error: {type(exc).__name__}: {exc}>",)
             self.samples[stack] += now - last
             last = now
 
-    def main_stack(self) -> tuple[str, ...]:
-        frame = sys._current_frames().get(self.main)
+    @staticmethod
+    def stack_of(frame) -> tuple[str, ...]:
         labels = []
         while frame is not None:
             labels.append(frame_label(frame))
             frame = frame.f_back
         return tuple(reversed(labels))
+
+
+def _in_project(frame) -> bool:
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(str(REPO)) and "/.venv/" not in filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _marked(label: str, markers: tuple[str, ...]) -> bool:
@@ -433,7 +451,9 @@ def profile_child(request: dict) -> None:
     result = {"variant": variant.id, "params": params, "cpu": cpu_name(),
               "start_up_cpu": round(start_up, 2), "recipe_cpu": round(recipe_cpu, 2),
               "total_cpu": round(cpu_seconds(), 2),
-              "samples": [[list(stack), round(cpu, 4)] for stack, cpu in sampler.samples.items()]}
+              "samples": [[list(stack), round(cpu, 4)] for stack, cpu in sampler.samples.items()],
+              "ticks": sampler.ticks,
+              "side_samples": [[list(stack), count] for stack, count in sampler.side.items()]}
     Path(request["result"]).write_text(json.dumps(result), encoding="utf-8")
 
 
@@ -462,7 +482,10 @@ def load_profile(path: Path) -> dict:
     """A profile file with its phases derived from its raw samples."""
     data = json.loads(path.read_text(encoding="utf-8"))
     samples = Counter({tuple(stack): cpu for stack, cpu in data.pop("samples")})
-    return {**data, **summarise(samples)}
+    side: Counter = Counter()
+    for stack, count in data.pop("side_samples", []):
+        side[" < ".join(reversed(stack[-2:]))] += count
+    return {**data, **summarise(samples), "side": dict(side.most_common(3))}
 
 
 def cpu_name() -> str:
@@ -762,6 +785,13 @@ def profile_section(name: str, build: dict, profile: dict, flops: dict[str, floa
                   "| part of a step | CPU s | share |", "|---|---|---|"]
         for part, cpu in sorted(parts.items(), key=lambda item: -item[1]):
             lines.append(f"| {part} | {cpu:.1f} | {100 * cpu / spent:.0f} % |")
+    side = profile.get("side") or {}
+    if side and profile.get("ticks"):
+        seen = sum(side.values())
+        lines += ["", f"Project code ran on a library's own thread in {seen} of the "
+                      f"{profile['ticks']} samples ({100 * seen / profile['ticks']:.0f} %; its CPU "
+                      "is counted in the main thread's phase above): "
+                      + ", ".join(f"`{stack}` {count}" for stack, count in side.items())]
     return lines + [""]
 
 

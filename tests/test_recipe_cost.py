@@ -193,8 +193,14 @@ def test_a_profile_file_is_read_back_with_its_phases_derived_from_the_raw_sample
         "recipe_cpu": 8.0, "samples": [
             [["pruned@pruned.py", "stack_inputs@self_distillation.py"], 3.0],
             [["pruned@pruned.py", "self_distill@self_distillation.py", "train_steps@training.py",
-              "backward@_tensor.py", "_engine_run_backward@graph.py"], 5.0]]}))
+              "backward@_tensor.py", "_engine_run_backward@graph.py"], 5.0]],
+        "ticks": 800, "side_samples": [
+            [["run@threading.py", "__getitem__@keras_finetune.py", "inputs@keras_finetune.py"], 7],
+            [["_bootstrap@threading.py", "__getitem__@keras_finetune.py",
+              "inputs@keras_finetune.py"], 2]]}))
     profile = recipe_cost.load_profile(path)
     assert profile["phases"] == {"training steps": 5.0, "data loading/decoding": 3.0}
     assert profile["training"] == {"backward": 5.0}
-    assert "samples" not in profile
+    assert "samples" not in profile and "side_samples" not in profile
+    # another thread's samples are counted by their innermost frames, whoever started it
+    assert profile["side"] == {"inputs@keras_finetune.py < __getitem__@keras_finetune.py": 9}
