@@ -618,13 +618,22 @@ def framework_of(model: str) -> str:
 
 
 def measured_reason(phases: dict[str, float], floors: dict[str, float], model_rate: float,
-                    dense_rate: float, top: int = 3) -> str:
-    """One line from a profile: the phases that exceed their floor the most, and how far the
-    model's own forward pass is from the dense rate."""
+                    dense_rate: float, training: dict[str, float] | None = None,
+                    top: int = 3) -> str:
+    """One line from a profile: the phases that exceed their floor the most (the training
+    steps with their two largest parts), and how far the model's own forward pass is from the
+    dense rate."""
     excess = sorted(((cpu - floors.get(name, 0.0), name) for name, cpu in phases.items()),
                     reverse=True)[:top]
-    parts = [f"{name} {phases[name]:.0f} s (floor {floors.get(name, 0.0):.1f})"
-             for _, name in excess]
+    parts = []
+    for _, name in excess:
+        text = f"{name} {phases[name]:.0f} s (floor {floors.get(name, 0.0):.1f})"
+        if name == TRAINING and training:
+            scale = phases[name] / (sum(training.values()) or 1.0)
+            largest = sorted(training.items(), key=lambda item: -item[1])[:2]
+            text += " of which " + ", ".join(f"{part} {cpu * scale:.0f} s"
+                                             for part, cpu in largest)
+        parts.append(text)
     return ("; ".join(parts) + f"; the model's own forward runs at "
             f"{model_rate / 1e9:.0f} GFLOP/s = 1/{dense_rate / model_rate:.1f} of the dense rate")
 
@@ -683,7 +692,8 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
         if profile is not None and work is not None:
             reasons[name] = measured_reason(
                 extrapolated(profile, build["params"].get("steps")),
-                phase_floors(work, dense[framework]), models[build["model"]], dense[framework])
+                phase_floors(work, dense[framework]), models[build["model"]], dense[framework],
+                profile.get("training"))
     for build in builds:
         name = f"{build['model']}/{build['compression']}"
         steps = build["params"].get("steps")

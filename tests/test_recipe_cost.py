@@ -103,7 +103,9 @@ def test_the_page_lists_matrix_builds_with_floor_ratio_and_profile(tmp_path):
     # the reason: the phases the furthest above their own floor, the largest first
     training_floor = 1.3e7 * steps * 64 * 3 / 1e11
     assert (f"above target, measured: training steps {training:.0f} s (floor "
-            f"{training_floor:.1f}); data loading/decoding 8 s (floor 0.0); framework start-up "
+            f"{training_floor:.1f}) of which compiled TensorFlow step {0.9 * training:.0f} s, "
+            f"other per-step Python {0.1 * training:.0f} s; data loading/decoding 8 s "
+            "(floor 0.0); framework start-up "
             "(imports) 4 s (floor 0.0); the model's own forward runs at 25 GFLOP/s = 1/4.0 of "
             "the dense rate |") in line
     assert "| scrfd_500m_kps/int8-ort | — | 11.0 | — | — |" in page
