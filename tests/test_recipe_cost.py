@@ -51,7 +51,11 @@ def test_a_training_recipe_counts_teacher_and_trained_passes_per_step_and_image(
     assert chained[1].flops == 3.5e8   # its teacher is its source, pruned-20
     keras = recipe_work("clustered-16", {"steps": 200}, FLOPS, "mobilenetv2")
     assert sum(w.total for w in keras) == 1.3e7 * 200 * 64 * 4
-    assert recipe_work("int8-ort", {}, FLOPS, "scrfd_500m_kps") is None
+    # post-training quantization in another engine: one calibration pass of its source model
+    assert [w.total for w in recipe_work("int8-ort", {}, FLOPS, "scrfd_500m_kps")] == [1.6e9 * 102]
+    assert recipe_work("pruned-20+int8-nncf", {}, FLOPS, "scrfd_500m_kps")[0].flops == 1.4e9
+    assert recipe_work("int8-tflite", {}, FLOPS, "mobilenetv2")[0].total == 1.3e7 * 500
+    assert recipe_work("fp16-ov", {}, FLOPS, "scrfd_500m_kps") is None
 
 
 def _manifest(cache: Path, key: str, model: str, compression: str, params: dict,
@@ -77,13 +81,13 @@ def test_the_page_lists_matrix_builds_with_floor_ratio_and_profile(tmp_path):
     _manifest(tmp_path, "aa" * 32, "mobilenetv2", "clustered-16", dict(row.params), 66.0)
     _manifest(tmp_path, "bb" * 32, "mobilenetv2", "clustered-16", {**dict(row.params), "steps": 1},
               9.0)   # a unit test's one-step build: no matrix row, left out
-    _manifest(tmp_path, "cc" * 32, "scrfd_500m_kps", "int8-ort", {}, 11.0)
+    _manifest(tmp_path, "cc" * 32, "scrfd_500m_kps", "fp16-ov", {}, 11.0)
     later = _manifest(tmp_path, "dd" * 32, "resnet8", "fp32", {}, 80.0)
     cold_run_end = later.stat().st_mtime
     os.utime(later, (cold_run_end + 3600, cold_run_end + 3600))   # a later session's rebuild
     builds = recipe_cost.recorded_builds(tmp_path, built_before=cold_run_end + 1)
     assert [(b["compression"], b["seconds"]) for b in builds] == [("clustered-16", 66.0),
-                                                                  ("int8-ort", 11.0)]
+                                                                  ("fp16-ov", 11.0)]
     assert len(recipe_cost.recorded_builds(tmp_path)) == 3
     profile = {"variant": "mobilenetv2/clustered-16/keras", "params": {"steps": 20},
                "total_cpu": 22.0, "recipe_cpu": 20.0,
@@ -108,7 +112,7 @@ def test_the_page_lists_matrix_builds_with_floor_ratio_and_profile(tmp_path):
             "(floor 0.0); framework start-up "
             "(imports) 4 s (floor 0.0); the model's own forward runs at 25 GFLOP/s = 1/4.0 of "
             "the dense rate |") in line
-    assert "| scrfd_500m_kps/int8-ort | — | 11.0 | — | — |" in page
+    assert "| scrfd_500m_kps/fp16-ov | — | 11.0 | — | — | — | no floor: no training" in page
     section = page[page.index("### mobilenetv2/clustered-16"):]
     assert (f"| training steps | {training:.1f} | {100 * training / (training + 12):.0f} % | "
             f"{training_floor:.1f} | {training / training_floor:.1f}× |") in section
