@@ -302,6 +302,7 @@ TRAINING_PARTS = [
                                                "adam@adam.py", "_single_tensor_adam@adam.py")),
     ("loss", ("scrfd_distillation_loss", "hcl_loss", "response_loss")),
     ("fake quantization (in the forward)", ("@fake_quantize.py",)),
+    ("TensorFlow graph tracing (once per function)", ("func_graph_from_py_func",)),
     ("compiled TensorFlow step", ("_call_flat", "quick_execute")),
     ("student forward", ("_call_impl", "_wrapped_call_impl")),
 ]

@@ -153,6 +153,12 @@ def test_a_training_sample_is_split_into_the_parts_of_a_step():
     assert part((*step, "loss@self_distillation.py", "batch@self_distillation.py")
                 ) == "batch (crops, flips, pixels)"
     assert part(step) == "other per-step Python"
+    fit = ("cluster@clustered.py", "finetune@keras_finetune.py", "fit@training.py")
+    assert part((*fit, "_call_flat@polymorphic_function.py", "quick_execute@execute.py")
+                ) == "compiled TensorFlow step"
+    # building the step's graph happens once, inside the first call
+    assert part((*fit, "_call_flat@polymorphic_function.py", "func_graph_from_py_func@func_graph.py",
+                 "_create_c_op@ops.py")) == "TensorFlow graph tracing (once per function)"
 
 
 LOOP = """import sys
