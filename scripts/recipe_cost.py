@@ -789,8 +789,10 @@ def profile_section(name: str, build: dict, profile: dict, flops: dict[str, floa
     phases = extrapolated(profile, steps)
     total = sum(phases.values()) or 1.0
     lines = [f"### {name}", "",
-             f"Profiled {profile['variant']} at {profile['params']} "
-             f"({profile.get('cpu', 'CPU not recorded')}): {total:.1f} CPU s "
+             f"Profiled {profile['variant']} "
+             + (f"({', '.join(f'{k} {v}' for k, v in profile['params'].items())}) "
+                if profile["params"] else "")
+             + f"on {profile.get('cpu', 'a CPU not recorded')}: {total:.1f} CPU s "
              f"(recorded build: {build['seconds']:.1f} s; the sampler saw "
              f"{sum(profile['phases'].values()):.1f} of the recipe's {profile['recipe_cpu']:.1f} "
              "CPU s).", "",
