@@ -663,8 +663,8 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
         "regenerate it is at the end). Issue 22 asks for every recipe within "
         f"{TARGET_RATIO:g}× of its compute floor, or the reason why not.",
         "",
-        f"- **Recorded** — `build_seconds` of every matrix row's recipe build in {source} "
-        f"(hardware class {', '.join(classes) or 'unknown'}). A cache entry times its step "
+        f"- **Recorded** — `build_seconds` of every matrix row's recipe build in {source}; "
+        f"hardware class {', '.join(classes) or 'unknown'}. A cache entry times its step "
         "process from start to end in wall-clock seconds (interpreter start, imports, the recipe, "
         "recording its dependencies), one thread per library; the cold run built two steps at a "
         "time on 2 cores shared with other work, so a recorded time is close to, but not "
