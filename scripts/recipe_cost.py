@@ -697,6 +697,7 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
     ]
     reasons: dict[str, str] = {}
     ratios: list[float] = []
+    against_recorded: list[float] = []   # profiled CPU s / recorded s, per profiled build
     for build in builds:
         name = f"{build['model']}/{build['compression']}"
         framework = framework_of(build["model"])
@@ -725,6 +726,7 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
             if profile is not None:
                 cpu = sum(extrapolated(profile, steps).values())
                 profiled = f"{cpu:.1f} ({ratio(cpu, floor):.1f}×)"
+                against_recorded.append(cpu / build["seconds"])
         if name in notes:
             verdict = notes[name]
         elif within is None and build["model"] in ("resnet20", "vit"):
@@ -746,8 +748,14 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
     within_target = sum(value <= TARGET_RATIO for value in ratios)
     lines += ["", f"{within_target} of the {len(ratios)} builds with a floor are within "
                   f"{TARGET_RATIO:g}× of it; the {len(builds)} builds recorded "
-                  f"{sum(b['seconds'] for b in builds):.0f} s together.",
-              "", "## Where the time goes (profiled builds)", ""]
+                  f"{sum(b['seconds'] for b in builds):.0f} s together."]
+    if against_recorded:
+        lines += ["", f"A profile's CPU seconds came to {min(against_recorded):.2f}–"
+                      f"{max(against_recorded):.2f}× the recorded seconds of the same build: "
+                      "the cold run's two builds at a time add waits to the recorded wall time, "
+                      "while a busy shared machine makes each CPU second do less (shared caches "
+                      "and cores); compare the two columns only to within that range."]
+    lines += ["", "## Where the time goes (profiled builds)", ""]
     for build in builds:
         name = f"{build['model']}/{build['compression']}"
         if name in profiles:
