@@ -8,10 +8,11 @@ bisection; BAD is probed first (a range whose end is not worse than its start ha
 commit), then the range is halved: at most ⌈log2 N⌉ + 1 probes for N commits.
 
 An *inconclusive* probe (the speed interval straddles the floor, or the machine drifted) is
-measured again, a bounded number of times, rather than guessed; one still undecided then ends
-the bisection with the commits that remain suspects. All probes share the artifact cache, whose
-entries are keyed by the project files each step really loaded: a commit that did not touch a
-step's inputs reuses its artifact. Each probe reports how many cache entries it had to build.
+measured again, a bounded number of times, rather than guessed; one still undecided is set
+aside and a neighbour probed instead, and if the answer hinges on it the bisection ends with
+the commits still in doubt. All probes share the artifact cache, whose entries are keyed by
+the project files each step really loaded: a commit that did not touch a step's inputs reuses
+its artifact. Each probe reports how many cache entries it had to build.
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ def halve(count: int, judge: Callable[[int], str]) -> Outcome:
     The last commit (BAD) is judged first: a range whose end is not worse than GOOD has no first
     bad commit, and every later probe would be wasted. Then the commits between the last known
     good (GOOD itself is index -1) and the first known bad are halved, so at most
-    ⌈log2 count⌉ + 1 commits are judged. An inconclusive verdict stops the search with the commits
-    still in doubt rather than guessing a side, which could name a wrong commit with confidence.
+    ⌈log2 count⌉ + 1 commits are judged when every verdict is decided. An inconclusive commit is
+    never rounded to either side (that could name a wrong commit with confidence): it is set
+    aside, as ``git bisect skip`` does, and its nearest neighbour to the middle is judged
+    instead. If the search then closes on an undecided commit, the answer is the commits still
+    in doubt: the undecided ones between the last good and the first bad, and that bad one.
     """
     last = count - 1
     end = judge(last)
@@ -102,13 +106,19 @@ def halve(count: int, judge: Callable[[int], str]) -> Outcome:
     if end == INCONCLUSIVE:
         return Outcome(suspects=tuple(range(count)))
     low, high = -1, last
-    while high - low > 1:
-        middle = (low + high) // 2
+    undecided: set[int] = set()
+    while True:
+        open_ = [i for i in range(low + 1, high) if i not in undecided]
+        if not open_:
+            break
+        middle = min(open_, key=lambda i: (abs(i - (low + high) / 2), i))
         found = judge(middle)
         if found == INCONCLUSIVE:
-            return Outcome(suspects=tuple(range(low + 1, high + 1)))
+            undecided.add(middle)
+            continue
         low, high = (middle, high) if found == GOOD else (low, middle)
-    return Outcome(first_bad=high)
+    doubt = sorted(i for i in undecided if low < i < high)
+    return Outcome(suspects=(*doubt, high)) if doubt else Outcome(first_bad=high)
 
 
 @dataclass
@@ -255,7 +265,7 @@ def render(found: Bisection, variant: str) -> str:
                   (f"- its parent: {parent.describe()}" if parent else
                    f"- its parent: GOOD ({found.good}) itself, the base every probe is timed against")]
     lines += ["", f"{found.probe_count} probe(s) for {len(found.commits)} commit(s) (the halving "
-              f"needs at most {found.budget}; an inconclusive probe is re-measured, not re-counted):",
+              f"needs at most {found.budget} when every probe is decided):",
               ""]
     lines += [f"- {probe.describe()}" for probe in found.probes.values()]
     return "\n".join(lines) + "\n"

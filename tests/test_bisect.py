@@ -71,13 +71,20 @@ def test_a_range_whose_end_is_not_worse_has_no_first_bad_commit():
     assert outcome == Outcome(bad_is_not_worse=True) and asked == [7]
 
 
-def test_an_undecided_probe_ends_with_the_commits_still_in_doubt_not_a_guess():
+def test_an_undecided_probe_is_set_aside_and_its_neighbour_judged_instead():
+    outcome, asked = judged([GOOD, GOOD, INCONCLUSIVE, GOOD, GOOD, BAD, BAD, BAD])
+    assert asked == [7, 3, 5, 4] and outcome == Outcome(first_bad=5)   # 2 did not matter
+    outcome, asked = judged([GOOD, GOOD, GOOD, INCONCLUSIVE, GOOD, GOOD, BAD, BAD])
+    # the set-aside probe and the neighbour on the wrong side cost two probes more than halving
+    assert asked == [7, 3, 2, 4, 5, 6] and outcome == Outcome(first_bad=6)
+
+
+def test_when_the_answer_hinges_on_an_undecided_probe_it_names_the_commits_in_doubt():
     outcome, asked = judged([GOOD, GOOD, GOOD, INCONCLUSIVE, BAD, BAD, BAD, BAD])
-    assert asked == [7, 3]
-    assert outcome == Outcome(suspects=(0, 1, 2, 3, 4, 5, 6, 7))
-    outcome, asked = judged([GOOD, GOOD, GOOD, GOOD, GOOD, INCONCLUSIVE, BAD, BAD])
-    assert asked == [7, 3, 5]
-    assert outcome == Outcome(suspects=(4, 5, 6, 7))   # 7 is bad: the first bad if 4-6 are good
+    assert asked == [7, 3, 2, 4]
+    assert outcome == Outcome(suspects=(3, 4))   # 3 if it is bad, else 4: not a guess
+    outcome, asked = judged([GOOD, INCONCLUSIVE, INCONCLUSIVE, BAD])
+    assert asked == [3, 1, 0, 2] and outcome == Outcome(suspects=(1, 2, 3))
     assert judged([INCONCLUSIVE] * 3)[0] == Outcome(suspects=(0, 1, 2))
 
 
