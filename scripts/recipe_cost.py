@@ -640,7 +640,10 @@ def measured_reason(phases: dict[str, float], floors: dict[str, float], model_ra
                     reverse=True)[:top]
     parts = []
     for _, name in excess:
-        text = f"{name} {phases[name]:.0f} s (floor {floors.get(name, 0.0):.1f})"
+        floor = floors.get(name, 0.0)
+        text = f"{name} {phases[name]:.0f} s " + (
+            f"(floor {floor:.1f}; {floor * dense_rate / model_rate:.1f} at the model's own "
+            "forward rate)" if floor else "(no floor)")
         if name == TRAINING and training:
             scale = phases[name] / (sum(training.values()) or 1.0)
             largest = sorted(training.items(), key=lambda item: -item[1])[:2]
