@@ -19,8 +19,13 @@ from runner import accuracy_floor, baseline_scope, baseline_store
 from runner.accuracy_floor import FloorVerdict
 from runner.baseline_scope import NEAREST, hardware_dependent, recipe_of, trained_here
 from runner.baseline_store import BASELINE_DIR, DEFAULT_PROFILE, SHARED, UPDATE_HINT, baseline_path, empty
-from runner.tolerances import ACCURACY_METRICS, CROSS_HARDWARE_TOLERANCES, DEFAULT_TOLERANCES
-from runner.tolerances import KNOWN_METRICS, RUNNER_TOLERANCES
+from runner.tolerances import (
+    ACCURACY_METRICS,
+    CROSS_HARDWARE_TOLERANCES,
+    DEFAULT_TOLERANCES,
+    KNOWN_METRICS,
+    RUNNER_TOLERANCES,
+)
 from runner.verdicts import Verdict, interval_verdict, lowest_allowed, point_verdict
 from tasks import metric as declared_metric
 
