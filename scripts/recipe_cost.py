@@ -689,9 +689,9 @@ def render(builds: list[dict], flops: dict[str, float], rates: dict,
         "- **Model rate** — each model's own inference forward pass at its training batch, same "
         "measure: "
         + ", ".join(f"{name} {rate / 1e9:.0f} GFLOP/s" for name, rate in sorted(models.items()))
-        + " (SCRFD: 4 crops of 320×320; Keras models: 64 images, `predict_on_batch`). Below "
-        "the dense rate because of the layers' shapes (depthwise and thin convolutions), not "
-        "of the recipes.",
+        + " (SCRFD: 4 crops of 320×320; Keras models: 64 images, `predict_on_batch`). Measured "
+        "on the bare fp32 model, so its gap to the dense rate is the model's layers' (depthwise "
+        "and thin convolutions, small maps), not a recipe's.",
         "",
         "## Every recipe build",
         "",
