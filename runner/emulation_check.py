@@ -25,6 +25,7 @@ from compbench.cache import file_lock
 from compbench.errors import CompbenchError
 from compbench.settings import REPO_ROOT
 from runner.baselines import Baselines
+from runner.verdicts import allowance
 
 SECTION = "emulation"
 
@@ -83,7 +84,8 @@ def compare(baselines: Baselines, target: str, measured: dict[str, dict]) -> lis
         if found is None:
             continue
         for metric, real in sorted(values.items()):
-            tolerance = baselines.tolerance(variant_id, metric).get("abs", 0.0)
+            limits = baselines.tolerance(variant_id, metric)
+            tolerance = allowance(limits, real) if limits else 0.0
             if "not_emulated" in found:
                 rows.append(Agreement(variant_id, metric, real, None, tolerance,
                                       found["not_emulated"]))

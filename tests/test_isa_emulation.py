@@ -224,3 +224,12 @@ def test_a_step_runs_under_the_prefix_it_is_given(tmp_path, monkeypatch):
     assert result == "under-the-prefix"
     (out_dir / OUTCOME_FILE).unlink(missing_ok=True)
     assert run_step("probe_step:environment", {}, out_dir, "probe")[0] is None
+
+
+def test_the_check_reads_a_relative_tolerance_as_the_gate_does(tmp_path):
+    from runner import emulation_check
+
+    stored = _file_with_real_and_emulated_values(tmp_path)
+    stored.data["tolerances"]["top1"] = {"rel": 0.01}    # 1 % of 0.811: 0.0081
+    rows = emulation_check.compare(stored, LOWER, {"resnet20/int8-ort/openvino": {"top1": 0.818}})
+    assert [(row.agrees, round(row.tolerance, 4)) for row in rows] == [(True, 0.0081)]
