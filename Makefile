@@ -7,7 +7,7 @@ PYTEST = $(VENV)/bin/pytest
 
 .PHONY: bench test nightly pr merge compare compare-upgrade candidate-venv venv clean-venv readme-picture
 .PHONY: docs results-page
-.PHONY: bisect-report
+.PHONY: bisect-report alert post-alerts
 
 $(VENV)/.installed: pyproject.toml constraints/known-good.txt
 	python3 -m venv $(VENV)
@@ -87,6 +87,28 @@ BAD ?= HEAD
 bisect-report: $(VENV)/.installed
 	@test -n "$(VARIANT)" || { echo "make bisect-report: give VARIANT=<id> (compbench variants)" >&2; exit 2; }
 	$(VENV)/bin/compbench bisect $(GOOD) $(BAD) --select $(VARIANT) --alert reports/bisect-alert.md $(if $(REPORT_URL),--report-url $(REPORT_URL)) $(ARGS)
+
+# A red night, diagnosed: every variant the gate's results files call red (RESULTS, as merge;
+# at most ALERT_LIMIT, `compbench regressions`) bisected between GOOD and BAD as bisect-report
+# does, one alert markdown per variant under ALERTS (docs/how-to/bisect.md).
+ALERT_LIMIT ?= 3
+ALERTS ?= reports/alerts
+alert: $(VENV)/.installed
+	@rm -rf $(ALERTS) && mkdir -p $(ALERTS)
+	@variants=$$($(VENV)/bin/compbench regressions $(RESULTS) --limit $(ALERT_LIMIT)) || exit 2; \
+	[ -n "$$variants" ] || { echo "alert: no variant regressed in $(RESULTS)"; exit 0; }; \
+	status=0; for variant in $$variants; do \
+	  $(VENV)/bin/compbench bisect $(GOOD) $(BAD) --select $$variant \
+	    --alert $(ALERTS)/$$(echo $$variant | tr / _).md $(if $(REPORT_URL),--report-url $(REPORT_URL)) $(ARGS) || status=1; \
+	done; exit $$status
+
+# Each alert of `make alert` as a GitHub issue (gh with GH_TOKEN, the job's default token).
+post-alerts:
+	@set -- $(ALERTS)/*.md; [ -e "$$1" ] || { echo "post-alerts: no alert in $(ALERTS)"; exit 0; }; \
+	command -v gh >/dev/null && [ -n "$$GH_TOKEN" ] || { echo "post-alerts: needs gh and GH_TOKEN" >&2; exit 2; }; \
+	for body in "$$@"; do \
+	  gh issue create --title "$$(head -n 1 "$$body" | sed 's/^# //')" --body-file "$$body" || exit 1; \
+	done
 
 clean-venv:
 	rm -rf $(VENV)

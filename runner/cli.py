@@ -137,6 +137,24 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     return 0 if found.first_bad or found.bad_is_not_worse else 1
 
 
+def cmd_regressions(args: argparse.Namespace) -> int:
+    """The variants the gate called red in these results files, one id per line (what turned each
+    red on stderr): the nightly's alert job bisects them (runner/regressions.py)."""
+    from runner import results_file
+    from runner.regressions import regressed
+
+    results = {}
+    for name in args.files:
+        results.update(results_file.read(Path(name)).results)
+    found = regressed(results)
+    for variant_id in list(found)[:args.limit]:
+        print(f"{variant_id}: {', '.join(found[variant_id])}", file=sys.stderr)
+        print(variant_id)
+    if len(found) > args.limit:
+        print(f"... and {len(found) - args.limit} more (--limit {args.limit})", file=sys.stderr)
+    return 0
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     from compbench.settings import REPO_ROOT, resolve_history_path
     from runner.history import History, trend_table
@@ -363,6 +381,13 @@ def build_parser() -> argparse.ArgumentParser:
     past.add_argument("--history", default=None, metavar="PATH",
                       help="the database (default: $COMPBENCH_HISTORY or reports/history.sqlite)")
     past.set_defaults(func=cmd_history)
+
+    regressing = sub.add_parser("regressions", help="the variants the gate called red in these "
+                                "results files, one id per line (the nightly's alert bisects them)")
+    regressing.add_argument("files", nargs="+", metavar="RESULTS_FILE")
+    regressing.add_argument("--limit", type=positive_int, default=3, metavar="N",
+                            help="list at most N (each costs a bisection; default: 3)")
+    regressing.set_defaults(func=cmd_regressions)
 
     merging = sub.add_parser("merge", help="one report from several sessions' results files "
                              "(results-<stamp>.json or latest-results.json beside each report; CI "
