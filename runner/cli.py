@@ -1,4 +1,4 @@
-"""``compbench`` command line: list the matrix, predict and evaluate WIDER FACE, check assets.
+"""The compbench command line: list the matrix, predict and evaluate WIDER FACE, check assets.
 
 Heavy libraries are imported inside each subcommand so that ``compbench eval-wider`` starts in
 a fraction of a second and ``compbench variants`` works without any engine installed.
