@@ -26,6 +26,8 @@ from compbench.step_worker import OUTCOME_FILE, REQUEST_FILE
 STEP_THREADS = 1
 LOG_FILE = ".step.log"
 LOG_TAIL_LINES = 25
+# between a failed step's error and the tail of its log (runner/prebuild.py shows that tail's last line)
+LOG_MARKER = "\n--- end of its log ---\n"
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -81,4 +83,4 @@ def _error_of(outcome: dict, step: str, label: str, log_path: Path) -> Exception
         return cls(outcome.get("message", ""))
     tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL_LINES:]
     return StepFailed(f"{step} of {label} failed: {outcome.get('error')}: "
-                      f"{outcome.get('message')}\n--- end of its log ---\n" + "\n".join(tail))
+                      f"{outcome.get('message')}{LOG_MARKER}" + "\n".join(tail))

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+from compbench.isolation import LOG_MARKER
 from runner.pipeline import VariantPipeline
 
 
@@ -37,8 +38,18 @@ def _fill(group: list[VariantPipeline], footprint: bool) -> list[tuple[str, str 
                 _ = pipeline.footprint
             outcomes.append((pipeline.variant.id, None))
         except Exception as exc:  # noqa: BLE001 - re-raised by the test that needs it
-            outcomes.append((pipeline.variant.id, f"{type(exc).__name__}: {str(exc)[:200]}"))
+            outcomes.append((pipeline.variant.id, one_line(exc)))
     return outcomes
+
+
+def one_line(exc: Exception) -> str:
+    """A failure as one progress line: the error's first line and, when it carries a step
+    process's log, that log's last line — the cause (a crash, a missing file) sits at the end of
+    the log, so cutting the whole message at a length would lose exactly that."""
+    head, _, log = str(exc).partition(LOG_MARKER)
+    text = f"{type(exc).__name__}: {head.strip().splitlines()[0][:200] if head.strip() else ''}"
+    last = [line.strip() for line in log.splitlines() if line.strip()]
+    return f"{text} … its log ends: {last[-1][:160]}" if last else text
 
 
 def prebuild(pipelines: list[VariantPipeline], jobs: int,

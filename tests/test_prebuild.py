@@ -80,3 +80,20 @@ def test_two_pipelines_build_side_by_side(assets, tmp_path):
     for thread in threads:
         thread.join()
     assert time.monotonic() - started < 0.9 and len(inside) == 2
+
+
+def test_a_crashed_step_shows_the_last_line_of_its_log():
+    """The cause of a crash (here qemu's, which killed an evaluation with SIGSEGV) is the last
+    line of the step's log, past any fixed length of the whole message."""
+    from compbench.isolation import LOG_MARKER, StepFailed
+    from runner.prebuild import one_line
+
+    error = StepFailed("evaluate of scrfd_500m_kps/fp32/onnxruntime failed: StepFailed: the "
+                       "evaluate process ended with exit code -11 and no result" + LOG_MARKER
+                       + "\n".join(["x" * 120] * 5 + ["qemu: uncaught target signal 11 "
+                                                      "(Segmentation fault) - core dumped", ""]))
+    line = one_line(error)
+    assert line.startswith("StepFailed: evaluate of scrfd_500m_kps/fp32/onnxruntime failed")
+    assert line.endswith("its log ends: qemu: uncaught target signal 11 (Segmentation fault) - "
+                         "core dumped") and "\n" not in line
+    assert one_line(ValueError("bad\nsecond")) == "ValueError: bad"
