@@ -578,15 +578,16 @@ def recorded_builds(cache: Path, built_before: float | None = None) -> list[dict
     so are entries written later, e.g. rebuilds by later sessions sharing a cold run's folder):
     model, compression, params, recipe function, hardware class and seconds, the longest
     first."""
+    from runner.durations import read_recorded
     from runner.matrix import MATRIX
 
     rows = {(row.model, row.compression): row for row in MATRIX}
     builds = []
-    for manifest in sorted(cache.glob("recipes/*/*/*/.entry.json")):
-        if built_before is not None and manifest.stat().st_mtime >= built_before:
+    for recorded in read_recorded(cache):
+        if recorded.kind != "recipes" or (built_before is not None
+                                          and recorded.mtime >= built_before):
             continue
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-        inputs = meta["inputs"]
+        inputs = recorded.inputs
         model = inputs["model"]["name"]
         params = inputs.get("params", {})
         row = rows.get((model, inputs["compression"]))
@@ -594,7 +595,7 @@ def recorded_builds(cache: Path, built_before: float | None = None) -> list[dict
             continue
         builds.append({"model": model, "compression": inputs["compression"], "params": params,
                        "recipe": row.recipe, "hardware_class": inputs.get("hardware_class"),
-                       "seconds": meta["build_seconds"]})
+                       "seconds": recorded.seconds})
     return sorted(builds, key=lambda b: -b["seconds"])
 
 

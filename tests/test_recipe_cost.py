@@ -66,7 +66,8 @@ def _manifest(cache: Path, key: str, model: str, compression: str, params: dict,
     if params:
         inputs["params"] = params
     manifest = folder / ".entry.json"
-    manifest.write_text(json.dumps({"inputs": inputs, "build_seconds": seconds}))
+    manifest.write_text(json.dumps({"kind": "recipes", "inputs": inputs, "files": {},
+                                    "build_seconds": seconds}))
     return manifest
 
 
