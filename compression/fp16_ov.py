@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from compression.base import RecipeContext
 from formats.artifacts import Artifact, artifact_in
+from formats.openvino_ir import save_ir
 
 
 def fp16_ov(ctx: RecipeContext) -> Artifact:
     import openvino as ov
 
     target = artifact_in(ctx.out_dir, "openvino")
-    ov.save_model(ov.convert_model(str(ctx.fp32_onnx())), str(target.path), compress_to_fp16=True)
+    save_ir(ov.convert_model(str(ctx.fp32_onnx())), target.path, compress_to_fp16=True)
     return target

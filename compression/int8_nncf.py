@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from compression.base import RecipeContext
 from formats.artifacts import Artifact, artifact_in
+from formats.openvino_ir import save_ir
 
 
 def int8_nncf(ctx: RecipeContext) -> Artifact:
@@ -16,5 +17,5 @@ def int8_nncf(ctx: RecipeContext) -> Artifact:
     quantized = nncf.quantize(model, nncf.Dataset(samples), subset_size=len(samples),
                               preset=nncf.QuantizationPreset.PERFORMANCE)
     target = artifact_in(ctx.out_dir, "openvino")
-    ov.save_model(quantized, str(target.path), compress_to_fp16=False)
+    save_ir(quantized, target.path)
     return target

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from formats.openvino_ir import save_ir
+
 SOURCE = "keras"
 TARGET = "openvino"
 # tf_keras writes the SavedModel (TensorFlow); OpenVINO reads it.
@@ -21,4 +23,4 @@ def convert(source: Path, target: Path, input_shape: tuple[int, ...],
         model.save(saved, save_format="tf")
         shape = [-1 if dynamic_batch else input_shape[0], *input_shape[1:]]
         converted = ov.convert_model(saved, input=[shape])
-    ov.save_model(converted, str(target), compress_to_fp16=False)
+    save_ir(converted, target)

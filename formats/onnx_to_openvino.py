@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from formats.openvino_ir import save_ir
+
 SOURCE = "onnx"
 TARGET = "openvino"
 # OpenVINO's ONNX frontend is native code: the onnx Python package is not loaded (measured).
@@ -15,4 +17,4 @@ def convert(source: Path, target: Path, input_shape: tuple[int, ...],
             dynamic_batch: bool = False) -> None:
     import openvino as ov
 
-    ov.save_model(ov.convert_model(str(source)), str(target), compress_to_fp16=False)
+    save_ir(ov.convert_model(str(source)), target)

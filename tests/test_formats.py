@@ -156,3 +156,24 @@ def test_a_malformed_edge_is_an_error_not_ignored(tmp_path, monkeypatch, file, t
     (package / file).write_text(text)
     with pytest.raises(BadEdge, match=complaint):
         edges(name)
+
+
+def test_an_ir_does_not_carry_the_folder_it_was_converted_from(tmp_path):
+    """``convert_model`` records the path it read (for a Keras model, a temporary SavedModel
+    folder) inside the IR; two builds of one model in two folders must still give one digest."""
+    torch = pytest.importorskip("torch")
+    ov = pytest.importorskip("openvino")
+    from formats.openvino_ir import CONVERSION_RECORD, save_ir
+    from formats.torch_to_onnx import convert as to_onnx
+
+    torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()), tmp_path / "m.pt")
+    to_onnx(tmp_path / "m.pt", tmp_path / "m.onnx", (1, 3, 8, 8))
+    model = ov.convert_model(str(tmp_path / "m.onnx"))
+    written = []
+    for folder in ("compbench-savedmodel-a1", "compbench-savedmodel-b2"):
+        model.set_rt_info(str(tmp_path / folder), [CONVERSION_RECORD, "input_model"])
+        (tmp_path / folder).mkdir()
+        save_ir(model, tmp_path / folder / "model.xml")
+        written.append((tmp_path / folder / "model.xml").read_bytes())
+    assert written[0] == written[1]
+    assert b"compbench-savedmodel" not in written[0]
