@@ -1,6 +1,7 @@
 """Run one cached step (build, convert, evaluate) in a fresh Python interpreter.
 
-Why a fresh interpreter for every step:
+Why a fresh interpreter for every step (forked from one that has only imported the step's
+framework, ``compbench.warm_interpreter``, unless ``COMPBENCH_FRESH_STEPS=1``):
 - its ``sys.modules`` at the end is exactly what the step depended on (the cache's manifest,
   ``compbench.dependencies``), with nothing inherited from whatever ran before in the session;
 - it always starts the same way, with one thread per library, so a step computes the same bytes
@@ -22,12 +23,16 @@ from typing import Any
 from compbench import errors
 from compbench.settings import REPO_ROOT
 from compbench.step_worker import OUTCOME_FILE, REQUEST_FILE
+from compbench.warm_interpreter import TENSORFLOW_PRELOAD, TORCH_PRELOAD, WarmInterpreters
 
 STEP_THREADS = 1
 LOG_FILE = ".step.log"
 LOG_TAIL_LINES = 25
 # between a failed step's error and the tail of its log (runner/prebuild.py shows that tail's last line)
 LOG_MARKER = "\n--- end of its log ---\n"
+
+FRESH_STEPS_ENV = "COMPBENCH_FRESH_STEPS"   # "1": every step starts its interpreter from scratch
+_WARM = WarmInterpreters()
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                      "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -61,17 +66,23 @@ def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
     (out_dir / REQUEST_FILE).write_text(json.dumps({"step": step, **request}, default=str))
     name = step.rpartition(":")[2]  # what a user reads in messages: "compress", "evaluate"
     log_path = out_dir / LOG_FILE
-    with open(log_path, "wb") as log:
-        completed = subprocess.run(
-            [*prefix, sys.executable, "-m", "compbench.step_worker", str(out_dir)],
-            cwd=REPO_ROOT, env=step_environment(uses_tensorflow), stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, check=False)
+    env = step_environment(uses_tensorflow)
+    code = None
+    if not prefix and os.environ.get(FRESH_STEPS_ENV) != "1":
+        code = _WARM.run(TENSORFLOW_PRELOAD if uses_tensorflow else TORCH_PRELOAD, env, REPO_ROOT,
+                         out_dir, LOG_FILE)
+    if code is None:
+        with open(log_path, "wb") as log:
+            code = subprocess.run(
+                [*prefix, sys.executable, "-m", "compbench.step_worker", str(out_dir)],
+                cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, check=False).returncode
     try:
         outcome = json.loads((out_dir / OUTCOME_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         outcome = {"ok": False, "error": "StepFailed",
                    "message": f"the {name} process for {label} ended with exit code "
-                              f"{completed.returncode} and no result"}
+                              f"{code} and no result"}
     if outcome.get("ok"):
         return outcome["result"], outcome["dependencies"]
     raise _error_of(outcome, name, label, log_path)
