@@ -55,10 +55,12 @@ def step_environment(uses_tensorflow: bool) -> dict[str, str]:
 
 
 def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
-             uses_tensorflow: bool = False, prefix: Sequence[str] = ()) -> tuple[Any, dict]:
+             uses_tensorflow: bool = False, prefix: Sequence[str] = (),
+             fresh: bool = False) -> tuple[Any, dict]:
     """``step(request, out_dir)`` in a child (``step`` is ``"module:function"``); returns
     (result, dependencies). ``prefix`` runs the child's interpreter under another program (the
-    CPUID emulator, ``compbench.isa_emulation``).
+    CPUID emulator, ``compbench.isa_emulation``). ``fresh`` starts the interpreter from scratch,
+    for a step that measures its own start-up (the footprint step).
 
     Raises the step's own ``CompbenchError`` subclass with its message (NaN outputs, corrupt
     assets, ...), or ``StepFailed`` with the log's tail for anything else.
@@ -68,7 +70,7 @@ def run_step(step: str, request: dict[str, Any], out_dir: Path, label: str,
     log_path = out_dir / LOG_FILE
     env = step_environment(uses_tensorflow)
     code = None
-    if not prefix and os.environ.get(FRESH_STEPS_ENV) != "1":
+    if not (prefix or fresh) and os.environ.get(FRESH_STEPS_ENV) != "1":
         code = _WARM.run(TENSORFLOW_PRELOAD if uses_tensorflow else TORCH_PRELOAD, env, REPO_ROOT,
                          out_dir, LOG_FILE)
     if code is None:

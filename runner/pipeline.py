@@ -97,7 +97,7 @@ class VariantPipeline:
 
         def runner(out_dir):
             result, dependencies = run_step(f"{module}:{step}", request, out_dir, label,
-                                            uses_tf, prefix)
+                                            uses_tf, prefix, fresh=step == "footprint")
             check_declared(self.variant, step, dependencies)
             return result, dependencies
 

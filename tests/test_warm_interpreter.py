@@ -36,10 +36,10 @@ def probe(tmp_path, monkeypatch):
     monkeypatch.delenv(FRESH_STEPS_ENV, raising=False)
     counter = iter(range(100))
 
-    def run(step: str):
+    def run(step: str, fresh: bool = False):
         out_dir = tmp_path / f"out{next(counter)}"
         out_dir.mkdir()
-        return run_step(f"probe_steps:{step}", {}, out_dir, "probe")
+        return run_step(f"probe_steps:{step}", {}, out_dir, "probe", fresh=fresh)
     return run
 
 
@@ -62,6 +62,12 @@ def test_a_warm_step_records_what_a_fresh_one_does_plus_its_preloaded_framework(
     del warm_dependencies["distributions"]["torch"]
     assert set(warm_dependencies["distributions"]) >= set(fresh_dependencies["distributions"])
     assert warm_dependencies["project"] == fresh_dependencies["project"]
+
+
+def test_a_step_that_measures_its_start_up_runs_fresh(probe):
+    """The footprint step times importing the engine's library: a preloaded one would hide it."""
+    assert probe("leftovers", fresh=True)[0]["parent"] == os.getpid()
+    assert probe("leftovers")[0]["parent"] != os.getpid()
 
 
 def test_each_step_starts_from_the_parent_not_from_the_step_before(probe):
