@@ -9,12 +9,59 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+
+from compbench.errors import CompbenchError
 
 Scalar = int | float | str | bool
 # (name, value) pairs, sorted by name: hashable like the rest of a Variant, and JSON-able
 Params = tuple[tuple[str, Scalar], ...]
+
+
+class SpecError(CompbenchError, ValueError):
+    """A model or row declared with a field of the wrong kind. Raised where the declaration is
+    made, so a typo in one row is one message naming the row and the field before any build."""
+
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")              # one part of a variant id
+REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")         # "package.module:function"
+
+
+def _require(ok: bool, where: str, name: str, value: object, expected: str) -> None:
+    if not ok:
+        raise SpecError(f"{where}: {name}={value!r} is not {expected}")
+
+
+def _strings(where: str, name: str, value: object, *, non_empty: bool = False) -> tuple[str, ...]:
+    """A tuple (or list) of non-empty strings, as a tuple; a bare string is refused, since
+    iterating it would silently give its characters."""
+    ok = (isinstance(value, (tuple, list)) and all(isinstance(v, str) and v for v in value)
+          and (bool(value) or not non_empty))
+    _require(ok, where, name, value, "a tuple of names" + (" (at least one)" if non_empty else "")
+             + (f" — write ({value!r},) for one" if isinstance(value, str) else ""))
+    return tuple(value)
+
+
+def _check_fields(spec: object, where: str, names: tuple[str, ...], references: tuple[str, ...],
+                  strings: tuple[str, ...], tuples: tuple[str, ...], flags: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(spec, name)
+        _require(isinstance(value, str) and bool(NAME.match(value)), where, name, value,
+                 "a name of letters, digits and _ . + - (it becomes part of a variant id)")
+    for name in references:
+        value = getattr(spec, name)
+        _require(isinstance(value, str) and bool(REFERENCE.match(value)), where, name, value,
+                 "a 'package.module:function' reference")
+    for name in strings:
+        value = getattr(spec, name)
+        _require(isinstance(value, str), where, name, value, "a string")
+    for name in tuples:
+        object.__setattr__(spec, name, _strings(where, name, getattr(spec, name)))
+    for name in flags:
+        value = getattr(spec, name)
+        _require(isinstance(value, bool), where, name, value, "True or False")
 
 
 def frozen_params(params: Mapping[str, Scalar] | Params, where: str) -> Params:
@@ -24,12 +71,12 @@ def frozen_params(params: Mapping[str, Scalar] | Params, where: str) -> Params:
     pairs = tuple(sorted((str(k), v) for k, v in items))
     for name, value in pairs:
         if not isinstance(value, (int, float, str, bool)):
-            raise TypeError(f"{where}: parameter {name}={value!r} is not a number, string or "
+            raise SpecError(f"{where}: parameter {name}={value!r} is not a number, string or "
                             "bool (a recipe parameter must be a plain value)")
     return pairs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     name: str
     task: str                 # a module of tasks/ (its TASK declares data, metrics, protocol)
@@ -42,8 +89,25 @@ class ModelSpec:
     requires: tuple[str, ...] = ("torch",)  # distributions (pyproject names) the source needs
     eval_batch: int = 1       # >1: artifacts get a dynamic batch axis so evaluation can batch
 
+    def __post_init__(self) -> None:
+        where = f"model {self.name!r}"
+        _check_fields(self, where, names=("name", "task", "reference_engine"),
+                      references=("source",), strings=("description", "preprocess"),
+                      tuples=("weights", "requires"), flags=())
+        if self.preprocess:
+            _require(bool(REFERENCE.match(self.preprocess)), where, "preprocess", self.preprocess,
+                     "a 'package.module:function' reference")
+        shape = self.input_shape
+        _require(isinstance(shape, (tuple, list)) and bool(shape)
+                 and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
+                 where, "input_shape", shape, "a tuple of positive integers (batch first)")
+        object.__setattr__(self, "input_shape", tuple(shape))
+        _require(isinstance(self.eval_batch, int) and not isinstance(self.eval_batch, bool)
+                 and self.eval_batch >= 1, where, "eval_batch", self.eval_batch,
+                 "a positive integer")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Row:
     model: str
     compression: str
@@ -70,11 +134,20 @@ class Row:
     after: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "params",
-                           frozen_params(self.params, f"row {self.model}/{self.compression}"))
+        where = f"row {self.model}/{self.compression}"
+        _check_fields(self, where, names=("model", "compression"), references=("recipe",),
+                      strings=("description", "after"), tuples=("requires", "inputs"),
+                      flags=("cpu_dependent_accuracy", "cpu_model_dependent_accuracy"))
+        object.__setattr__(self, "engines", _strings(where, "engines", self.engines, non_empty=True))
+        if self.after:
+            _require(bool(NAME.match(self.after)), where, "after", self.after,
+                     "the compression name of another row of this model")
+        _require(isinstance(self.params, (Mapping, tuple, list)), where, "params", self.params,
+                 "a mapping of parameter names to plain values")
+        object.__setattr__(self, "params", frozen_params(self.params, where))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Variant:
     model: ModelSpec
     compression: str

@@ -32,8 +32,8 @@ def test_every_chain_follows_a_row_of_its_own_model_and_needs_what_it_needs():
         assert variant.compression.startswith(variant.after + "+")
 
 def test_a_chain_after_a_missing_row_fails_at_import():
-    bad = Row("scrfd_500m_kps", "ghost+int8-ort", "compression.int8_ort:int8_ort",
-              ("onnxruntime",), after="ghost")
+    bad = Row(model="scrfd_500m_kps", compression="ghost+int8-ort", recipe="compression.int8_ort:int8_ort",
+              engines=("onnxruntime",), after="ghost")
     with pytest.raises(ValueError, match="follows 'ghost', which is no row of scrfd_500m_kps"):
         expand([*MATRIX, bad])
 

@@ -108,10 +108,11 @@ def test_rows_that_differ_by_a_parameter_share_one_recipe_and_the_parameters_key
 
 
 def test_a_parameter_that_is_not_a_plain_value_is_refused():
-    from compbench.specs import Row
+    from compbench.specs import Row, SpecError
 
-    with pytest.raises(TypeError, match="ratios"):
-        Row("m", "c", "compression.fp32:fp32", ("torch",), params={"ratios": {"a": 0.5}})
+    with pytest.raises(SpecError, match="ratios"):
+        Row(model="m", compression="c", recipe="compression.fp32:fp32", engines=("torch",),
+            params={"ratios": {"a": 0.5}})
 
 
 def test_variants_details_lists_the_recipe_and_its_parameters():
