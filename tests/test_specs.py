@@ -65,3 +65,28 @@ def test_a_row_naming_an_undeclared_model_or_engine_fails_when_the_matrix_is_bui
     assert "resnet21" not in MODELS
     with pytest.raises(SpecError, match=complaint):
         expand([*MATRIX, Row(**row)])
+
+
+def test_a_wrong_row_in_the_matrix_ends_pytest_with_one_message(tmp_path):
+    """What a user who edits ``runner/matrix.py`` sees: a usage error, not an import traceback."""
+    import subprocess
+    import sys
+
+    from compbench.settings import REPO_ROOT
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    copy = tmp_path / "project"
+    for name in tracked:   # 6 MB
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes((REPO_ROOT / name).read_bytes())
+    matrix = copy / "runner" / "matrix.py"
+    text = matrix.read_text()
+    assert text.count("engines=FP32_ENGINES,") > 1
+    matrix.write_text(text.replace("engines=FP32_ENGINES,", 'engines="torch",', 1))
+    done = subprocess.run([sys.executable, "-m", "pytest", "bench", "--co", "-q", "-p", "no:randomly"],
+                          cwd=copy, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, output
+    assert "ERROR: compbench: row scrfd_500m_kps/fp32: engines='torch' is not a tuple" in output
+    assert "Traceback" not in output and "ImportError" not in output
