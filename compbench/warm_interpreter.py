@@ -15,8 +15,9 @@ cannot serve (it failed to start, or died), ``isolation.run_step`` runs the step
 interpreter instead, the way it always could.
 
 Run as ``python -m compbench.warm_interpreter MODULE...``: it imports the modules, prints
-``ready``, then for each line ``OUT_DIR`` on stdin runs ``compbench.step_worker`` on it in a
-forked child whose output goes to ``OUT_DIR``'s step log, and prints the child's exit code.
+``ready``, then for each line ``OUT_DIR<tab>LOG_NAME`` on stdin runs ``compbench.step_worker``
+on ``OUT_DIR`` in a forked child whose output goes to that log, and prints the child's exit
+code.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from pathlib import Path
 
 READY = "ready"
 
-# what each kind of step imports first; every step of that kind imports it anyway
+# the framework of the model a step works on: a Keras model's steps all load TensorFlow, and
+# nearly every step of a torch model loads torch (one that does not now records it as well)
 TENSORFLOW_PRELOAD = ("tensorflow", "tf_keras")
 TORCH_PRELOAD = ("torch",)
 
