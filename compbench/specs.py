@@ -45,15 +45,17 @@ def _strings(where: str, name: str, value: object, *, non_empty: bool = False) -
 
 
 def _check_fields(spec: object, where: str, names: tuple[str, ...], references: tuple[str, ...],
-                  strings: tuple[str, ...], tuples: tuple[str, ...], flags: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(spec, name)
-        _require(isinstance(value, str) and bool(NAME.match(value)), where, name, value,
-                 "a name of letters, digits and _ . + - (it becomes part of a variant id)")
-    for name in references:
-        value = getattr(spec, name)
-        _require(isinstance(value, str) and bool(REFERENCE.match(value)), where, name, value,
-                 "a 'package.module:function' reference")
+                  strings: tuple[str, ...], tuples: tuple[str, ...], flags: tuple[str, ...],
+                  optional: tuple[str, ...] = ()) -> None:
+    """``optional`` names or references may be left empty ("")."""
+    for fields, pattern, expected in (
+            (names, NAME, "a name of letters, digits and _ . + - (it becomes part of a variant id)"),
+            (references, REFERENCE, "a 'package.module:function' reference")):
+        for name in fields:
+            value = getattr(spec, name)
+            _require(isinstance(value, str) and (bool(pattern.match(value))
+                                                 or (value == "" and name in optional)),
+                     where, name, value, expected)
     for name in strings:
         value = getattr(spec, name)
         _require(isinstance(value, str), where, name, value, "a string")
@@ -92,11 +94,8 @@ class ModelSpec:
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"
         _check_fields(self, where, names=("name", "task", "reference_engine"),
-                      references=("source",), strings=("description", "preprocess"),
-                      tuples=("weights", "requires"), flags=())
-        if self.preprocess:
-            _require(bool(REFERENCE.match(self.preprocess)), where, "preprocess", self.preprocess,
-                     "a 'package.module:function' reference")
+                      references=("source", "preprocess"), strings=("description",),
+                      tuples=("weights", "requires"), flags=(), optional=("preprocess",))
         shape = self.input_shape
         _require(isinstance(shape, (tuple, list)) and bool(shape)
                  and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),
@@ -135,13 +134,11 @@ class Row:
 
     def __post_init__(self) -> None:
         where = f"row {self.model}/{self.compression}"
-        _check_fields(self, where, names=("model", "compression"), references=("recipe",),
-                      strings=("description", "after"), tuples=("requires", "inputs"),
-                      flags=("cpu_dependent_accuracy", "cpu_model_dependent_accuracy"))
+        _check_fields(self, where, names=("model", "compression", "after"), references=("recipe",),
+                      strings=("description",), tuples=("requires", "inputs"),
+                      flags=("cpu_dependent_accuracy", "cpu_model_dependent_accuracy"),
+                      optional=("after",))
         object.__setattr__(self, "engines", _strings(where, "engines", self.engines, non_empty=True))
-        if self.after:
-            _require(bool(NAME.match(self.after)), where, "after", self.after,
-                     "the compression name of another row of this model")
         _require(isinstance(self.params, (Mapping, tuple, list)), where, "params", self.params,
                  "a mapping of parameter names to plain values")
         object.__setattr__(self, "params", frozen_params(self.params, where))
