@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from compbench.specs import Variant
 from runner.baselines import Baselines
 from runner.gate import gate
-from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
 from runner.results import Ledger
 

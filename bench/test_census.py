@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from compbench.specs import Variant
 from runner.baselines import Baselines
 from runner.census import census_checks, selected
 from runner.gate import gate
-from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
 from runner.results import Ledger
 

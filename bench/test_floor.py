@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from compbench.specs import Variant
 from runner.accuracy_floor import (
     ACCEPTED,
     EVERY_CLASS,
@@ -16,7 +17,7 @@ from runner.accuracy_floor import (
     row_of,
 )
 from runner.baselines import Baselines
-from runner.matrix import Variant, reference_of
+from runner.matrix import reference_of
 from runner.pipeline import VariantPipeline
 from runner.pytest_plugin import STALE_ACCEPTANCE, STRICT_ACCEPTANCES
 from runner.results import Ledger, same_engine_reference

@@ -13,7 +13,7 @@ import math
 
 import pytest
 
-from runner.matrix import Variant
+from compbench.specs import Variant
 from runner.pipeline import VariantPipeline
 from runner.pytest_plugin import FOOTPRINT
 from runner.results import Ledger

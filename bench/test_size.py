@@ -3,9 +3,9 @@ baseline."""
 
 from __future__ import annotations
 
+from compbench.specs import Variant
 from runner.baselines import Baselines
 from runner.gate import gate
-from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
 from runner.results import Ledger
 

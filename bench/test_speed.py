@@ -24,10 +24,10 @@ from compbench import hardware
 from compbench.allocator import keep_freed_memory
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import paired_timing
+from compbench.specs import Variant
 from runner import distributed
 from runner.baselines import Baselines
 from runner.gate import gate
-from runner.matrix import Variant
 from runner.pipeline import VariantPipeline
 from runner.pytest_plugin import NOT_GATED, REQUIRE_ALL, pairing_plan, timing_disabled
 from runner.results import LatencySummary, Ledger, same_engine_reference

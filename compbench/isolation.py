@@ -43,11 +43,19 @@ class StepFailed(errors.CompbenchError):
     failure): the message carries the end of its log and traceback."""
 
 
+def _import_roots() -> list[str]:
+    """This checkout, and the project's folder when it is another: a team's models and recipes
+    are imported from there in the step, as its plugins were in the session."""
+    from compbench.project import current
+
+    return list(dict.fromkeys([str(REPO_ROOT), str(current().root)]))
+
+
 def step_environment(uses_tensorflow: bool) -> dict[str, str]:
     env = dict(os.environ)
     env.update({name: str(STEP_THREADS) for name in _THREAD_VARIABLES})
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1",
-                "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    search_path = os.pathsep.join([*_import_roots(), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": search_path,
                 "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"})
     if not uses_tensorflow:
         env["USE_TF"] = "0"  # transformers/optimum would import TensorFlow (~20 s) and record it

@@ -36,9 +36,9 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
         return True
     if metric not in ACCURACY_METRICS:
         return False
-    from runner.matrix import VARIANTS
+    from runner.matrix import variants
 
-    variant = VARIANTS.get(variant_id)
+    variant = variants().get(variant_id)
     return bool(variant and variant.cpu_dependent_accuracy)
 
 
@@ -50,9 +50,9 @@ def cpu_model_dependent(variant_id: str, metric: str) -> bool:
     the TF fine-tunes), because one class spans very different int8 units, and a class-wide
     value recorded on the faster CPU would turn the slower one red (docs/concepts/baselines.md).
     """
-    from runner.matrix import VARIANTS
+    from runner.matrix import variants
 
-    variant = VARIANTS.get(variant_id)
+    variant = variants().get(variant_id)
     if variant is None:
         return False
     if metric == "speedup":
@@ -65,9 +65,9 @@ def recipe_of(variant_id: str) -> str | None:
     for other parameters measured another model, whatever the variant's id says. A chain's root
     also names the digest of the weights this repository trains (``repo:`` refs): retrained
     weights are another model too, on every machine, not only on the one that re-recorded."""
-    from runner.matrix import VARIANTS, upstream_of
+    from runner.matrix import upstream_of, variants
 
-    variant = VARIANTS.get(variant_id)
+    variant = variants().get(variant_id)
     if variant is None:
         return None
     step = f"{variant.recipe}({', '.join(f'{k}={v!r}' for k, v in variant.params)})"

@@ -17,11 +17,10 @@ from pathlib import Path
 
 from compbench.cache import atomic_write_text, file_lock
 from compbench.errors import BaselineError
-from compbench.settings import REPO_ROOT
+from compbench.project import current
 from runner import accuracy_floor
 from runner.tolerances import ACCURACY_METRICS, CROSS_HARDWARE_TOLERANCES, DEFAULT_TOLERANCES, KNOWN_METRICS
 
-BASELINE_DIR = REPO_ROOT / "baselines"
 DEFAULT_PROFILE = "default"
 UPDATE_HINT = "pytest bench --update-baselines"
 SCHEMA = 2
@@ -29,7 +28,9 @@ SHARED = "shared"
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def baseline_path(profile: str, directory: Path = BASELINE_DIR) -> Path:
+def baseline_path(profile: str, directory: Path | None = None) -> Path:
+    """``<directory>/<profile>.json``; the directory defaults to the project's ``baselines/``."""
+    directory = directory or current().baselines_dir
     if not PROFILE_NAME.match(profile) or ".." in profile:
         raise BaselineError(f"--profile {profile!r} is not a profile name: use letters, digits, "
                             f"'-', '_' or '.', e.g. --profile full (the file is "

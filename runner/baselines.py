@@ -18,7 +18,7 @@ from compbench.paired_statistics import RatioInterval
 from runner import accuracy_floor, baseline_scope, baseline_store
 from runner.accuracy_floor import FloorVerdict
 from runner.baseline_scope import NEAREST, hardware_dependent, recipe_of, trained_here
-from runner.baseline_store import BASELINE_DIR, DEFAULT_PROFILE, SHARED, UPDATE_HINT, baseline_path, empty
+from runner.baseline_store import DEFAULT_PROFILE, SHARED, UPDATE_HINT, baseline_path, empty
 from runner.tolerances import (
     ACCURACY_METRICS,
     CROSS_HARDWARE_TOLERANCES,
@@ -30,7 +30,7 @@ from runner.verdicts import Verdict, interval_verdict, lowest_allowed, point_ver
 from tasks import metric as declared_metric
 
 # the names other modules and tests import from here
-__all__ = ["ACCURACY_METRICS", "BASELINE_DIR", "CROSS_HARDWARE_TOLERANCES", "DEFAULT_PROFILE",
+__all__ = ["ACCURACY_METRICS", "CROSS_HARDWARE_TOLERANCES", "DEFAULT_PROFILE",
            "DEFAULT_TOLERANCES", "INCONCLUSIVE", "KNOWN_METRICS", "NEAREST", "NO_BASELINE", "PASS",
            "REGRESSION", "RUNNER_TOLERANCES", "STALE", "UPDATE_HINT", "Baselines", "Check", "Verdict",
            "baseline_path", "empty", "hardware_dependent", "recipe_of", "trained_here"]

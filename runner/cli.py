@@ -13,6 +13,7 @@ from pathlib import Path
 
 from compbench.errors import CompbenchError
 from runner.option_types import open_fraction, positive_int, positive_seconds
+from runner.plugin_manager import MATRIX_ENV
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
@@ -156,10 +157,11 @@ def cmd_regressions(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from compbench.settings import REPO_ROOT, resolve_history_path
+    from compbench.project import current
+    from compbench.settings import resolve_history_path
     from runner.history import History, trend_table
 
-    history = History(resolve_history_path(REPO_ROOT / "reports", args.history))
+    history = History(resolve_history_path(current().reports_dir, args.history))
     if not history.path.exists():
         raise CompbenchError(f"no history at {history.path} yet: every `pytest bench` session "
                              "appends to it (or pass --history / set COMPBENCH_HISTORY)")
@@ -255,23 +257,23 @@ def cmd_durations(args: argparse.Namespace) -> int:
     """Each build group's estimated cold seconds (runner/durations.py); --write commits this
     cache's step times to ci/durations.json; --shards N previews ``pytest --shard K/N``."""
     from compbench.paired_timing import PairingPlan
+    from compbench.project import current
     from compbench.settings import resolve_cache_dir
-    from runner import durations, shards
+    from runner import durations, matrix, shards
     from runner.distributed import build_group
-    from runner.matrix import VARIANTS, select
 
-    variants = select(args.filter)
+    variants = matrix.select(args.filter)
     if not variants:
         raise CompbenchError(f"no variant matches {' '.join(args.filter)!r}: see `compbench variants`")
     cache = resolve_cache_dir(args.cache_dir)
-    file = Path(args.file) if args.file else durations.DURATIONS_FILE
+    file = Path(args.file) if args.file else current().durations_file
     committed = durations.StepTimes.read(file)
     if args.write:
         if not cache.is_dir():
             raise CompbenchError(f"no artifact cache at {cache} to read step times from: run the "
                                  "bench first, or pass --cache-dir (or set COMPBENCH_CACHE)")
         found = durations.StepTimes.from_cache(cache)
-        committed = found.over(committed).kept_for(VARIANTS.values())
+        committed = found.over(committed).kept_for(matrix.variants().values())
         committed.write(file)
         print(f"{file}: {len(found.seconds)} step time(s) read from {cache}, "
               f"{len(committed.seconds)} in the file")
@@ -312,6 +314,9 @@ def cmd_bench(argv: list[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="compbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--matrix", default=None, metavar="MODULES",
+                        help="comma-separated plugin modules declaring what to benchmark, instead "
+                             "of the project's [tool.compbench] plugins (runner.hookspec)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     variants = sub.add_parser("variants", help="list variant ids <model>/<compression>/<engine>")
@@ -442,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["bench"]:
             return cmd_bench(argv[1:])
         args = build_parser().parse_args(argv)
+        if args.matrix:  # for this process and the workers it starts (compare, bisect)
+            os.environ[MATRIX_ENV] = args.matrix
         return args.func(args)
     except CompbenchError as exc:
         print(f"compbench: error: {exc}", file=sys.stderr)

@@ -33,6 +33,6 @@ def check_declared(variant, step: str, dependencies: dict) -> None:
     if missing:
         raise UndeclaredRequirement(
             f"the {step} step of {variant.id} loaded {', '.join(missing)}, which its row in "
-            f"runner/matrix.py does not declare (declared extras: "
+            f"the matrix (bench/suite.py for the built-in suite) does not declare (declared extras: "
             f"{', '.join(sorted(declared)) or 'none'}). Add its distribution name to the row's "
             "`requires` (or the model's), so a machine without it skips this variant cleanly.")

@@ -30,8 +30,9 @@ import pytest
 
 from compbench import hardware
 from compbench.settings import resolve_cache_dir
+from compbench.specs import Variant
 from runner import durations
-from runner.matrix import VARIANTS, Variant, upstream_of
+from runner.matrix import upstream_of, variants
 
 TIMING_GROUP = "compbench-timing"
 TIMING_TESTS = ("test_speed",)
@@ -63,11 +64,11 @@ def work_unit(nodeid: str) -> str:
     if nodeid.rfind("@") > nodeid.rfind("]"):   # an explicit xdist_group mark (--dist loadgroup)
         return nodeid.rsplit("@", 1)[1]
     match = _BENCH_NODE.search(nodeid)
-    if not match or match["variant"] not in VARIANTS:
+    if not match or match["variant"] not in variants():
         return nodeid
     if match["test"] in TIMING_TESTS:
         return TIMING_GROUP
-    return build_group(VARIANTS[match["variant"]])
+    return build_group(variants()[match["variant"]])
 
 
 def unit_cost(nodeids: list[str], times: durations.StepTimes, footprint: bool) -> float:
@@ -76,8 +77,8 @@ def unit_cost(nodeids: list[str], times: durations.StepTimes, footprint: bool) -
     tests measure (``--footprint``)."""
     tests: dict[Variant, set[str]] = {}
     for match in map(_BENCH_NODE.search, nodeids):
-        if match and match["variant"] in VARIANTS:
-            tests.setdefault(VARIANTS[match["variant"]], set()).add(match["test"])
+        if match and match["variant"] in variants():
+            tests.setdefault(variants()[match["variant"]], set()).add(match["test"])
     return times.total(step for variant, names in tests.items() for step in times.steps(
         variant, ("accuracy", "footprint") if footprint and FOOTPRINT_TEST in names
         else ("accuracy",)))

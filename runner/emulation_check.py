@@ -140,12 +140,12 @@ def _measure_here(variant_ids: list[str]) -> dict[str, dict]:
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
     from compbench.errors import NotEmulated
-    from runner.matrix import VARIANTS
+    from runner.matrix import variants
     from runner.pipeline import VariantPipeline
 
     assets, cache, tasks, found = Assets(), ArtifactCache(), {}, {}
     for variant_id in variant_ids:
-        variant = VARIANTS[variant_id]
+        variant = variants()[variant_id]
         pipeline = VariantPipeline(variant, assets, cache, tasks.get(variant.model.name))
         try:
             pipeline.prepare()

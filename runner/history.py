@@ -299,7 +299,7 @@ def trend_table(history: History, filters: list[str], last: int = 10):
     columns show, for a terminal."""
     import pandas as pd
 
-    from runner.matrix import VARIANTS
+    from runner.matrix import variants
     from runner.metric_state import variant_states
     from tasks import declaration
 
@@ -307,7 +307,7 @@ def trend_table(history: History, filters: list[str], last: int = 10):
     for variant_id in history.variants():
         if filters and not any(f in variant_id for f in filters):
             continue
-        variant = VARIANTS.get(variant_id)
+        variant = variants().get(variant_id)
         task = declaration(variant.model.task) if variant else None
         metric = task.main_metric if task else ""
         runs = history.runs(variant_id, metric, last)

@@ -29,18 +29,21 @@ from compbench.errors import AssetCorrupt, AssetMissing, BaselineError, Compbenc
 from compbench.hardware import available_cores
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
+from compbench.project import current as current_project
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
-from compbench.settings import REPO_ROOT, resolve_history_path
+from compbench.settings import resolve_history_path
+from compbench.specs import Variant
 from compbench.writable import writable_dir
 from engines.registry import ENGINES, families
-from runner import distributed, durations, results_file, shards
-from runner.baselines import BASELINE_DIR, NEAREST, Baselines, baseline_path
+from runner import distributed, durations, matrix, results_file, shards
+from runner.baselines import NEAREST, Baselines, baseline_path
 from runner.history import History, HistoryError
 from runner.html_report import model_section, render_html, write_html_report
-from runner.matrix import VARIANTS, Variant
+from runner.matrix import variants
 from runner.option_types import positive_int, positive_seconds
 from runner.pipeline import VariantPipeline
+from runner.plugin_manager import MATRIX_ENV, explicit_plugins, load_matrix
 from runner.prebuild import prebuild
 from runner.report import REPORT_SETTING, render, write_report
 from runner.results import Ledger
@@ -65,17 +68,23 @@ FOOTPRINT = "--footprint"   # opt-in: not gated, so not paid for in the gate
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("compbench")
+    group.addoption("--matrix", default=None, metavar="MODULES",
+                    help="comma-separated plugin modules declaring what to benchmark "
+                         "(runner.hookspec), instead of the project's [tool.compbench] "
+                         f"plugins (default: ${MATRIX_ENV} or the project's)")
     group.addoption("--profile", default="default",
                     help="baseline profile: baselines/<profile>.json (default: default, the "
                          "embedded mini data)")
-    group.addoption("--baselines-dir", default=str(BASELINE_DIR),
-                    help="folder of <profile>.json baseline files (default: baselines/)")
+    group.addoption("--baselines-dir", default=None,
+                    help="folder of <profile>.json baseline files (default: the project's "
+                         "baselines/)")
     group.addoption("--update-baselines", action="store_true",
                     help="record this session's measurements into baselines/<profile>.json "
                          "(only if every test passed; atomic, locked, with provenance) instead "
                          "of gating on them")
-    group.addoption("--report-dir", default=str(REPO_ROOT / "reports"),
-                    help="where the comparison report is written (markdown, HTML with plots)")
+    group.addoption("--report-dir", default=None,
+                    help="where the comparison report is written (markdown, HTML with plots; "
+                         "default: the project's reports/)")
     group.addoption("--history", default=None, metavar="PATH",
                     help="SQLite database every session's results are appended to (default: "
                          "$COMPBENCH_HISTORY or <report dir>/history.sqlite)")
@@ -107,6 +116,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(FOOTPRINT, action="store_true",
                     help="also measure each variant's peak memory and start-up in a fresh process "
                          "(reported, not gated; the nightly turns it on)")
+
+
+def reports_dir(config: pytest.Config) -> Path:
+    return Path(config.getoption("--report-dir") or current_project().reports_dir)
+
+
+def baselines_dir(config: pytest.Config) -> Path:
+    return Path(config.getoption("--baselines-dir") or current_project().baselines_dir)
 
 
 def selected_engines(config: pytest.Config) -> list[str] | None:
@@ -146,19 +163,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "compressed_only: parametrized over the compressed "
                             "variants only (not fp32, the reference they are measured against)")
     keep_freed_memory()  # before any engine allocates (compbench/allocator.py)
+    try:   # the matrix first: a typo in a row is one usage error before anything else runs
+        matrix.use(load_matrix(modules=explicit_plugins(config.getoption("--matrix"))))
+    except CompbenchError as exc:
+        raise pytest.UsageError(f"compbench: {exc}") from None
     selected_engines(config)
     try:
         hardware.current()
     except isa_emulation.EmulationError as exc:
         raise pytest.UsageError(str(exc)) from None
     try:
-        baseline_path(config.getoption("--profile"))
+        baseline_path(config.getoption("--profile"), baselines_dir(config))
     except BaselineError as exc:
         raise pytest.UsageError(str(exc)) from None
     try:   # the folders the session writes to: said now, not after its hours (compbench/writable.py)
         ArtifactCache(config.getoption("--cache-dir")).ensure_root()
         if not distributed.is_worker(config):
-            report_dir = Path(config.getoption("--report-dir"))
+            report_dir = reports_dir(config)
             writable_dir(report_dir, "report folder", REPORT_SETTING)
             History(resolve_history_path(report_dir, config.getoption("--history"))).check_writable()
     except CompbenchError as exc:
@@ -308,10 +329,10 @@ def missing_cause(skip: BaseException) -> AssetMissing | EngineUnavailable | Non
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "variant" in metafunc.fixturenames:
         engines = selected_engines(metafunc.config)
-        variants = [v for v in VARIANTS.values() if engines is None or v.engine in engines]
+        chosen = [v for v in variants().values() if engines is None or v.engine in engines]
         if metafunc.definition.get_closest_marker("compressed_only"):
-            variants = [v for v in variants if v.compression != "fp32"]
-        metafunc.parametrize("variant", variants, ids=[v.id for v in variants], scope="session")
+            chosen = [v for v in chosen if v.compression != "fp32"]
+        metafunc.parametrize("variant", chosen, ids=[v.id for v in chosen], scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -329,7 +350,7 @@ def baselines(pytestconfig: pytest.Config) -> Baselines:
 
 def load_baselines(config: pytest.Config) -> Baselines:
     profile = config.getoption("--profile")
-    return Baselines.load(profile, baseline_path(profile, Path(config.getoption("--baselines-dir"))))
+    return Baselines.load(profile, baseline_path(profile, baselines_dir(config)))
 
 
 @pytest.fixture(scope="session")
@@ -571,7 +592,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     origin = provenance()
     header = report_header(config, origin)
     markdown = header + render(ledger, config.stash[NOTES])
-    report_dir = Path(config.getoption("--report-dir"))
+    report_dir = reports_dir(config)
     terminalreporter.write_sep("=", "compbench comparison")
     terminalreporter.write_line(markdown)
     # Each file on its own, the session's data first: a folder that fails one write (checked at

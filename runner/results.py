@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compbench.paired_statistics import RatioInterval
+from compbench.specs import Variant
 from runner.accuracy_floor import Floor, FloorVerdict
-from runner.matrix import VARIANTS, Variant, reference_of
+from runner.matrix import reference_of, variants
 
 
 def same_engine_reference(variant: Variant) -> Variant | None:
-    return VARIANTS.get(f"{variant.model.name}/fp32/{variant.engine}")
+    return variants().get(f"{variant.model.name}/fp32/{variant.engine}")
 
 
 @dataclass(frozen=True)

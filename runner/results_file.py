@@ -19,7 +19,7 @@ from compbench import hardware
 from compbench.cache import atomic_write_text
 from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
-from runner.matrix import VARIANTS
+from runner.matrix import variants
 from runner.results import Ledger, VariantResult, mapping, required, text, text_list, text_map, whole
 
 FORMAT = "compbench-results"
@@ -111,11 +111,11 @@ def _version(value, source: str) -> tuple[int, int]:
 
 def _payload_of(document: dict, version: tuple[int, int], source: str) -> Payload:
     found = required(document, "results", "", mapping)
-    unknown = sorted(set(found) - set(VARIANTS))
+    unknown = sorted(set(found) - set(variants()))
     if unknown:
         raise CompbenchError(f"{source}: variants this commit does not know ({', '.join(unknown)}): "
                              "merge results of the commit that wrote them")
-    results = {variant_id: VariantResult.from_dict(VARIANTS[variant_id], data,
+    results = {variant_id: VariantResult.from_dict(variants()[variant_id], data,
                                                    f"results[{variant_id!r}]")
                for variant_id, data in found.items()}
     drift = document.get("drift")
@@ -192,7 +192,7 @@ def merge_into(found: Payload, ledger: Ledger, notes: dict) -> None:
     """Fold one payload's results into ``ledger`` and its notes into ``notes``."""
     notes.update(found.notes)
     for variant_id, theirs in found.results.items():
-        merge_result(ledger[VARIANTS[variant_id]], theirs)
+        merge_result(ledger[variants()[variant_id]], theirs)
 
 
 def merge_result(ours, theirs) -> None:

@@ -19,9 +19,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from compbench.specs import Variant
 from runner.distributed import FOOTPRINT_TEST, TIMING_TESTS, build_group
 from runner.durations import StepTimes
-from runner.matrix import Variant, reference_of
+from runner.matrix import reference_of
 from runner.results import same_engine_reference
 
 TIMING_STEP = "timing"   # a variant's latency rounds: no cache entry, about the speed budget

@@ -155,9 +155,9 @@ def measure_rates(flops: dict[str, float], assets: str | None,
     single_thread()
     import torch
 
+    from bench.suite import MODELS
     from compbench.assets import Assets
     from compbench.specs import resolve
-    from runner.matrix import MODELS
 
     torch.set_num_threads(1)
     store = Assets(assets)
@@ -521,9 +521,9 @@ def count_flops(cache: Path, assets: str | None) -> dict[str, float]:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import torch
 
+    from bench.suite import MODELS
     from compbench.assets import Assets
     from compbench.specs import resolve
-    from runner.matrix import MODELS
 
     torch.set_num_threads(1)
     store = Assets(assets)
@@ -578,8 +578,8 @@ def recorded_builds(cache: Path, built_before: float | None = None) -> list[dict
     so are entries written later, e.g. rebuilds by later sessions sharing a cold run's folder):
     model, compression, params, recipe function, hardware class and seconds, the longest
     first."""
+    from bench.suite import MATRIX
     from runner.durations import read_recorded
-    from runner.matrix import MATRIX
 
     rows = {(row.model, row.compression): row for row in MATRIX}
     builds = []

@@ -142,7 +142,7 @@ def test_every_class_name_the_hardware_module_makes_is_accepted(tmp_path):
 
 
 def test_the_committed_file_has_a_floor_with_a_reason_for_every_model():
-    from runner.matrix import MODELS
+    from bench.suite import MODELS
 
     baselines = Baselines.load(DEFAULT_PROFILE)
     data, _ = baselines.floors()

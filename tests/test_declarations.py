@@ -1,4 +1,4 @@
-"""The declarations (engine modules, runner/matrix.py, conversion edges) against the two files
+"""The declarations (engine modules, bench/suite.py, conversion edges) against the two files
 written by hand beside them: pyproject.toml (which extra installs a distribution) and tox.ini
 (which env runs which engines, with which extras). When they drift, the failure names the file
 to fix, instead of a tox env that skips half its variants for a missing package.
@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 
+from bench.suite import MATRIX, MODELS
 from compbench.dependencies import normalize_name
 from compbench.extras import NOT_DECLARABLE, extras_of_distributions
 from compbench.settings import REPO_ROOT
 from engines.registry import ENGINES, families
-from runner.matrix import MATRIX, MODELS, VARIANTS
+from runner.matrix import VARIANTS
 
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 TOX_INI = REPO_ROOT / "tox.ini"
@@ -89,10 +90,10 @@ def declared_distributions() -> dict[str, set[str]]:
             where.setdefault(name, set()).add(f"{source_of(spec.name)} ({spec.name})")
     for model in MODELS.values():
         for name in model.requires:
-            where.setdefault(name, set()).add(f"runner/matrix.py (model {model.name})")
+            where.setdefault(name, set()).add(f"bench/suite.py (model {model.name})")
     for row in MATRIX:
         for name in row.requires:
-            where.setdefault(name, set()).add(f"runner/matrix.py (row {row.model}/{row.compression})")
+            where.setdefault(name, set()).add(f"bench/suite.py (row {row.model}/{row.compression})")
     for variant in VARIANTS.values():  # what the route's conversion edges add (formats/)
         for name in set(variant.requires) - set(variant.model.requires) - set().union(
                 *(row.requires for row in MATRIX
@@ -180,7 +181,8 @@ def test_declarations_are_readable_without_any_framework():
     read declarations; on a machine with one framework that must import none of the others."""
     heavy = ("torch", "tensorflow", "onnxruntime", "openvino", "onnx", "tf_keras", "nncf",
              "transformers", "optimum")
-    code = ("import sys\nfrom engines.registry import ENGINES\nimport runner.matrix\n"
+    code = ("import sys\nfrom engines.registry import ENGINES\nfrom runner.matrix import variants\n"
+            "variants()\n"
             f"print(sorted(set({heavy!r}) & {{m.partition('.')[0] for m in sys.modules}}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                             text=True, check=True)

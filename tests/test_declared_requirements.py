@@ -30,7 +30,7 @@ def test_a_step_that_loaded_an_undeclared_framework_fails_naming_the_row():
     with pytest.raises(UndeclaredRequirement) as info:
         check_declared(variant, "compress", {"distributions": {"torch": "2", "tensorflow": "2"}})
     assert "resnet20/fp32/torch loaded tensorflow" in str(info.value)
-    assert "runner/matrix.py" in str(info.value)
+    assert "bench/suite.py" in str(info.value)
 
 
 def test_declared_distribution_names_cover_what_they_install():

@@ -19,7 +19,7 @@ import execnet.script.socketserver as execnet_socketserver
 
 from compbench import hardware
 from compbench.settings import REPO_ROOT
-from runner.baselines import BASELINE_DIR
+from runner.baselines import baseline_path
 from runner.distributed import (
     TIMING_GROUP,
     build_group,
@@ -159,7 +159,7 @@ SELECTION = "resnet20 and onnxruntime-1t and (fp32 or int8-ort)"
 def run_session(tmp_path: Path, name: str, *extra: str) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path / name
     out.mkdir()
-    shutil.copy(BASELINE_DIR / "default.json", out / "default.json")
+    shutil.copy(baseline_path("default"), out / "default.json")
     done = subprocess.run(
         # the suite by -o testpaths and paths as --option=value: xdist maps path arguments onto
         # rsync roots for a remote worker, and refuses a path outside them (README)

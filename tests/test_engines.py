@@ -12,9 +12,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bench.suite import FP32_ENGINES
 from compbench.errors import AssetMissing, EngineUnavailable
 from engines.registry import ENGINES, install_hint, load_engine, missing_distributions
-from runner.matrix import FP32_ENGINES, get_variant
+from runner.matrix import get_variant
 from runner.pipeline import VariantPipeline
 
 

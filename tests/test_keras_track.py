@@ -20,11 +20,11 @@ import pytest  # noqa: E402
 pytest.importorskip("tensorflow")
 pytest.importorskip("tf_keras")
 
+from bench.suite import MODELS  # noqa: E402
 from engines.registry import get_engine  # noqa: E402
 from evaluation.cifar10 import CifarSplit, load_cifar10  # noqa: E402
 from formats.artifacts import artifact_in  # noqa: E402
 from models.cifar.keras_models import resnet8_preprocess  # noqa: E402
-from runner.matrix import MODELS  # noqa: E402
 
 RESNET8 = "cifar10/models/mlperf_tiny_resnet8.h5"
 RESNET8_INT8_REFERENCE = "cifar10/models/mlperf_tiny_resnet8_int8.tflite"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from compbench import project
 from compbench.cache import ArtifactCache
 from compbench.hardware import current
 from compbench.settings import REPO_ROOT
@@ -20,7 +21,7 @@ from engines.registry import engine_config
 from runner import durations, shards
 from runner.cli import main as compbench
 from runner.distributed import build_group
-from runner.durations import DURATIONS_FILE, DurationsError, StepTimes
+from runner.durations import DurationsError, StepTimes
 from runner.matrix import VARIANTS
 
 OV = VARIANTS["resnet20/int8-ort/openvino"]
@@ -111,10 +112,11 @@ def test_the_durations_file_round_trips_and_a_damaged_one_is_one_error(tmp_path)
 
 
 def test_the_committed_durations_file_is_valid_and_names_only_current_steps():
-    committed = StepTimes.read(DURATIONS_FILE)
-    assert committed.seconds, f"{DURATIONS_FILE} is missing or empty: {durations.WRITE_COMMAND}"
+    file = project.current().durations_file
+    committed = StepTimes.read(file)
+    assert committed.seconds, f"{file} is missing or empty: {durations.WRITE_COMMAND}"
     assert committed.kept_for(VARIANTS.values()) == committed, \
-        f"{DURATIONS_FILE} names steps no variant has: {durations.WRITE_COMMAND}"
+        f"{file} names steps no variant has: {durations.WRITE_COMMAND}"
 
 
 def test_compbench_durations_write_takes_the_caches_times_and_keeps_the_others(tmp_path, capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.suite import MATRIX, MODELS, expand
 from compbench.specs import ModelSpec, Row, SpecError
-from runner.matrix import MATRIX, MODELS, expand
 
 ROW = {"model": "resnet20", "compression": "int8-x", "recipe": "compression.int8_ort:int8_ort",
        "engines": ("onnxruntime",)}
@@ -68,7 +68,7 @@ def test_a_row_naming_an_undeclared_model_or_engine_fails_when_the_matrix_is_bui
 
 
 def test_a_wrong_row_in_the_matrix_ends_pytest_with_one_message(tmp_path):
-    """What a user who edits ``runner/matrix.py`` sees: a usage error, not an import traceback."""
+    """What a user who edits ``bench/suite.py`` sees: a usage error, not an import traceback."""
     import subprocess
     import sys
 
@@ -80,7 +80,7 @@ def test_a_wrong_row_in_the_matrix_ends_pytest_with_one_message(tmp_path):
     for name in tracked:   # 6 MB
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         (copy / name).write_bytes((REPO_ROOT / name).read_bytes())
-    matrix = copy / "runner" / "matrix.py"
+    matrix = copy / "bench" / "suite.py"
     text = matrix.read_text()
     assert text.count("engines=FP32_ENGINES,") > 1
     matrix.write_text(text.replace("engines=FP32_ENGINES,", 'engines="torch",', 1))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from compbench import hardware
 from compbench.settings import REPO_ROOT
-from runner.baselines import BASELINE_DIR
+from runner.baselines import baseline_path
 
 MISSING = '''
 from dataclasses import replace
@@ -75,7 +75,7 @@ SELECTION = "resnet20 and onnxruntime-1t and (fp32 or int8-ort)"
 def test_a_stale_acceptance_and_untimed_speed_are_counted_and_fail_ci(tmp_path, asset_file):
     asset_file("cifar10/models/resnet20-12fca82f.th")
     here = hardware.current().hardware_class
-    data = json.loads((BASELINE_DIR / "default.json").read_text())
+    data = json.loads(baseline_path("default").read_text())
     data["below_floor_accepted"]["resnet20/int8-ort"] = {here: "accepted for this test"}
     (tmp_path / "default.json").write_text(json.dumps(data, indent=2))
     session = ("bench/test_floor.py", "bench/test_speed.py", "-k", SELECTION,
@@ -108,7 +108,7 @@ def test_every_value_gated_against_another_class_is_counted_in_the_summary_line(
     asset_file("cifar10/models/resnet20-12fca82f.th")
     here = hardware.current().hardware_class
     other = "x86_64-avx2" if here != "x86_64-avx2" else "x86_64-avx512-vnni"
-    data = json.loads((BASELINE_DIR / "default.json").read_text())
+    data = json.loads(baseline_path("default").read_text())
     entry = data["variants"]["resnet20/int8-ort/onnxruntime-1t"]
     values = {metric: record for key, found in entry["by_hardware"].items()
               for metric, record in found.items() if metric != "speedup"}

@@ -14,9 +14,10 @@ from dataclasses import replace
 import pytest
 
 import tasks
+from bench.suite import MODELS
 from compbench.settings import REPO_ROOT
 from runner import baselines as baselines_module
-from runner.matrix import MODELS, get_variant
+from runner.matrix import get_variant
 from runner.report import model_table
 from runner.results import Ledger
 from tasks.base import Tolerance, UnknownTask

@@ -7,10 +7,11 @@ import sys
 
 import pytest
 
+from bench.suite import MATRIX
 from compbench.errors import UnknownVariant
 from compbench.settings import REPO_ROOT
 from engines.registry import ENGINES
-from runner.matrix import MATRIX, VARIANTS, get_variant, reference_of
+from runner.matrix import VARIANTS, get_variant, reference_of
 
 
 def test_ids_expand_from_the_table():

@@ -1,0 +1,82 @@
+"""Loading a project's plugins and asking them for the matrix (hooks: ``runner.hookspec``).
+
+The plugins are the project's own modules, named in its configuration (``compbench.project``)
+or replaced for one run by ``--matrix``/``COMPBENCH_MATRIX``, plus installed packages that
+register under the ``compbench`` entry-point group. An explicit list is taken as the whole
+list: a run asked for one matrix gets that one, whatever else is installed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+
+import pluggy
+
+from compbench.errors import CompbenchError
+from compbench.project import Project, current
+from runner import hookspec
+from runner.matrix import Matrix
+
+MATRIX_ENV = "COMPBENCH_MATRIX"
+MATRIX_SETTING = f"--matrix or {MATRIX_ENV}"
+
+
+class PluginError(CompbenchError):
+    """A declared plugin cannot be imported, or failed while declaring."""
+
+
+def explicit_plugins(option: str | None = None) -> tuple[str, ...] | None:
+    """``--matrix`` (or ``COMPBENCH_MATRIX``): comma-separated module names, or None."""
+    raw = option if option is not None else os.environ.get(MATRIX_ENV)
+    if not raw:
+        return None
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def plugin_manager(project: Project, modules: tuple[str, ...] | None = None) -> pluggy.PluginManager:
+    manager = pluggy.PluginManager(hookspec.PROJECT_NAME)
+    manager.add_hookspecs(hookspec)
+    # the project's modules import from its folder, as pytest imports a rootdir's conftest
+    if str(project.root) not in sys.path:
+        sys.path.insert(0, str(project.root))
+    where = MATRIX_SETTING if modules is not None else f"{project.config_file} [tool.compbench] plugins"
+    for name in modules if modules is not None else project.plugins:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise PluginError(f"plugin {name!r} (from {where}) cannot be imported: {exc}. "
+                              f"It must be a module importable from {project.root} or installed "
+                              "in this environment") from None
+        if not any(hasattr(module, hook) for hook in ("compbench_declare",)):
+            raise PluginError(f"plugin {name!r} (from {where}) implements no compbench hook: "
+                              "define compbench_declare(matrix) (runner.hookspec)")
+        if manager.get_plugin(name) is None:
+            manager.register(module, name)
+    if modules is None:
+        manager.load_setuptools_entrypoints(hookspec.PROJECT_NAME)
+    return manager
+
+
+def load_matrix(project: Project | None = None, modules: tuple[str, ...] | None = None) -> Matrix:
+    """The project's matrix, declared by its plugins and checked (every row expanded)."""
+    project = project or current()
+    modules = modules if modules is not None else explicit_plugins()
+    manager = plugin_manager(project, modules)
+    matrix = Matrix()
+    try:
+        manager.hook.compbench_declare(matrix=matrix)
+    except CompbenchError:
+        raise
+    except Exception as exc:  # a plugin's own bug: name it, keep its last frame
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise PluginError(f"a compbench plugin failed while declaring its matrix: "
+                          f"{type(exc).__name__}: {exc} ({frame.filename}:{frame.lineno})") from None
+    if not matrix.rows:
+        named = ", ".join(modules if modules is not None else project.plugins) or "none"
+        raise PluginError(f"the plugins of {project.config_file} ({named}) declared no rows: add "
+                          "models and rows in compbench_declare (runner.hookspec)")
+    matrix.variants  # noqa: B018 - expand and check every row now
+    return matrix
