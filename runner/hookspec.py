@@ -4,7 +4,7 @@ A plugin is any importable module (or installed package) that implements these h
 ``runner.hookspec.hookimpl``. compbench finds plugins the way asv finds a project's own
 benchmarks and plugins: the project names them in its ``pyproject.toml``, and installed
 packages may add themselves through an entry point. The built-in suite is declared exactly
-like this (``runner/matrix.py``, named in this repository's ``pyproject.toml``)::
+like this (``bench/suite.py``, named in this repository's ``pyproject.toml``)::
 
     # pyproject.toml of your project
     [tool.compbench]

@@ -1,7 +1,7 @@
 """The matrix object: what one project benchmarks, built through the public declaration API.
 
 Every runner module asks this object (``active()``) for variants instead of reading a table's
-module globals, so the built-in suite (``runner/matrix.py``) and a team's own project
+module globals, so the built-in suite (``bench/suite.py``) and a team's own project
 (``docs/how-to/own-model.md``) go through the same code: plugins named by the project's
 configuration declare models and rows into a ``Matrix`` (``runner.hookspec``), and the
 matrix expands them into variants once, checking every row before anything is built.

@@ -16,7 +16,7 @@ label-free criterion on calibration images the candidate did not train on:
 - the evaluation images are never opened (the task's image list is emptied before any build).
 
 It writes ``compression/selection/scrfd_500m_kps-<compression>.json`` (candidates, criterion,
-choice) and prints the table; copy the choice into the row (``runner/matrix.py``) by hand, then
+choice) and prints the table; copy the choice into the row (``bench/suite.py``) by hand, then
 the row's final build trains on all 102 images.
 
     .venv/bin/python scripts/select_detector_finetune.py int8-qat \\

@@ -11,7 +11,7 @@ the suite never scores:
 - candidates: the row's parameters with each combination of the ``--grid`` values;
 - each candidate is built by the row's own recipe through the suite's pipeline (cached by
   content: the chosen candidate's build *is* the row's build once its parameters are written
-  into ``runner/matrix.py``), loaded on the Keras engine, and scored by top-1 on the held-out
+  into ``bench/suite.py``), loaded on the Keras engine, and scored by top-1 on the held-out
   images;
 - criterion: the highest held-out top-1; a tie (within 0.1 pt, the held-out set's resolution
   is 0.01 pt, its sampling noise ~0.4 pt) goes to the fewer steps, then the smaller rate.

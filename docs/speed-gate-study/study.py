@@ -16,6 +16,8 @@ baseline × (1 − t), the baseline being the identical pair's median estimate (
 
 Run from the repository root with the project's venv, nothing else running:
   .venv/bin/python docs/speed-gate-study/study.py --trials 60 --out docs/speed-gate-study/results.json
+``--pilot-not-counted`` times with the plan before the pilot counted (``pilot_counts=False``),
+for a before/after on the same machine.
 """
 
 from __future__ import annotations
@@ -97,9 +99,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--conditions", default=",".join(CONDITIONS))
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--pilot-not-counted", action="store_true",
+                        help="the pilot only sizes the measurement (the plan before it counted)")
     args = parser.parse_args()
     keep_freed_memory()  # as the bench does
-    plan = PairingPlan()
+    plan = PairingPlan(pilot_counts=not args.pilot_not_counted)
     results = {"plan": plan.__dict__, "hardware_class": hardware.current().hardware_class,
                "cpu": hardware.current().describe() or platform.processor(),
                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
