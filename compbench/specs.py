@@ -81,7 +81,9 @@ def frozen_params(params: Mapping[str, Scalar] | Params, where: str) -> Params:
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     name: str
-    task: str                 # a module of tasks/ (its TASK declares data, metrics, protocol)
+    # a built-in task's name (a module of tasks/), or "package.module:ATTRIBUTE" naming a
+    # project's own tasks.base.TaskDeclaration (data, metrics, protocol)
+    task: str
     source: str               # "module:function" building the fp32 reference (torch/keras/hf)
     weights: tuple[str, ...]  # asset files the source reads (their checksums key the cache)
     input_shape: tuple[int, ...]
@@ -93,9 +95,12 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         where = f"model {self.name!r}"
-        _check_fields(self, where, names=("name", "task", "reference_engine"),
+        _check_fields(self, where, names=("name", "reference_engine"),
                       references=("source", "preprocess"), strings=("description",),
                       tuples=("weights", "requires"), flags=(), optional=("preprocess",))
+        _require(isinstance(self.task, str) and bool(NAME.match(self.task) or REFERENCE.match(self.task)),
+                 where, "task", self.task,
+                 "a built-in task's name or a 'package.module:ATTRIBUTE' TaskDeclaration")
         shape = self.input_shape
         _require(isinstance(shape, (tuple, list)) and bool(shape)
                  and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape),

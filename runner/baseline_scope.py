@@ -20,7 +20,7 @@ import json
 
 from compbench import hardware
 from runner.baseline_store import SHARED
-from runner.tolerances import ACCURACY_METRICS, CENSUS_METRICS
+from runner.tolerances import CENSUS_METRICS, accuracy_metrics
 
 NEAREST = " (nearest)"   # a check's basis: another class's value, at the cross-class tolerance
 
@@ -34,7 +34,7 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
         # otherwise without VNNI, layout passes and fusions follow the vector width): a class
         # is gated on its own census only
         return True
-    if metric not in ACCURACY_METRICS:
+    if metric not in accuracy_metrics():
         return False
     from runner.matrix import variants
 
@@ -57,7 +57,7 @@ def cpu_model_dependent(variant_id: str, metric: str) -> bool:
         return False
     if metric == "speedup":
         return variant.cpu_dependent_accuracy
-    return variant.cpu_model_dependent_accuracy and metric in ACCURACY_METRICS
+    return variant.cpu_model_dependent_accuracy and metric in accuracy_metrics()
 
 
 def recipe_of(variant_id: str) -> str | None:

@@ -19,7 +19,7 @@ from compbench.cache import atomic_write_text, file_lock
 from compbench.errors import BaselineError
 from compbench.project import current
 from runner import accuracy_floor
-from runner.tolerances import ACCURACY_METRICS, CROSS_HARDWARE_TOLERANCES, DEFAULT_TOLERANCES, KNOWN_METRICS
+from runner.tolerances import accuracy_metrics, cross_hardware_tolerances, default_tolerances, known_metrics
 
 DEFAULT_PROFILE = "default"
 UPDATE_HINT = "pytest bench --update-baselines"
@@ -39,8 +39,8 @@ def baseline_path(profile: str, directory: Path | None = None) -> Path:
 
 
 def empty(profile: str) -> dict:
-    return {"schema": SCHEMA, "profile": profile, "tolerances": DEFAULT_TOLERANCES,
-            "cross_hardware_tolerances": CROSS_HARDWARE_TOLERANCES, "recordings": {},
+    return {"schema": SCHEMA, "profile": profile, "tolerances": default_tolerances(),
+            "cross_hardware_tolerances": cross_hardware_tolerances(), "recordings": {},
             "variants": {}}
 
 
@@ -117,8 +117,8 @@ def validate(path: Path, data) -> None:
         if not isinstance(table, dict):
             bad(f"{where} must be an object")
         for metric, tol in table.items():
-            if metric not in KNOWN_METRICS:
-                bad(f'{where}["{metric}"]: unknown metric (known: {", ".join(KNOWN_METRICS)})')
+            if metric not in known_metrics():
+                bad(f'{where}["{metric}"]: unknown metric (known: {", ".join(known_metrics())})')
             if not isinstance(tol, dict) or len({"abs", "rel"} & set(tol)) != 1 \
                     or set(tol) - {"abs", "rel", "why"}:
                 bad(f'{where}["{metric}"] must be {{"abs": x}} or {{"rel": x}} (plus "why")')
@@ -131,8 +131,8 @@ def validate(path: Path, data) -> None:
         if not isinstance(table, dict):
             bad(f"{where} must be an object")
         for metric, record in table.items():
-            if metric not in KNOWN_METRICS:
-                bad(f'{where}["{metric}"]: unknown metric (known: {", ".join(KNOWN_METRICS)})')
+            if metric not in known_metrics():
+                bad(f'{where}["{metric}"]: unknown metric (known: {", ".join(known_metrics())})')
             if not isinstance(record, dict) or "value" not in record:
                 bad(f'{where}["{metric}"] must be {{"value": number, "recorded": id}}')
             number(f'{where}["{metric}"]["value"]', record["value"])
@@ -151,7 +151,7 @@ def validate(path: Path, data) -> None:
         bad('missing "variants" object')
     tolerances('"tolerances"', data.get("tolerances", {}))
     tolerances('"cross_hardware_tolerances"', data.get("cross_hardware_tolerances", {}))
-    accuracy_floor.parse(data, bad, ACCURACY_METRICS)
+    accuracy_floor.parse(data, bad, accuracy_metrics())
     for variant_id, entry in data["variants"].items():
         where = f'variants["{variant_id}"]'
         if not isinstance(entry, dict) or set(entry) - {"recipe", SHARED, "by_hardware", "tolerances"}:

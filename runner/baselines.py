@@ -20,18 +20,18 @@ from runner.accuracy_floor import FloorVerdict
 from runner.baseline_scope import NEAREST, hardware_dependent, recipe_of, trained_here
 from runner.baseline_store import DEFAULT_PROFILE, SHARED, UPDATE_HINT, baseline_path, empty
 from runner.tolerances import (
-    ACCURACY_METRICS,
-    CROSS_HARDWARE_TOLERANCES,
-    DEFAULT_TOLERANCES,
-    KNOWN_METRICS,
     RUNNER_TOLERANCES,
+    accuracy_metrics,
+    cross_hardware_tolerances,
+    default_tolerances,
+    known_metrics,
 )
 from runner.verdicts import Verdict, interval_verdict, lowest_allowed, point_verdict
 from tasks import metric as declared_metric
 
 # the names other modules and tests import from here
-__all__ = ["ACCURACY_METRICS", "CROSS_HARDWARE_TOLERANCES", "DEFAULT_PROFILE",
-           "DEFAULT_TOLERANCES", "INCONCLUSIVE", "KNOWN_METRICS", "NEAREST", "NO_BASELINE", "PASS",
+__all__ = ["accuracy_metrics", "cross_hardware_tolerances", "DEFAULT_PROFILE",
+           "default_tolerances", "INCONCLUSIVE", "known_metrics", "NEAREST", "NO_BASELINE", "PASS",
            "REGRESSION", "RUNNER_TOLERANCES", "STALE", "UPDATE_HINT", "Baselines", "Check", "Verdict",
            "baseline_path", "empty", "hardware_dependent", "recipe_of", "trained_here"]
 
@@ -110,10 +110,10 @@ class Baselines:
     def tolerance(self, variant_id: str, metric: str, cross_hardware: bool = False) -> dict:
         entry = self.data["variants"].get(variant_id, {})
         if cross_hardware:
-            sources = (self.data.get("cross_hardware_tolerances", {}), CROSS_HARDWARE_TOLERANCES)
+            sources = (self.data.get("cross_hardware_tolerances", {}), cross_hardware_tolerances())
         else:
             sources = (entry.get("tolerances", {}), self.data.get("tolerances", {}),
-                       DEFAULT_TOLERANCES)
+                       default_tolerances())
         for source in sources:
             if metric in source:
                 return source[metric]

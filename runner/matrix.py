@@ -109,6 +109,13 @@ def expand(models: dict[str, ModelSpec], rows: list[Row]) -> list[Variant]:
         )
         return tuple(dict.fromkeys(model.requires + row.requires + conversion))
 
+    from tasks import UnknownTask, declaration
+
+    for model in models.values():   # a project's own task joins the registry here
+        try:
+            declaration(model.task)
+        except UnknownTask as exc:
+            raise SpecError(f"model {model.name!r}: {exc}") from None
     by_key = {(row.model, row.compression): row for row in rows}
     for row in rows:
         where = f"row {row.model}/{row.compression}"

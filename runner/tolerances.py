@@ -9,7 +9,7 @@ were recorded. Each entry's ``why`` is copied into the files and says where its 
 
 from __future__ import annotations
 
-from tasks import all_tasks
+from tasks import Metric, all_tasks, declaration
 
 RUNNER_TOLERANCES: dict[str, dict] = {
     "size_bytes": {"rel": 0.02, "why": "serialisation metadata varies by a few hundred bytes"},
@@ -32,13 +32,32 @@ RUNNER_CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
     "speedup": {"rel": 0.8, "why": "int8 speed-ups on AVX2-only measured down to 0.28x of the "
                                    "VNNI values (int8-qat/torch 1.62x vs 5.86x)"},
 }
+
+
 # Derived from the task declarations, never listed here (one task may share another's metric
-# only by declaring it identically, so a name is enough to find its facts).
-_DECLARED = {m.name: m for task in all_tasks().values() for m in task.metrics}
-ACCURACY_METRICS = tuple(_DECLARED)
-DEFAULT_TOLERANCES: dict[str, dict] = {
-    **{name: m.tolerance.as_entry() for name, m in _DECLARED.items()}, **RUNNER_TOLERANCES}
-CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
-    **{name: m.cross_hardware.as_entry() for name, m in _DECLARED.items()},
-    **RUNNER_CROSS_HARDWARE_TOLERANCES}
-KNOWN_METRICS = tuple(DEFAULT_TOLERANCES)
+# only by declaring it identically, so a name is enough to find its facts). Functions, not
+# constants: a project's own tasks are known once its matrix is loaded, after this import.
+def _declared() -> dict[str, Metric]:
+    """The metrics of the tasks the session's models use (a project's baseline file knows its
+    own tasks' metrics, not those of every task compbench ships)."""
+    from runner.matrix import active
+
+    used = {declaration(model.task).name for model in active().models.values()}
+    return {m.name: m for task in all_tasks().values() if task.name in used for m in task.metrics}
+
+
+def accuracy_metrics() -> tuple[str, ...]:
+    return tuple(_declared())
+
+
+def default_tolerances() -> dict[str, dict]:
+    return {**{name: m.tolerance.as_entry() for name, m in _declared().items()}, **RUNNER_TOLERANCES}
+
+
+def cross_hardware_tolerances() -> dict[str, dict]:
+    return {**{name: m.cross_hardware.as_entry() for name, m in _declared().items()},
+            **RUNNER_CROSS_HARDWARE_TOLERANCES}
+
+
+def known_metrics() -> tuple[str, ...]:
+    return tuple(default_tolerances())

@@ -4,6 +4,10 @@ A registry, not a dispatch: each ``tasks/<name>.py`` declares ``TASK`` (``tasks.
 found by listing this package, so adding a task touches no other file. Looking up one task by
 name imports that module only; listing them all (the report, the baseline gate) imports every
 task module but none of their protocols, which load where an evaluation runs.
+
+A project's own task lives in its own repository: a model names it as
+``"package.module:ATTRIBUTE"`` (a ``TaskDeclaration``), and once looked up it is listed with
+the built-in ones (the session's matrix looks up each model's task when it is expanded).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ __all__ = ["Metric", "Task", "TaskDeclaration", "UnknownTask", "all_tasks", "cre
            "declaration", "metric"]
 
 _NOT_TASKS = frozenset({"base"})
+_REFERENCED: dict[str, TaskDeclaration] = {}   # a project's own tasks, by reference
 
 
 def _module_names() -> list[str]:
@@ -45,10 +50,12 @@ def all_tasks() -> dict[str, TaskDeclaration]:
     """Every declared task, by name (sorted by name, so the order does not follow the disk)."""
     found: dict[str, TaskDeclaration] = {}
     metrics: dict[str, tuple[str, Metric]] = {}
-    for module_name in _module_names():
-        declared = _declared_by(module_name)
+    built_in = (_declared_by(module_name) for module_name in _module_names())
+    for declared in [*built_in, *_REFERENCED.values()]:
         if declared is None:
             continue
+        if declared.name in found and found[declared.name] is not declared:
+            raise TypeError(f"two tasks are named {declared.name!r}: rename the project's own")
         for candidate in declared.metrics:
             # The baseline file keys tolerances by metric name alone: two tasks may share a
             # metric (two classifiers' top-1) only if they declare it identically.
@@ -60,8 +67,33 @@ def all_tasks() -> dict[str, TaskDeclaration]:
     return found
 
 
+def _referenced(reference: str) -> TaskDeclaration:
+    module_name, _, attribute = reference.partition(":")
+    try:
+        declared = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise UnknownTask(f"task {reference!r} cannot be found ({exc}): it must name a "
+                          "TaskDeclaration in a module importable from the project's folder") from None
+    if not isinstance(declared, TaskDeclaration):
+        raise UnknownTask(f"task {reference!r} is {type(declared).__name__}, not a "
+                          "tasks.base.TaskDeclaration")
+    if _REFERENCED.get(reference) is not declared:
+        _REFERENCED[reference] = declared
+        all_tasks.cache_clear()
+        try:
+            all_tasks()   # its name and metrics checked against every other task's now
+        except TypeError as exc:
+            del _REFERENCED[reference]
+            all_tasks.cache_clear()
+            raise UnknownTask(f"task {reference!r}: {exc}") from None
+    return declared
+
+
 def declaration(name: str) -> TaskDeclaration:
-    """The declaration of task ``name``, importing ``tasks/<name>.py`` and nothing else."""
+    """The declaration of task ``name``: a built-in name imports ``tasks/<name>.py`` and
+    nothing else; a ``module:ATTRIBUTE`` reference imports the project's module."""
+    if ":" in name:
+        return _referenced(name)
     declared = _declared_by(name) if name in _module_names() else None
     if declared is None:
         raise UnknownTask(f"unknown task {name!r}: the known tasks are {', '.join(all_tasks())} "
