@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from compbench.paired_timing import PairingPlan
 from compbench.project import current as current_project
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
-from compbench.settings import resolve_history_path
+from compbench.settings import REPO_ROOT, resolve_history_path
 from compbench.specs import Variant
 from compbench.writable import writable_dir
 from engines.registry import ENGINES, families
@@ -494,9 +495,18 @@ def engine_threads() -> dict[str, int]:
     return {name: config.resolved_threads for name, config in ENGINES.items()}
 
 
+def invocation(config: pytest.Config) -> str:
+    """The command a user typed: ``compbench bench ...`` runs pytest on this checkout's bench/,
+    whose absolute path says nothing to another machine (a project outside the checkout
+    records its baselines that way)."""
+    args = list(config.invocation_params.args)
+    if args[:1] == [str(REPO_ROOT / "bench")] and Path(sys.argv[0]).name == "compbench":
+        return " ".join(["compbench", "bench", *args[1:]])
+    return " ".join(["pytest", *args])
+
+
 def recording_provenance(config: pytest.Config) -> dict:
-    command = " ".join(["pytest", *config.invocation_params.args])
-    return provenance(command) | {"engine_threads": engine_threads()}
+    return provenance(invocation(config)) | {"engine_threads": engine_threads()}
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
