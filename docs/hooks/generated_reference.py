@@ -14,6 +14,7 @@ from mkdocs.structure.files import File
 
 CLI_PAGE = "reference/cli.md"
 PYTEST_PAGE = "reference/pytest-options.md"
+HOOKS_PAGE = "reference/hooks.md"
 WIDTH = 96   # help text wrapped to fit the page's code blocks without a scroll bar
 STUDIES = "Studies"
 EMULATION_REPORTS = "emulation-check-*.md"
@@ -40,7 +41,25 @@ def on_config(config):
 def on_files(files, config):
     files.append(File.generated(config, CLI_PAGE, content=cli_page()))
     files.append(File.generated(config, PYTEST_PAGE, content=pytest_page()))
+    files.append(File.generated(config, HOOKS_PAGE, content=hooks_page()))
     return files
+
+
+def hooks_page() -> str:
+    """The hooks a project implements, from ``runner/hookspec.py``'s own docstrings."""
+    import inspect
+
+    from runner import hookspec
+
+    lines = ["# Plugin hooks", "",
+             "Generated from `runner/hookspec.py` when the site is built.", "",
+             inspect.cleandoc(hookspec.__doc__), ""]
+    for name, function in inspect.getmembers(hookspec, inspect.isfunction):
+        if getattr(function, "compbench_spec", None) is None:
+            continue
+        lines += [f"## `{name}{inspect.signature(function)}`", "",
+                  inspect.cleandoc(function.__doc__ or ""), ""]
+    return "\n".join(lines).replace("::\n", ":\n")
 
 
 def _help(parser: argparse.ArgumentParser) -> str:
