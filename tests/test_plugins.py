@@ -115,6 +115,12 @@ def test_an_installed_package_declares_through_its_entry_point(tmp_path):
      "row team_resnet/int8-ort follows 'pruned', which is no row of team_resnet"),
     ('plugins = ["teambench"]', TEAM_PLUGIN + "\n    {}['x']\n",
      "a compbench plugin failed while declaring its matrix: KeyError: 'x' ({plugin}:"),
+    ('plugins = ["teambench"]', TEAM_PLUGIN.replace('task="cifar10"', 'task="teambench:TASK"'),
+     "model 'team_resnet': task 'teambench:TASK' cannot be found (module 'teambench' has no "
+     "attribute 'TASK')"),
+    ('plugins = ["teambench"]', TEAM_PLUGIN.replace('task="cifar10"', 'task="teambench:hookimpl"'),
+     "model 'team_resnet': task 'teambench:hookimpl' is HookimplMarker, not a "
+     "tasks.base.TaskDeclaration"),
     ('plugins = ["teambench"]', "from runner.hookspec import hookimpl\n\n@hookimpl\n"
                                 "def compbench_declare(matrix):\n    pass\n",
      "declared no rows"),
