@@ -173,6 +173,34 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_accept(args: argparse.Namespace) -> int:
+    """Move a baseline to the level after a confirmed change point (runner/accept.py)."""
+    from compbench.project import current
+    from compbench.settings import resolve_history_path
+    from runner.accept import accept
+    from runner.baselines import Baselines, baseline_path
+    from runner.history import History
+    from runner.matrix import get_variant
+
+    variant = get_variant(args.variant).id
+    history = History(resolve_history_path(current().reports_dir, args.history))
+    if not history.path.exists():
+        raise CompbenchError(f"no history at {history.path}: a change is accepted from the "
+                             "sessions recorded there (pass --history / set COMPBENCH_HISTORY)")
+    path = baseline_path(args.profile, Path(args.baselines_dir) if args.baselines_dir else None)
+    command = " ".join(["compbench", *sys.argv[1:]])
+    accepted, changes = accept(Baselines.load(args.profile, path), history, variant, args.metric,
+                               args.reason, command)
+    point = accepted.point
+    print(f"{variant} {args.metric}: accepted the change at session {point.session_id} "
+          f"({(point.git_commit or '?')[:12]}, {point.date}, p = {point.p_value:.3g}); the "
+          f"baseline is now the median of the {accepted.runs} run(s) since, "
+          f"{accepted.value:.6g}, on {accepted.machine}, in {path}")
+    for line in changes:
+        print(f"  {line}")
+    return 0
+
+
 def cmd_emulation_check(args: argparse.Namespace) -> int:
     """Emulated values of a lower class against a real machine's (runner/emulation_check.py)."""
     from compbench import hardware
@@ -386,6 +414,19 @@ def build_parser() -> argparse.ArgumentParser:
     past.add_argument("--history", default=None, metavar="PATH",
                       help="the database (default: $COMPBENCH_HISTORY or reports/history.sqlite)")
     past.set_defaults(func=cmd_history)
+
+    accepting = sub.add_parser("accept", help="accept a confirmed change on purpose: the baseline "
+                               "moves to the median of this machine's runs since the change point, "
+                               "with the reason and the change's commit in its provenance")
+    accepting.add_argument("variant", help="the variant id")
+    accepting.add_argument("metric", help="the metric (speedup, top1, hard, size_bytes, ...)")
+    accepting.add_argument("--reason", required=True, help="why the change is intended (kept in the file)")
+    accepting.add_argument("--history", default=None, metavar="PATH",
+                           help="the database (default: $COMPBENCH_HISTORY or reports/history.sqlite)")
+    accepting.add_argument("--profile", default="default", help="baseline profile (default: default)")
+    accepting.add_argument("--baselines-dir", default=None, metavar="DIR",
+                           help="folder of <profile>.json (default: the project's baselines/)")
+    accepting.set_defaults(func=cmd_accept)
 
     regressing = sub.add_parser("regressions", help="the variants the gate called red in these "
                                 "results files, one id per line (the nightly's alert bisects them)")
