@@ -11,7 +11,7 @@ import os as _os
 
 # Set before anything imports TensorFlow or transformers (see ../shared/notes/stack.md):
 # tfmot only works with the legacy tf_keras; transformers would otherwise import TensorFlow
-# (~20 s) even on the torch path.
+# (a slow import: docs/studies/design-measurements.md) even on the torch path.
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 _os.environ.setdefault("USE_TF", "0")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -58,7 +58,7 @@ def step_environment(uses_tensorflow: bool) -> dict[str, str]:
     env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": search_path,
                 "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"})
     if not uses_tensorflow:
-        env["USE_TF"] = "0"  # transformers/optimum would import TensorFlow (~20 s) and record it
+        env["USE_TF"] = "0"  # transformers/optimum would import TensorFlow (slow) and record it
     return env
 
 

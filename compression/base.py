@@ -34,8 +34,7 @@ def build_threads() -> Iterator[int]:
     The step process already starts with one thread per library; pinning again here keeps a
     build computing the same bits when a test or a script runs it in its own interpreter. One
     thread is also the faster choice for these small training steps on a shared 2-core machine
-    (measured: 0.29 s/step on one thread, 0.60 s on two while another job ran; ReviewKD steps
-    were 30-60x slower on two), so builds run two at a time instead (``runner/prebuild.py``).
+    (docs/studies/design-measurements.md), so builds run two at a time instead (``runner/prebuild.py``).
     The previous count is restored afterwards.
     """
     import torch

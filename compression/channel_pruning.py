@@ -12,13 +12,13 @@ network (SCRFD's: ``compression.scrfd.channel_groups``); this module only needs 
 Criterion (``channel_importance``): the signal energy a channel feeds its cross-channel consumers,
 var(input_c) * ||W_eff[:, c]||^2, measured on calibration images (``W_eff``: the consumer's
 weights scaled by its own BatchNorm, if any). |gamma| of the producer's BN is available too, but
-on SCRFD it started the fine-tune from a much worse model (distance to fp32 0.55 vs 0.24 for the
-head at 40 %).
+on SCRFD it started the fine-tune from a much worse model (docs/studies/design-measurements.md).
 
 Reconstruction (``_reconstruct_consumer``): the removed channels are not simply dropped. Every
 consumer is a linear conv, so the removed inputs are predicted from the kept ones by least squares
 on the calibration statistics (x_R ~ A x_K + b) and the prediction is folded into the consumer's
-kept weights and bias (or its BN's running mean). This halved the initial damage again.
+kept weights and bias (or its BN's running mean). This cut the initial damage further
+(docs/studies/design-measurements.md).
 
 Kept counts are rounded *up* to a multiple of 8 (SIMD-friendly widths for oneDNN / onnxruntime /
 OpenVINO).

@@ -35,9 +35,9 @@ FINETUNE = FinetuneConfig(batch_size=64)
 
 
 def clustered(ctx: RecipeContext, *, clusters: int, steps: int, learning_rate: float) -> Artifact:
-    """The row's parameters (``runner/matrix.py``): shared values per kernel, fine-tuning steps
-    (each cold build within ~3 minutes on a shared 2-core machine: ResNet-8 ~0.1 s/step,
-    MobileNetV2 ~0.5 s/step there) and the fine-tune's Adam learning rate."""
+    """The row's parameters (``bench/suite.py``): shared values per kernel, fine-tuning steps
+    (as many as fit a short cold build on a shared 2-core machine; docs/recipe-cost.md) and the
+    fine-tune's Adam learning rate."""
     config = replace(FINETUNE, steps=steps, learning_rate=learning_rate, seed=ctx.seed)
     return ctx.save_keras(cluster(ctx.source_model(), ctx.task, clusters, config))
 

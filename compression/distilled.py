@@ -261,7 +261,7 @@ def _mean_terms(history: list[dict[str, float]]) -> str:
 
 
 def distilled(ctx: RecipeContext, *, steps: int, student_lr: float) -> Artifact:
-    """The row's parameters (``runner/matrix.py``): joint training steps after the ABF warm-up
+    """The row's parameters (``bench/suite.py``): joint training steps after the ABF warm-up
     and the student's peak learning rate."""
     from compression.scrfd.onnx_teacher import scrfd_teacher
 

@@ -2,11 +2,11 @@
 
 Why FX and not PT2E: the torch engine runs the pickled module in eager mode. FX's ``convert_fx``
 swaps in real quantized modules (``torch.ao.nn.quantized.Conv2d`` / ``ConvReLU2d``, fbgemm/oneDNN
-int8 kernels), which run several times faster than fp32 in eager (measured ~30 ms vs ~90-150 ms
-for one 640x640 image on two cores). PT2E's ``convert_pt2e`` (torchao.quantization.pt2e, with the
-X86InductorQuantizer) instead produces a reference graph of quantize -> dequantize -> fp32 conv
-that only becomes int8 kernels once lowered by ``torch.compile``/inductor; run eagerly it was about
-twice as slow as fp32, so it would benchmark the wrong thing here.
+int8 kernels), which run several times faster than fp32 in eager. PT2E's ``convert_pt2e``
+(torchao.quantization.pt2e, with the X86InductorQuantizer) instead produces a reference graph of
+quantize -> dequantize -> fp32 conv that only becomes int8 kernels once lowered by
+``torch.compile``/inductor; run eagerly it was slower than fp32, so it would benchmark the wrong
+thing here (docs/studies/design-measurements.md).
 
 What is quantized: everything ``get_default_qconfig_mapping("x86")`` covers (per-channel
 symmetric int8 weights, uint8 activations calibrated with a histogram observer; BatchNorm folded
@@ -45,10 +45,10 @@ def qconfig_mapping(qat: bool = False, fp32_modules: Sequence[str] = FP32_MODULE
 
     QAT uses version 0 of the x86 QAT qconfig (``FakeQuantize`` modules around the same
     MovingAverage(PerChannel)MinMax observers) rather than the default version 1, whose fused
-    observe + fake-quant op puts the per-channel weight scales ~0.4 % off the ones
-    ``convert_fx`` computes from the same observer (measured: 92-99 % of the weights of a layer
-    landed on a different integer in the simulation than in the converted model), so QAT would
-    train against a grid the int8 model does not use.
+    observe + fake-quant op puts the per-channel weight scales slightly off the ones
+    ``convert_fx`` computes from the same observer, so that most weights of a layer land on a
+    different integer in the simulation than in the converted model
+    (docs/studies/design-measurements.md): QAT would train against a grid the int8 model does not use.
     """
     from torch.ao.quantization import get_default_qat_qconfig_mapping, get_default_qconfig_mapping
 

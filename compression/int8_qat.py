@@ -20,7 +20,7 @@ sigmoids in float), so the two rows differ only by the training:
 
 The simulation has to compute what the int8 kernels compute, or QAT optimises the wrong model.
 Out of the box it did not, in two ways (each fixed here, each measured on SCRFD): the fused
-fake-quant op's weight scales were ~0.4 % off the converted ones (``qconfig_mapping``), and the
+fake-quant op's weight scales were off the converted ones (``qconfig_mapping``), and the
 fake quants clipped activations at reduce_range's 127 where the kernels go to 255
 (``load_activation_ranges``). With both, training lowered the simulated model's distance to fp32
 but not the converted model's (AP equal to PTQ); now the two agree to rounding.
@@ -53,14 +53,9 @@ from formats.artifacts import Artifact
 QUINT8_RANGE = (0, 255)
 OBSERVER_FREEZE = 0.7    # fraction of the steps after which the weight ranges stop moving
 TRAINING = DistillConfig(batch_size=4, crop=320, warmup_steps=10, desc="QAT self-distillation")
-# Picked among five runs, by AP on the mini evaluation set itself (there is no other labelled
-# WIDER data here, so this row's AP is slightly optimistic), easy/medium/hard:
-#   lr 2e-5,  600 steps, every relevant anchor equal   0.8164 / 0.7768 / 0.6063
-#   lr 5e-5,  400 steps, same                          0.8128 / 0.7740 / 0.6027
-#   lr 1e-4,  400 steps, same                          0.8117 / 0.7775 / 0.6045
-#   lr 2e-5, 1000 steps, same                          0.8126 / 0.7779 / 0.6118
-#   lr 3e-5,  800 steps, anchors weighted by score     0.8143 / 0.7836 / 0.6107   <- this
-# (int8-ptq: 0.8098 / 0.7792 / 0.6014; fp32: 0.8161 / 0.7862 / 0.6136.)
+# Anchors weighted by score: the loss weighting of the best of five early runs (picked on the
+# mini evaluation set itself, docs/studies/design-measurements.md); the row's lr and steps are now
+# chosen on held-out data (docs/how-to/choosing-parameters.md).
 LOSS = LossWeights()
 
 
@@ -77,10 +72,10 @@ def load_activation_ranges(qat: torch.fx.GraphModule, ptq: torch.fx.GraphModule)
     to: the x86 qconfig's ``reduce_range`` computes each scale for 0..127 (headroom against
     overflow in fbgemm's 16-bit accumulation), but a real quantized conv still writes outliers
     up to 255, where the stock fake quant would clip them at 127. Measured on SCRFD, that made
-    1-10 % of each layer's outputs differ by up to ~120 steps between the QAT simulation and the
-    converted model, so what QAT learned did not transfer. The observer's min/max are set to the
-    range the qparams represent on 0..255, so ``calculate_qparams`` (``convert_fx`` calls it)
-    returns the very same scale and zero point.
+    part of each layer's outputs differ by many steps between the QAT simulation and the
+    converted model (docs/studies/design-measurements.md), so what QAT learned did not
+    transfer. The observer's min/max are set to the range the qparams represent on 0..255, so
+    ``calculate_qparams`` (``convert_fx`` calls it) returns the very same scale and zero point.
     Returns the number of activations transferred; raises if the two graphs do not line up.
     """
     qat_nodes, ptq_nodes = _activation_nodes(qat), _activation_nodes(ptq)
@@ -117,7 +112,7 @@ def _weight_fake_quants(module: nn.Module) -> list[nn.Module]:
 
 
 def int8_qat(ctx: RecipeContext, *, steps: int, lr: float) -> Artifact:
-    """The row's parameters (``runner/matrix.py``): the self-distillation's steps and peak
+    """The row's parameters (``bench/suite.py``): the self-distillation's steps and peak
     learning rate."""
     from torch.ao.nn.intrinsic.qat import freeze_bn_stats
     from torch.ao.quantization import disable_observer

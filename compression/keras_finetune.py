@@ -9,8 +9,9 @@ the same machine.
 Targets: by default the fp32 model itself is the teacher (its outputs on the same flipped
 images are the soft targets), like the self-distillation of the PyTorch recipes. With the
 dataset's labels instead, fine-tuning on the JPEG train copy adapts ResNet-8 (trained on the
-original pixels) to JPEG artefacts and lifts its test top-1 by ~6 points whatever the
-compression does, so a compressed row would beat fp32 for a reason unrelated to compression.
+original pixels) to JPEG artefacts and lifts its test top-1 by several points whatever the
+compression does (docs/studies/design-measurements.md), so a compressed row would beat fp32 for a
+reason unrelated to compression.
 Distillation keeps the measured difference the compression's.
 
 The loss follows the model's output: MLPerf Tiny ResNet-8 ends in a softmax (probabilities),

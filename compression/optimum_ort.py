@@ -8,16 +8,14 @@ CIFAR-ordered logits the task scores. From there:
 * ``optimized`` (rows ``ort-O2``/``ort-O3``, the row's ``level``): ``ORTOptimizer`` with
   ``AutoOptimizationConfig.O2``/``O3`` (O2: basic, extended and transformer fusions; O3 adds
   the tanh GELU approximation). The fused graph uses
-  com.microsoft contrib ops: onnxruntime only. Measured on this ViT: no Attention fusion happens
-  (not with sdpa or eager attention, opset 17 or 18, dynamic or static axes); O2 fuses 12
-  SkipLayerNormalization and 6 BiasGelu, and is *slower* at batch 1 than the plain export, on
-  which the session's own ORT_ENABLE_ALL fusions already apply (disabling only the
-  SkipLayerNormalization fusion brings O2 back level with it).
+  com.microsoft contrib ops: onnxruntime only. On the bundled ViT no Attention fusion happens
+  and O2 is *slower* at batch 1 than the plain export, on which the session's own
+  ORT_ENABLE_ALL fusions already apply (docs/studies/design-measurements.md: what was tried).
 * ``int8_dynamic``: ``ORTQuantizer`` with ``AutoQuantizationConfig.avx512_vnni(is_static=False)``
   (QOperator format, int8 per-channel weights, uint8 activations quantized at run time). Its
   batch axis is fixed to 1: a run-time activation scale spans the whole input tensor, so a
-  batch-100 evaluation would score other numerics (measured: top-1 0.4977 at batch 100 against
-  0.4974 at batch 1) than the batch-1 inference the latency column times.
+  batch-100 evaluation would score other numerics (docs/studies/design-measurements.md) than the
+  batch-1 inference the latency column times.
 * ``int8_static``: ``ORTQuantizer`` with ``avx512_vnni(is_static=True)`` (QDQ format), calibrated
   with MinMax on the task's calibration images. The ``datasets`` package is not installed, so
   the ``CalibrationConfig`` is built by hand and ``fit`` gets a plain list of feature dicts.

@@ -6,11 +6,12 @@ a self-distillation fine-tune from the fp32 model (BatchNorm statistics frozen: 
 few crops).
 
 Where and how much (the row's ``blocks``, an fnmatch pattern over group names, and ``ratio``):
-measured per group on the mini set, the damage is far from uniform. The stride-8 head tower
-looks cheap by MACs-per-error but costs 11 points of hard AP at 50 % (tiny faces live there);
-the high-resolution stages (stem, layer1-3) are thin already. layer4 (six 288-channel blocks at
-20x20) is the least sensitive per MAC removed, so only layer4 is pruned. (Chosen on the
-evaluation images themselves: issue 11 re-selects it on held-out data.)
+measured per group on the mini set, the damage is far from uniform
+(docs/studies/design-measurements.md). The stride-8 head tower looks cheap by MACs-per-error but
+costs the most hard AP (tiny faces live there); the high-resolution stages (stem, layer1-3) are
+thin already. layer4 (six 288-channel blocks at 20x20) is the least sensitive per MAC removed,
+so only layer4 is pruned. (Chosen on the evaluation images themselves: issue 11 re-selects it on
+held-out data.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ FINETUNE = DistillConfig(batch_size=4, crop=320, desc="fine-tune pruned")
 
 
 def pruned(ctx: RecipeContext, *, blocks: str, ratio: float, steps: int, lr: float) -> Artifact:
-    """The row's parameters (``runner/matrix.py``): which blocks lose channels (a name
+    """The row's parameters (``bench/suite.py``): which blocks lose channels (a name
     pattern of ``scrfd_channel_groups``), the fraction of their channels removed, and the
     self-distillation fine-tune's steps and peak learning rate."""
     with build_threads():

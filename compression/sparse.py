@@ -6,18 +6,19 @@ raw size.
 
 Which weights: the large pointwise convs only (the row's ``min_weights``: layer3.1 and the six layer4
 blocks, 80 % of the conv weights; they run at 40x40 and 20x20 and are the most redundant). Tried
-and dropped on the mini set: pruning every ungrouped conv to 50-60 % (hard AP -7 to -13 points
-after fine-tuning: the thin early layers, the neck and the predictors have no slack), and the
-depthwise convs (2 % of the weights, every tap matters). The stem's conv never is.
+and dropped on the mini set (docs/studies/design-measurements.md): pruning every ungrouped conv
+(hard AP fell far even after fine-tuning: the thin early layers, the neck and the predictors
+have no slack), and the depthwise convs (2 % of the weights, every tap matters). The stem's
+conv never is.
 
 Ranking: one global threshold over those convs on the *BN-folded* magnitude |w| * |gamma| / sigma
 (``importance_scores`` of ``torch.nn.utils.prune.global_unstructured``): BN rescales each output
 channel arbitrarily, so raw magnitudes are not comparable across layers; the folded ones are what
 actually multiplies the activations. Convs without a following BN (none at the default
 ``min_weights``) are pruned layer-wise to ``unnormalised_sparsity``: a global threshold removed
-95-100 % of some neck convs, whose scale nothing normalises.
+nearly all of some neck convs, whose scale nothing normalises.
 
-Result at ``sparsity`` 0.6: 48 % of all non-depthwise conv weights are zero; gzip size -37 %.
+What it achieves (zeros, gzip size): docs/studies/design-measurements.md and docs/results.md.
 
 Then a short self-distillation fine-tune with the masks still attached (pruned weights stay zero,
 the survivors compensate), and ``prune.remove`` makes the zeros permanent plain weights.
@@ -115,7 +116,7 @@ def zero_fraction(model: nn.Module, min_weights: int) -> float:
 
 def sparse(ctx: RecipeContext, *, sparsity: float, unnormalised_sparsity: float,
            min_weights: int, steps: int, lr: float) -> Artifact:
-    """The row's parameters (``runner/matrix.py``): the global sparsity of the BN-followed
+    """The row's parameters (``bench/suite.py``): the global sparsity of the BN-followed
     convs, the layer-wise one of the others, the scope (convs with at least ``min_weights``
     weights; 16384 = layer3.1 and layer4's pointwise convs, 80 % of the conv weights) and the
     self-distillation fine-tune's steps and peak learning rate."""

@@ -36,10 +36,10 @@ FINETUNE = FinetuneConfig(batch_size=64)
 
 
 def pruned(ctx: RecipeContext, *, sparsity: float, steps: int, learning_rate: float) -> Artifact:
-    """The row's parameters (``runner/matrix.py``): final sparsity of each pruned kernel,
-    fine-tuning steps (each cold build within ~3 minutes on a shared 2-core machine) and the
-    fine-tune's Adam learning rate (pruning needs a larger one than clustering to re-route
-    around the zeros)."""
+    """The row's parameters (``bench/suite.py``): final sparsity of each pruned kernel,
+    fine-tuning steps (as many as fit a short cold build on a shared 2-core machine;
+    docs/recipe-cost.md) and the fine-tune's Adam learning rate (pruning needs a larger one than
+    clustering to re-route around the zeros)."""
     config = replace(FINETUNE, steps=steps, learning_rate=learning_rate, seed=ctx.seed)
     return ctx.save_keras(prune(ctx.source_model(), ctx.task, config, sparsity))
 

@@ -5,12 +5,13 @@ embedded JPEG copy (``cifar10/{train,test}.zip``). Their pixels differ (JPEG qua
 accuracies measured on one are not comparable with the other; ``CifarSplit.source`` says which one
 was read so callers can label their numbers.
 
-Decoding 60 000 JPEGs takes about a minute, so decoded pixels are cached as ``.npz`` files keyed by
-the zip's sha256: a changed zip can never be served stale pixels, and the cache is shared by every
-clone on the machine. Each file is sealed like the artifact cache's manifests: it holds the sha256
-of its pixels and its own name, recorded when it was written, so a truncated, edited or renamed
-file is decoded again (with a warning) instead of being scored as the test set. Labels are not
-cached because the zip's name list gives them for free.
+Decoding 60 000 JPEGs is slow (docs/studies/design-measurements.md), so decoded pixels are
+cached as ``.npz`` files keyed by the zip's sha256: a changed zip can never be served stale
+pixels, and the cache is shared by every clone on the machine. Each file is sealed like the
+artifact cache's manifests: it holds the sha256 of its pixels and its own name, recorded when
+it was written, so a truncated, edited or renamed file is decoded again (with a warning) instead
+of being scored as the test set. Labels are not cached because the zip's name list gives them
+for free.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Exact, vectorised parsing of plain decimal numbers ("-12.375", "0.8231").
 
-numpy's text parsers (fromstring, loadtxt) cost ~300 ns per number: 1.5 s for a full WIDER
-val prediction folder, more than the whole evaluation budget. Prediction files hold plain
+numpy's text parsers (fromstring, loadtxt) cost more for a full WIDER val prediction folder
+than the whole evaluation budget (docs/studies/design-measurements.md). Prediction files hold plain
 decimals, so they are parsed with array operations instead; the result equals ``float()`` bit
 for bit (tests/test_wider_prediction_files.py checks it, halfway cases included).
 """
@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 
 # --- Exact vectorised decimal parsing -------------------------------------------------------
-# numpy's text parsers (fromstring, loadtxt) cost ~300 ns per number: 1.5 s for a full val
-# folder, more than the whole evaluation budget. Our files hold plain decimals ("-12.375",
+# numpy's text parsers (fromstring, loadtxt) cost more for a full val folder than the whole
+# evaluation budget (docs/studies/design-measurements.md). Our files hold plain decimals ("-12.375",
 # "0.8231"), so we parse them with array operations instead: find the digit runs before and
 # after each dot, turn 8 ASCII digits at a time into an integer with the SWAR multiply-shift
 # trick, and divide the integer mantissa m (at most 19 digits, so < 2**64) by 10**k in x87

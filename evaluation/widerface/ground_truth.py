@@ -176,7 +176,8 @@ def _flat_faces(gt: WiderGroundTruth, setting: str) -> np.ndarray:
 def _check_nested(gt_dir: Path, gt: WiderGroundTruth) -> None:
     """In the official release every easy face is a medium face and every medium face a hard
     one, on every image. Setting files that break it are swapped or edited; unlike a bad
-    index, nothing else would notice. Costs about 15 ms of a 0.4 s load."""
+    index, nothing else would notice. A small part of the load's time
+    (docs/studies/design-measurements.md)."""
     for looser, stricter in pairwise(SETTINGS):
         if not np.isin(_flat_faces(gt, looser), _flat_faces(gt, stricter)).all():
             raise AssetCorrupt(

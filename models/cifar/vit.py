@@ -32,8 +32,9 @@ PREPROCESSOR_FILE = "preprocessor_config.json"
 def vit_config() -> ViTConfig:
     """The bundled from-scratch ViT: 4×4 patches (64 tokens), 6 layers of width 96.
 
-    Sized by budget: ≤ 2 MB of fp32 weights (so it can live in git) and enough epochs within
-    ~15 minutes of one CPU thread. A wider model gets fewer epochs in that time and ends up worse.
+    Sized by budget: ≤ 2 MB of fp32 weights (so it can live in git) and enough epochs within a
+    CPU-time budget (docs/studies/design-measurements.md). A wider model gets fewer epochs in
+    that time and ends up worse.
     """
     return ViTConfig(
         image_size=32, patch_size=4, num_channels=3,
