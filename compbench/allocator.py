@@ -1,16 +1,16 @@
 """Keep freed memory in the process while timing, so a forward pass does not page-fault.
 
 glibc returns large freed blocks to the kernel (mmap'd chunks are unmapped, the heap top is
-trimmed), so every forward pass of a model whose activations are megabytes maps them afresh:
-measured on SCRFD fp32/torch, ~10 000 minor page faults and ~25 ms of kernel time per 50 ms
-forward, and how expensive those faults are depends on what the process did before (the unit
+trimmed), so every forward pass of a model whose activations are megabytes maps them afresh,
+a large share of a forward's time spent in the kernel (docs/concepts/speed-gate.md, "Machine
+state"), and how expensive those faults are depends on what the process did before (the unit
 tests, other engines). A serving process that stays up keeps that memory warm; a benchmark
 should measure the model, not the allocator's give-back policy. Fixed thresholds (glibc's
 ``mallopt``) keep blocks up to 32 MB on the heap and never trim it — the effect that
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` would have if set before start-up.
-Loading TensorFlow's library calls ``mallopt`` itself and puts glibc's defaults back (measured:
-~500 faults per 16 MB allocation again after ``import tensorflow``), so the thresholds are
-applied again before every timing, not once.
+Loading TensorFlow's library calls ``mallopt`` itself and puts glibc's defaults back (large
+allocations fault again after ``import tensorflow``), so the thresholds are applied again
+before every timing, not once.
 """
 
 from __future__ import annotations

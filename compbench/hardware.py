@@ -8,8 +8,8 @@ Sapphire Rapids runner share int8 numerics, a Zen 3 one does not. The class is t
 architecture plus the best int8 tier the CPU offers; vendor, family, model and the full flag
 list are recorded beside it (provenance) without splitting baselines further — except for the
 rows measured to differ between CPU models of one class (``cpu_model_dependent_accuracy``:
-int8-qat's 800 fake-quantised training steps end 0.6–0.9 AP points apart on an AMD EPYC and an
-Intel Xeon, both AVX-512 VNNI, deterministically on each), whose accuracy is kept per
+int8-qat's fake-quantised training steps end apart on two CPU models of one class,
+deterministically on each; docs/concepts/baselines.md), whose accuracy is kept per
 ``<class>/<vendor>-<family>-<model>``.
 """
 

@@ -3,10 +3,11 @@ again later; a session whose machine drifted beyond ``DRIFT_BOUND`` does not gat
 
 A paired speed-up cancels what happens *during* its rounds, not a machine that turned into
 another one between two variants (a neighbour's job that started, a throttled clock, a process
-state that made everything slower — fp32/torch ran at twice its latency after the unit tests
-until compbench.allocator). The calibration workload is what every model does — stream
-megabytes through arithmetic — on as many threads as the engines time with, in numpy ufuncs
-(no BLAS: OpenBLAS threads busy-wait after each call and would steal the next test's cores).
+state that made everything slower — fp32/torch after the unit tests until compbench.allocator;
+docs/concepts/speed-gate.md, "Machine state"). The calibration workload is what every model
+does — stream megabytes through arithmetic — on as many threads as the engines time with, in
+numpy ufuncs (no BLAS: OpenBLAS threads busy-wait after each call and would steal the next
+test's cores).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import numpy as np
 
 from compbench.hardware import available_cores
 
-# On this machine kind (shared 2-core VMs) the fastest of 7 repeats itself varies up to 1.3-1.4x
-# between looks seconds apart (10 looks, measured); the state this is for doubled the time
-# (fp32/torch after the unit tests: 2.1x). So: beyond 1.6x it is not the same machine any more.
+# Above the spread of looks seconds apart on a shared 2-core VM, below the slow-down of the
+# state this is for (both measured: docs/concepts/speed-gate.md, "Machine state"): beyond it,
+# it is not the same machine any more.
 DRIFT_BOUND = 1.6
 _ELEMENTS = 1 << 20  # 8 MB of float64 per thread and step: above any cache, below 32 MB
 _STEPS = 4

@@ -3,10 +3,10 @@
 Worker threads stop spinning when a run ends (``session.force_spinning_stop=1``); they still
 spin between the operators of a run, onnxruntime's fast path. Every speed-up is timed as a pair
 of sessions taking turns, and by default an idle session's threads keep busy-waiting after its
-run, on the cores the other session is being timed on: on two cores that scattered the
-per-round ratio by +-15 % (docs/speed-gate-study). Measured here: stopping the spin at the end
-of a run narrows the pair 4x at the same latency alone (SCRFD fp32 min 8.75 vs 8.87 ms), where
-switching spinning off altogether would have cost 20-35 %.
+run, on the cores the other session is being timed on, which scattered the per-round ratio on
+two cores. Stopping the spin at the end of a run narrows the pair at the same latency alone,
+where switching spinning off altogether would have cost latency (docs/concepts/speed-gate.md,
+"Machine state").
 
 onnxruntime is imported inside functions: the registry imports every engine module to read its
 declaration, also where onnxruntime is not installed.
