@@ -45,8 +45,8 @@ WORKER = Path(__file__).with_name("compare_worker.py")
 CHECKOUT_FILES = ("compbench/assets.py", "compbench/cache.py", "runner/matrix.py",
                   "runner/pipeline.py")
 # Both sides are timed in one job, so nothing but the interval has to cover the noise: half the
-# bench's width. At the bench's 8 % a real 12 % onnxruntime slowdown was flagged in 17 of 20
-# runs (3 inconclusive); docs/speed-gate-study/compare_study.py measures this one.
+# bench's width, which flags a real slowdown more often than the bench's own width does
+# (docs/how-to/compare.md; docs/speed-gate-study/compare_study.py measures both).
 TARGET_WIDTH = 0.04
 
 
@@ -167,8 +167,8 @@ def time_interleaved(base: Worker, head: Worker, variant: str, plan: PairingPlan
 
         def run() -> float:
             # A one-thread engine runs wherever the scheduler keeps its process, and vCPUs of a
-            # shared machine are not equally fast (measured: the same code 0.81x on the other
-            # side): both sides run round k on the same core, rotating over the cores.
+            # shared machine are not equally fast (docs/how-to/compare.md): both sides run
+            # round k on the same core, rotating over the cores.
             k = next(calls)
             cpus = [cores[(k // 2) % len(cores)]] if single_thread and cores else None
             return worker.ask(cmd="time", variant=variant, cpus=cpus)["seconds"]
