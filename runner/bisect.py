@@ -129,6 +129,7 @@ class Bisection:
     first_bad: str | None = None
     suspects: list[str] = field(default_factory=list)   # when a probe stayed undecided
     bad_is_not_worse: bool = False
+    noun: str = "commit"                    # what is bisected: commits, or a package's releases
 
     @property
     def probe_count(self) -> int:
@@ -248,23 +249,24 @@ def bisect(good: str, bad: str, variant: str, plan: PairingPlan, tolerance: floa
 
 def render(found: Bisection, variant: str) -> str:
     """The answer: the first bad commit with its subject, its measurement and its parent's."""
-    lines = [f"# compbench bisect: {variant}, {len(found.commits)} commit(s) after "
+    noun = found.noun
+    lines = [f"# compbench bisect: {variant}, {len(found.commits)} {noun}(s) after "
              f"{found.good}", ""]
     if found.bad_is_not_worse:
         lines.append(f"BAD ({found.commits[-1][:12]}) is not worse than GOOD for {variant}: "
-                     "no first bad commit in the range.")
+                     f"no first bad {noun} in the range.")
     elif found.first_bad is None:
-        lines.append("A probe stayed inconclusive after its re-measurements; the first bad commit "
+        lines.append(f"A probe stayed inconclusive after its re-measurements; the first bad {noun} "
                      f"is one of: {', '.join(c[:12] for c in found.suspects)}.")
     else:
         bad = found.probes[found.first_bad]
         index = found.commits.index(found.first_bad)
         parent = found.probes.get(found.commits[index - 1]) if index else None
-        lines += [f"First bad commit: {bad.commit} {bad.subject}", "",
+        lines += [f"First bad {noun}: {bad.commit} {bad.subject}", "",
                   f"- at it:      {bad.describe()}",
                   (f"- its parent: {parent.describe()}" if parent else
                    f"- its parent: GOOD ({found.good}) itself, the base every probe is timed against")]
-    lines += ["", f"{found.probe_count} probe(s) for {len(found.commits)} commit(s) (the halving "
+    lines += ["", f"{found.probe_count} probe(s) for {len(found.commits)} {noun}(s) (the halving "
               f"needs at most {found.budget} when every probe is decided):",
               ""]
     lines += [f"- {probe.describe()}" for probe in found.probes.values()]

@@ -118,6 +118,19 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     from runner.matrix import get_variant
 
     variant = get_variant(args.select).id   # an unknown id fails before any worktree
+    if args.package:
+        from runner.package_bisect import PackageRange, bisect_package
+
+        if args.good or args.bad or args.alert:
+            raise CompbenchError("bisect --package takes no GOOD/BAD commits and no --alert: the "
+                                 "range is the package's, e.g. --package onnxruntime==1.30.0..1.32.0")
+        found = bisect_package(PackageRange.parse(args.package), variant,
+                               compare_plan(args.speed_budget), args.tolerance, args.remeasure,
+                               log=lambda line: print(line, file=sys.stderr))
+        print(render(found, variant))
+        return 0 if found.first_bad or found.bad_is_not_worse else 1
+    if not (args.good and args.bad):
+        raise CompbenchError("bisect needs GOOD and BAD commits (or --package NAME==A..B)")
     found = bisect(args.good, args.bad, variant, compare_plan(args.speed_budget), args.tolerance,
                    repo=Path(args.repo), remeasure=args.remeasure,
                    log=lambda line: print(line, file=sys.stderr))
@@ -390,8 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     bisecting = sub.add_parser(
         "bisect", help="the first commit of GOOD..BAD that regressed a variant: each probe in its "
                        "own worktree and process, timed interleaved against GOOD as compare does")
-    bisecting.add_argument("good", help="a commit where the variant was fine")
-    bisecting.add_argument("bad", help="a later commit where it regressed")
+    bisecting.add_argument("good", nargs="?", help="a commit where the variant was fine")
+    bisecting.add_argument("bad", nargs="?", help="a later commit where it regressed")
+    bisecting.add_argument("--package", default=None, metavar="NAME==GOOD..BAD",
+                           help="bisect a dependency's releases instead of commits: each probe "
+                                "runs this checkout with one release of NAME first on its path")
     bisecting.add_argument("--select", required=True, metavar="ID", help="the variant id")
     bisecting.add_argument("--repo", default=".", help="the git repository (default: .)")
     bisecting.add_argument("--tolerance", type=open_fraction, default=0.05,

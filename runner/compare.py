@@ -75,9 +75,14 @@ class Side:
 
 
 class Worker:
-    def __init__(self, side: Side, root: Path, log: Path):
+    def __init__(self, side: Side, root: Path, log: Path, path_first: Path | None = None):
+        """``path_first``: a folder put before everything else the side imports (a package
+        release under test, ``runner.package_bisect``)."""
         self.side, self.log = side, log
         env = dict(os.environ)
+        if path_first is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path_first),
+                                                              env.get("PYTHONPATH")]))
         env[ASSETS_ENV] = str(resolve_assets_dir())   # the same data on both sides
         env[CACHE_ENV] = str(resolve_cache_dir())     # content-addressed: each side's own keys
         with open(log, "w") as stderr:
