@@ -103,7 +103,7 @@ def _no_route(source: str, target: str, package: str) -> NoRoute:
             if unknown else "")
     known = ", ".join(f"{a}→{b}" for a, b in sorted(edges(package)))
     return NoRoute(f"no conversion from {source} to {target}{note}; remove that engine from "
-                   f"the variant's table row in runner/matrix.py, or add a "
+                   f"the variant's row (bench/suite.py for the built-in suite), or add a "
                    f"formats/{source}_to_<format>.py edge (known edges: {known})")
 
 
