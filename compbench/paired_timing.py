@@ -17,6 +17,18 @@ reach the target width; the time budget caps it. Planning the count up front (in
 stopping when the interval is narrow) is what lets pytest-benchmark run the candidate's rounds
 itself, with the reference timed in its setup/teardown: one measurement feeds both the latency
 statistics and the speed-up.
+
+The pilot's rounds count in the measurement (``PairingPlan.pilot_counts``): they are rounds
+like any other, timed in the same ABBA order after the same warm-up, so throwing them away
+only made every pair pay for them twice, and most pairs reach the target width at the
+minimum. The interval is then computed over pilot + further rounds, where the number of
+further rounds depended on the pilot's scatter — a mild form of optional stopping, which
+could in principle make the interval cover less often than 95 %. docs/speed-gate-study
+("Counting the pilot") measured the gate's false alarms and sensitivity both ways and says
+which plan is the default, and why; the other stays available for comparison.
+The pilot runs in a plain loop, not through the runner (pytest-benchmark's pedantic mode can
+run only once per test), so ``PairedTiming.pilot_rounds`` tells a runner's owner which leading
+rounds it did not see.
 """
 
 from __future__ import annotations
@@ -42,6 +54,7 @@ class PairingPlan:
     budget_s: float = 3.0          # for the measured rounds of one pair, both sides
     target_width: float = 0.08     # relative interval width worth stopping at
     warmup: int = 2
+    pilot_counts: bool = False     # the pilot's rounds are part of the measured ones
 
     def __post_init__(self) -> None:
         if not (MIN_ROUNDS_FOR_INTERVAL <= self.pilot_rounds
@@ -50,18 +63,26 @@ class PairingPlan:
                              f"{MIN_ROUNDS_FOR_INTERVAL} <= min_rounds <= max_rounds, got {self}")
 
     def rounds_after(self, pilot: PairedTiming) -> int:
-        """Rounds that should narrow the pilot's interval to ``target_width``, within budget."""
+        """Rounds to run after the pilot so the measurement's interval narrows to
+        ``target_width``, within budget. When the pilot counts, the rounds it already has are
+        subtracted from what the width, ``min_rounds`` and ``max_rounds`` ask for; the budget
+        still buys the further rounds only, so a noisy pair takes as long as before and keeps
+        the pilot's rounds on top. At least one further round: the runner's owner
+        (pytest-benchmark) must have timed something."""
         width = pilot.interval.relative_width
         wanted = math.ceil(pilot.rounds * (width / self.target_width) ** 2) if width > 0 else 0
         per_round = (sum(pilot.reference_s) + sum(pilot.candidate_s)) / pilot.rounds
         affordable = int(self.budget_s / per_round) if per_round > 0 else self.max_rounds
-        return max(self.min_rounds, min(wanted, affordable, self.max_rounds))
+        had = pilot.rounds if self.pilot_counts else 0
+        return max(1, self.min_rounds - had,
+                   min(wanted - had, affordable, self.max_rounds - had))
 
 
 @dataclass(frozen=True)
 class PairedTiming:
     reference_s: tuple[float, ...]   # one time per round and side, in round order
     candidate_s: tuple[float, ...]
+    pilot_rounds: int = 0            # how many of the leading rounds are the pilot's
 
     @property
     def rounds(self) -> int:
@@ -138,16 +159,22 @@ def timed_loop(clock: Clock = time.perf_counter, measures_itself: bool = False) 
 def paired_timing(reference: Callable[[], object], candidate: Callable[[], object],
                   plan: PairingPlan = PairingPlan(), *, runner: CandidateRunner | None = None,
                   clock: Clock = time.perf_counter, measures_itself: bool = False) -> PairedTiming:
-    """Warm both up, time a pilot pair, then the planned rounds (through ``runner``, by default
-    a plain loop); the planned rounds are the measurement, the pilot only sizes it. With
-    ``measures_itself`` each callable returns its own duration instead of being clocked here."""
+    """Warm both up, time a pilot pair in a plain loop, then the planned rounds (through
+    ``runner``, by default the same loop); the measurement is pilot + planned rounds, or only
+    the planned ones when ``plan.pilot_counts`` is off. With ``measures_itself`` each callable
+    returns its own duration instead of being clocked here."""
     for _ in range(plan.warmup):
         reference()
         candidate()
     loop = timed_loop(clock, measures_itself)
     pilot = _pair(reference, candidate, plan.pilot_rounds, loop, clock, measures_itself)
-    return _pair(reference, candidate, plan.rounds_after(pilot), runner or loop, clock,
-                 measures_itself)
+    further = _pair(reference, candidate, plan.rounds_after(pilot), runner or loop, clock,
+                    measures_itself)
+    if not plan.pilot_counts:
+        return further
+    # the further rounds restart the ABBA order; over an even pilot both sides led equally
+    return PairedTiming(pilot.reference_s + further.reference_s,
+                        pilot.candidate_s + further.candidate_s, pilot_rounds=pilot.rounds)
 
 
 def _pair(reference: Callable[[], object], candidate: Callable[[], object], rounds: int,
