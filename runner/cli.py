@@ -255,8 +255,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from runner import results_file
-    from runner.html_report import model_section, render_html, write_html_report
-    from runner.report import render, write_report
+    from runner.report import render
+    from runner.report_files import write_reports
     from runner.results import Ledger
 
     ledger, notes, sources, seen, commits = Ledger(), {}, [], {}, set()
@@ -282,11 +282,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
                 + "\n\n" + render(ledger, notes))
     stamp = "merged-" + now.strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.report_dir)
-    path = write_report(markdown, out, stamp)
-    sections = [model_section(ledger, model, notes.get(model, ""), None)
-                for model in dict.fromkeys(r.variant.model.name for r in ledger.results.values())]
-    html_path = write_html_report(render_html("compbench merged report", header_lines, sections),
-                                  sections, out, stamp)
+    path, html_path, _ = write_reports(ledger, notes, "compbench merged report", header_lines,
+                                       markdown, out, stamp)
     bencher = results_file.write_bencher(ledger.results, out)
     print(markdown)
     print(f"merged report written to {path} and {html_path} (Bencher metrics: {bencher})",

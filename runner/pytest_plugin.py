@@ -1,6 +1,8 @@
-"""The bench session: variant parametrization, shared pipelines, baselines and the final report.
+"""The bench session's pytest hooks and fixtures: options, variant parametrization, xdist.
 
-Registered by the root conftest for every run; the fixtures here are used by ``bench/``.
+Registered by the root conftest for every run; the fixtures here are used by ``bench/``. The
+hooks stay thin: the session's state and work (pipelines, ledger, prebuild, baselines, the
+report) live in one ``runner.bench_session.BenchSession`` per run.
 
 What the session guarantees (README, "What the gate guarantees"):
 - a selected variant whose assets are missing or corrupt ends the session non-zero before any
@@ -13,12 +15,9 @@ What the session guarantees (README, "What the gate guarantees"):
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -26,45 +25,40 @@ from compbench import hardware, isa_emulation
 from compbench.allocator import keep_freed_memory
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
-from compbench.errors import AssetCorrupt, AssetMissing, BaselineError, CompbenchError, EngineUnavailable
-from compbench.hardware import available_cores
+from compbench.errors import AssetMissing, BaselineError, CompbenchError, EngineUnavailable
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
-from compbench.project import current as current_project
-from compbench.provenance import provenance
-from compbench.pytest_assets import assets_from_config
-from compbench.settings import REPO_ROOT, resolve_history_path
+from compbench.settings import resolve_history_path
 from compbench.specs import Variant
 from compbench.writable import writable_dir
 from engines.registry import ENGINES, families
-from runner import distributed, durations, matrix, results_file, shards
+from runner import distributed, durations, matrix, shards
 from runner.baselines import NEAREST, Baselines, baseline_path
-from runner.history import History, HistoryError
-from runner.html_report import model_section, render_html, write_html_report
+from runner.bench_session import (  # noqa: F401 - FLOOR_TEST, may_record, timing_disabled: for bench/ and tests/
+    FLOOR_TEST,
+    FOOTPRINT,
+    BenchSession,
+    baselines_dir,
+    load_baselines,
+    may_record,
+    reports_dir,
+    timing_disabled,
+)
+from runner.history import History
 from runner.matrix import variants
 from runner.option_types import positive_int, positive_seconds
 from runner.pipeline import VariantPipeline
 from runner.plugin_manager import MATRIX_ENV, explicit_plugins, load_matrix
-from runner.prebuild import prebuild
-from runner.report import REPORT_SETTING, render, write_report
+from runner.report import REPORT_SETTING
 from runner.results import Ledger
 
-LEDGER = pytest.StashKey[Ledger]()
-PIPELINES = pytest.StashKey[dict]()
-NOTES = pytest.StashKey[dict]()
-BASELINE_CHANGES = pytest.StashKey[list]()
-DRIFT = pytest.StashKey[MachineDrift]()
-FAILED = pytest.StashKey[list]()   # node ids of the tests that failed or errored
-WORKER_MACHINES = pytest.StashKey[list]()   # xdist: the machine each worker measured on
-FLOOR_TEST = "test_accuracy_floor"
-EXIT_UNGATEABLE = 3
+SESSION = pytest.StashKey[BenchSession]()
 STRICT_ACCEPTANCES = "--strict-acceptances"
 REQUIRE_ALL = "--require-all"
 # what a test leaves in its report's user_properties for the summary line (they reach an xdist
 # controller with the report)
 STALE_ACCEPTANCE = "compbench_stale_acceptance"
 NOT_GATED = "compbench_not_gated"
-FOOTPRINT = "--footprint"   # opt-in: not gated, so not paid for in the gate
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,14 +111,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(FOOTPRINT, action="store_true",
                     help="also measure each variant's peak memory and start-up in a fresh process "
                          "(reported, not gated; the nightly turns it on)")
-
-
-def reports_dir(config: pytest.Config) -> Path:
-    return Path(config.getoption("--report-dir") or current_project().reports_dir)
-
-
-def baselines_dir(config: pytest.Config) -> Path:
-    return Path(config.getoption("--baselines-dir") or current_project().baselines_dir)
 
 
 def selected_engines(config: pytest.Config) -> list[str] | None:
@@ -185,12 +171,7 @@ def pytest_configure(config: pytest.Config) -> None:
             History(resolve_history_path(report_dir, config.getoption("--history"))).check_writable()
     except CompbenchError as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[LEDGER] = Ledger()
-    config.stash[PIPELINES] = {}
-    config.stash[NOTES] = {}
-    config.stash[BASELINE_CHANGES] = []
-    config.stash[FAILED] = []
-    config.stash[WORKER_MACHINES] = []
+    config.stash[SESSION] = BenchSession(config)
     config.pluginmanager.register(FailedTests(config), "compbench-failed-tests")
     config.pluginmanager.register(SaveOnlyWhatWasTimed(), "compbench-benchmark-saving")
     config.pluginmanager.register(SummaryCounts(config), "compbench-summary-counts")
@@ -223,13 +204,8 @@ def pytest_testnodedown(node, error) -> None:
     """A worker's ledger, notes and (the timing worker's) drift, into the controller's."""
     config = node.config
     payload = getattr(node, "workeroutput", {}).get(distributed.WORKER_OUTPUT)
-    if payload is None or LEDGER not in config.stash:
-        return
-    found = results_file.parse(payload, f"xdist worker {node.gateway.id}")
-    results_file.merge_into(found, config.stash[LEDGER], config.stash[NOTES])
-    config.stash[WORKER_MACHINES].append(found.machine)
-    if found.drift is not None:
-        config.stash[DRIFT] = found.drift
+    if payload is not None and SESSION in config.stash:
+        config.stash[SESSION].merge_worker(payload, node.gateway.id)
 
 
 class SaveOnlyWhatWasTimed:
@@ -254,7 +230,7 @@ class FailedTests:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed:
-            self.config.stash[FAILED].append(report.nodeid)
+            self.config.stash[SESSION].failed.append(report.nodeid)
 
 
 class SummaryCounts:
@@ -287,7 +263,7 @@ class SummaryCounts:
         # from the ledger, which holds every worker's results on the controller: each use of
         # the wide fallback is a class that still lacks values of its own
         borrowed = [f"{result.variant.id} {metric}: {basis}"
-                    for result in self.config.stash[LEDGER].results.values()
+                    for result in self.config.stash[SESSION].ledger.results.values()
                     for metric, basis in sorted(result.baseline_basis.items())
                     if basis.endswith(NEAREST)]
         if borrowed:
@@ -338,7 +314,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="session")
 def ledger(pytestconfig: pytest.Config) -> Ledger:
-    return pytestconfig.stash[LEDGER]
+    return pytestconfig.stash[SESSION].ledger
 
 
 @pytest.fixture(scope="session")
@@ -349,11 +325,6 @@ def baselines(pytestconfig: pytest.Config) -> Baselines:
         pytest.exit(f"compbench: {exc}", returncode=4)
 
 
-def load_baselines(config: pytest.Config) -> Baselines:
-    profile = config.getoption("--profile")
-    return Baselines.load(profile, baseline_path(profile, baselines_dir(config)))
-
-
 @pytest.fixture(scope="session")
 def updating_baselines(pytestconfig: pytest.Config) -> bool:
     return bool(pytestconfig.getoption("--update-baselines"))
@@ -362,23 +333,6 @@ def updating_baselines(pytestconfig: pytest.Config) -> bool:
 @pytest.fixture(scope="session")
 def artifact_cache(pytestconfig: pytest.Config) -> ArtifactCache:
     return ArtifactCache(pytestconfig.getoption("--cache-dir"))
-
-
-def _prepare(config: pytest.Config, variant: Variant, assets: Assets,
-             cache: ArtifactCache) -> VariantPipeline | Exception:
-    """The session's one pipeline of ``variant`` (prepared), or the reason it cannot run."""
-    pipelines = config.stash[PIPELINES]
-    if variant.id not in pipelines:
-        tasks = {p.variant.model.name: p.task for p in pipelines.values()
-                 if isinstance(p, VariantPipeline)}
-        candidate = VariantPipeline(variant, assets, cache, tasks.get(variant.model.name))
-        try:
-            candidate.prepare()
-            pipelines[variant.id] = candidate
-            config.stash[NOTES][variant.model.name] = candidate.task.data_description
-        except (EngineUnavailable, AssetMissing, AssetCorrupt) as exc:
-            pipelines[variant.id] = exc
-    return pipelines[variant.id]
 
 
 @pytest.hookimpl(trylast=True)   # after -k and -m: the shards split what they selected
@@ -399,55 +353,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Before any test: refuse a session that cannot gate what it selected, then fill the cache
-    for the selected variants in parallel (``prebuild.py``)."""
-    config = session.config
-    selected = {item.callspec.params["variant"].id: item.callspec.params["variant"]
-                for item in session.items
-                if hasattr(item, "callspec") and "variant" in item.callspec.params}
-    if not selected or config.getoption("collectonly"):
-        return
-    if session.testsfailed:
-        # a collection error ends the session after collection: building the cache first
-        # would make the user wait half an hour for an error pytest already has
-        return
-    worker = distributed.is_worker(config)
-    if not worker and not timing_disabled(config) and any(item.name.startswith("test_speed")
-                                                          for item in session.items):
-        # before any test, so a process state left by earlier tests shows as drift
-        config.stash[DRIFT] = MachineDrift.begin()
-    assets = assets_from_config(config)
-    cache = ArtifactCache(config.getoption("--cache-dir"))
-    prepared = {vid: _prepare(config, v, assets, cache) for vid, v in selected.items()}
-    asset_problems = sorted({str(p) for p in prepared.values()
-                             if isinstance(p, (AssetMissing, AssetCorrupt))})
-    if asset_problems:
-        count = sum(isinstance(p, (AssetMissing, AssetCorrupt)) for p in prepared.values())
-        pytest.exit(f"compbench: {count} selected variant(s) cannot be gated, nothing was run:\n  "
-                    + "\n  ".join(asset_problems), returncode=EXIT_UNGATEABLE)
-    jobs = config.getoption("--build-jobs") or available_cores()
-    if jobs < 2 or worker:   # an xdist worker builds its own units in its tests
-        return
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    log = reporter.write_line if reporter else print
-    footprint = config.getoption(FOOTPRINT) and any(item.name.startswith("test_footprint")
-                                                    for item in session.items)
-    prebuild([p for p in prepared.values() if isinstance(p, VariantPipeline)], jobs, log,
-             footprint=footprint)
+    session.config.stash[SESSION].fill_cache(session)
 
 
 def pipeline_of(config: pytest.Config, variant: Variant, assets: Assets,
                 cache: ArtifactCache) -> VariantPipeline:
-    """The session's one prepared pipeline of ``variant`` (its accuracy, size, latency and
-    speed-up tests share it); skips with the reason if an optional engine is missing."""
-    found = _prepare(config, variant, assets, cache)
-    if isinstance(found, AssetCorrupt):
-        pytest.fail(str(found), pytrace=False)
-    if isinstance(found, Exception):
-        config.stash[LEDGER][variant].not_gated = str(found)
-        raise pytest.skip.Exception(str(found)) from found   # the cause: for --require-all
-    config.stash[LEDGER][variant].threads = found.engine.threads
-    return found
+    return config.stash[SESSION].pipeline_of(variant, assets, cache)
 
 
 @pytest.fixture(scope="session")
@@ -471,9 +382,7 @@ def pipelines(assets: Assets, artifact_cache: ArtifactCache,
 def machine_drift(pytestconfig: pytest.Config) -> MachineDrift:
     """The session's calibration (compbench/machine_drift.py), begun before the first test
     (pytest_collection_finish) or, in an xdist worker, before its first timing test."""
-    if DRIFT not in pytestconfig.stash:
-        pytestconfig.stash[DRIFT] = MachineDrift.begin(began="before the first timing test")
-    return pytestconfig.stash[DRIFT]
+    return pytestconfig.stash[SESSION].machine_drift()
 
 
 def pairing_plan(config: pytest.Config) -> PairingPlan:
@@ -483,176 +392,25 @@ def pairing_plan(config: pytest.Config) -> PairingPlan:
     return PairingPlan(budget_s=budget)
 
 
-def timing_disabled(config: pytest.Config) -> bool:
-    """pytest-benchmark's own switches also turn off the paired speed-up timing, and so does an
-    emulated hardware class: capped kernels on this CPU are not that class's speed."""
-    return bool(config.getoption("benchmark_disable", False)
-                or config.getoption("benchmark_skip", False)
-                or isa_emulation.target() is not None)
-
-
-def engine_threads() -> dict[str, int]:
-    return {name: config.resolved_threads for name, config in ENGINES.items()}
-
-
-def invocation(config: pytest.Config) -> str:
-    """The command a user typed: ``compbench bench ...`` runs pytest on this checkout's bench/,
-    whose absolute path says nothing to another machine (a project outside the checkout
-    records its baselines that way)."""
-    args = list(config.invocation_params.args)
-    if args[:1] == [str(REPO_ROOT / "bench")] and Path(sys.argv[0]).name == "compbench":
-        return " ".join(["compbench", "bench", *args[1:]])
-    return " ".join(["pytest", *args])
-
-
-def recording_provenance(config: pytest.Config) -> dict:
-    return provenance(invocation(config)) | {"engine_threads": engine_threads()}
-
-
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """pytest-benchmark's saved runs carry the int8-relevant hardware class too, so
     ``--benchmark-compare`` across machines shows it was across machines."""
     machine_info["compbench_hardware"] = hardware.current().as_dict()
 
 
-def may_record(exitstatus: int, failed: list[str], testsfailed: int) -> bool:
-    """Whether a session's measurements may become baselines: it ran to its end and every
-    failure (if any) was an accuracy floor — a verdict on a recipe measured correctly."""
-    if exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        return False
-    return len(failed) >= testsfailed and all(FLOOR_TEST in nodeid for nodeid in failed)
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Baselines are written here, before the report (which could still fail), and only for a
-    session that ended normally with every test passed: an interrupted or broken run must not
-    become the reference."""
+    """xdist workers hand their results to the controller; the controller (or a plain session)
+    records baselines here, before the report, which could still fail."""
     config = session.config
+    if SESSION not in config.stash:
+        return
+    bench = config.stash[SESSION]
     if distributed.is_worker(config):   # the controller records and reports, from all workers
-        drift = config.stash.get(DRIFT, None)
-        if drift is not None and not drift.later_s:
-            drift.look()  # the end of this worker's timing phase, on its own machine
-        if LEDGER in config.stash:
-            config.workeroutput[distributed.WORKER_OUTPUT] = results_file.payload(
-                config.stash[LEDGER], config.stash[NOTES], drift, provenance())
-        return
-    if not config.getoption("--update-baselines") or LEDGER not in config.stash:
-        return
-    notes = config.stash[BASELINE_CHANGES]
-    ledger: Ledger = config.stash[LEDGER]
-    failed = config.stash[FAILED]
-    if not may_record(int(exitstatus), failed, session.testsfailed):
-        notes.append(f"baselines NOT updated: the session did not pass cleanly (exit status "
-                     f"{int(exitstatus)}, {session.testsfailed} failed/errored test(s)); fix "
-                     "them and run again")
-        return
-    if failed:
-        notes.append(f"{len(failed)} variant(s) below their accuracy floor (listed above): "
-                     "their values are recorded all the same, the floor is not a baseline")
-    foreign = distributed.foreign_machines(config.stash[WORKER_MACHINES])
-    if foreign:
-        notes.append("baselines NOT updated: xdist workers measured on other machines than this "
-                     "one, whose hardware class the values would be filed under: "
-                     + "; ".join(foreign) + ". Record on one machine (or with -n on this host).")
-        return
-    measured = ledger.measured_for_baseline()
-    if not measured:
-        notes.append("baselines NOT updated: nothing was measured")
-        return
-    baselines = load_baselines(config)
-    changes = baselines.record(measured, recording_provenance(config))
-    notes.append(f"baselines {'updated' if changes else 'unchanged'}: {baselines.path}")
-    notes.extend("  " + line for line in changes)
-
-
-def report_header(config: pytest.Config, origin: dict) -> str:
-    machine = hardware.current()
-    threads = ", ".join(f"{name} {count}" for name, count in engine_threads().items())
-    drift = config.stash.get(DRIFT, None)
-    state = f"Machine state: {drift.describe()}; {keep_freed_memory()}.\n" if drift else ""
-    return (f"# compbench report {origin['date']}\n\n"
-            f"Profile `{config.getoption('--profile')}`, commit `{origin['git_commit']}`.\n"
-            f"Machine: {machine.describe()}. Timing threads per engine: {threads}; builds and "
-            "accuracy evaluations: one thread, each in its own process.\n"
-            + state +
-            "Latency: pytest-benchmark rounds of one batch-1 forward. Speed-up vs fp32 on the "
-            "same engine: the same rounds, each paired with one fp32 round (alternating, "
-            "ABBA), the Hodges–Lehmann estimate of the per-round ratios with its 95 % Wilcoxon "
-            "interval (gated: regression only when the whole interval is below the floor); vs "
-            "the model's reference engine: ratio of the two rows' minimum rounds (taken minutes "
-            "apart, noisier). Δ vs baseline: measured − "
-            "stored baseline (accuracy metrics); `baseline` names the hardware class the "
-            "CPU-dependent values were compared with (`shared`: the same on every machine).\n\n")
+        config.workeroutput[distributed.WORKER_OUTPUT] = bench.worker_payload()
+    elif config.getoption("--update-baselines"):
+        bench.record_baselines(int(exitstatus), session.testsfailed)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    if LEDGER not in config.stash or distributed.is_worker(config):
-        return
-    ledger: Ledger = config.stash[LEDGER]
-    for line in config.stash[BASELINE_CHANGES]:
-        terminalreporter.write_line(line)
-    if not ledger.results:
-        return
-    drift = config.stash.get(DRIFT, None)
-    if drift is not None and not drift.later_s:
-        drift.look()  # the end of the timing phase
-    # the process id too: two sessions ending in the same second must not replace each other's
-    # report and results file
-    stamp = f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
-    origin = provenance()
-    header = report_header(config, origin)
-    markdown = header + render(ledger, config.stash[NOTES])
-    report_dir = reports_dir(config)
-    terminalreporter.write_sep("=", "compbench comparison")
-    terminalreporter.write_line(markdown)
-    # Each file on its own, the session's data first: a folder that fails one write (checked at
-    # the start, but disks fill up) loses that file, never the results or the history.
-    try:
-        results = results_file.write(
-            results_file.payload(ledger, config.stash[NOTES], drift, origin), report_dir, stamp)
-        terminalreporter.write_line(
-            f"results file (for `compbench merge`): {results}, Bencher "
-            f"metrics: {results_file.write_bencher(ledger.results, report_dir)}")
-    except (OSError, CompbenchError) as exc:
-        terminalreporter.write_line(f"compbench: results file not written: {exc}")
-    history: History | None = History(resolve_history_path(report_dir, config.getoption("--history")))
-    try:
-        history.record(ledger, recording_provenance(config), config.getoption("--profile"),
-                       drift.describe() if drift else None)
-        kept = f"history: {history.path}, {history.session_count()} session(s)"
-    except HistoryError as exc:   # the run's results stand; only the trend is missing
-        terminalreporter.write_line(f"compbench: history not written: {exc}")
-        history, kept = None, "no history"
-    try:
-        path = write_report(markdown, report_dir, stamp)
-        terminalreporter.write_line(f"report written to {path}")
-        try:
-            sections = [model_section(ledger, model, config.stash[NOTES].get(model, ""), history)
-                        for model in dict.fromkeys(r.variant.model.name
-                                                   for r in ledger.results.values())]
-        except HistoryError as exc:   # read between the record and now: plots without trends
-            terminalreporter.write_line(f"compbench: history not read: {exc}")
-            sections = [model_section(ledger, model, config.stash[NOTES].get(model, ""), None)
-                        for model in dict.fromkeys(r.variant.model.name
-                                                   for r in ledger.results.values())]
-        page = render_html(f"compbench report {origin['date']}",
-                           [line for line in header.splitlines()[1:] if line.strip()], sections)
-        html_path = write_html_report(page, sections, report_dir, stamp)
-        terminalreporter.write_line(f"HTML report with plots: {html_path} ({kept})")
-    except CompbenchError as exc:
-        terminalreporter.write_line(f"compbench: report not written: {exc}")
-    not_gated = {vid: r.not_gated for vid, r in ledger.results.items() if r.not_gated}
-    if not_gated:
-        terminalreporter.write_line(f"{len(not_gated)} variant(s) not gated (optional engine or "
-                                    "package missing):")
-        for variant_id, reason in not_gated.items():
-            terminalreporter.write_line(f"  {variant_id}: {reason}")
-    drift = config.stash.get(DRIFT, None)
-    if drift is not None and not drift.stable:
-        terminalreporter.write_line(f"compbench: {drift.describe()}")
-    inconclusive = [text for r in ledger.results.values() for text in r.inconclusive]
-    if inconclusive:
-        terminalreporter.write_line(f"{len(inconclusive)} measurement(s) inconclusive (not "
-                                    "gated: the interval straddles the floor):")
-        for text in inconclusive:
-            terminalreporter.write_line(f"  {text}")
+    if SESSION in config.stash and not distributed.is_worker(config):
+        config.stash[SESSION].write_outputs(terminalreporter)
