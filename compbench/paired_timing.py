@@ -54,7 +54,7 @@ class PairingPlan:
     budget_s: float = 3.0          # for the measured rounds of one pair, both sides
     target_width: float = 0.08     # relative interval width worth stopping at
     warmup: int = 2
-    pilot_counts: bool = False     # the pilot's rounds are part of the measured ones
+    pilot_counts: bool = True      # the pilot's rounds are part of the measured ones
 
     def __post_init__(self) -> None:
         if not (MIN_ROUNDS_FOR_INTERVAL <= self.pilot_rounds
