@@ -51,6 +51,17 @@ class Probe:
     def last(self) -> VariantComparison:
         return self.comparisons[-1]
 
+    def measure(self, base: Worker, head: Worker, variant: str, plan: PairingPlan,
+                tolerance: float, remeasure: int, unstable: Callable[[], str | None]) -> str:
+        """Compare head with base as ``compbench compare`` does; an inconclusive answer is
+        measured again, at most ``remeasure`` times, rather than guessed."""
+        for _ in range(1 + remeasure):
+            self.comparisons.append(compare_variant(base, head, variant, plan, tolerance,
+                                                    unstable=unstable))
+            if self.verdict != INCONCLUSIVE:
+                break
+        return self.verdict
+
     @property
     def verdict(self) -> str:
         return verdict(self.last)
@@ -223,11 +234,8 @@ def bisect(good: str, bad: str, variant: str, plan: PairingPlan, tolerance: floa
                               Path(workdir) / f"{commit[:12]}.log")
                 before = cache_entries(cache)
                 try:
-                    for _ in range(1 + remeasure):
-                        step.comparisons.append(compare_variant(
-                            base, head, variant, plan, tolerance, unstable=drift.unstable_reason))
-                        if step.verdict != INCONCLUSIVE:
-                            break
+                    step.measure(base, head, variant, plan, tolerance, remeasure,
+                                 drift.unstable_reason)
                 finally:
                     head.close()
                     trees.remove(root)

@@ -27,8 +27,8 @@ from packaging.version import InvalidVersion, Version
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
 from compbench.settings import REPO_ROOT, resolve_cache_dir
-from runner.bisect import INCONCLUSIVE, BisectError, Bisection, Probe, builds_since, cache_entries, halve
-from runner.compare import Side, Worker, compare_variant
+from runner.bisect import BisectError, Bisection, Probe, builds_since, cache_entries, halve
+from runner.compare import Side, Worker
 
 RANGE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<good>[^.\s][^\s]*?)\.\.(?P<bad>\S+)$")
 COMPLETE = ".complete"   # written last: an interrupted install is redone, never half-used
@@ -140,11 +140,8 @@ def bisect_package(spec: PackageRange, variant: str, plan: PairingPlan, toleranc
                 head = worker("probe", version, workdir)
                 before = cache_entries(resolve_cache_dir())
                 try:
-                    for _ in range(1 + remeasure):
-                        step.comparisons.append(compare_variant(
-                            base, head, variant, plan, tolerance, unstable=drift.unstable_reason))
-                        if step.verdict != INCONCLUSIVE:
-                            break
+                    step.measure(base, head, variant, plan, tolerance, remeasure,
+                                 drift.unstable_reason)
                 finally:
                     head.close()
                 step.builds = builds_since(resolve_cache_dir(), before)
