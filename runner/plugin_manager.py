@@ -28,6 +28,14 @@ class PluginError(CompbenchError):
     """A declared plugin cannot be imported, or failed while declaring."""
 
 
+def _where_it_failed(exc: Exception) -> str:
+    """The error and the plugin's line it came from (a syntax error has no frame of its own)."""
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg} ({exc.filename}:{exc.lineno})"
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{type(exc).__name__}: {exc} ({frame.filename}:{frame.lineno})"
+
+
 def explicit_plugins(option: str | None = None) -> tuple[str, ...] | None:
     """``--matrix`` (or ``COMPBENCH_MATRIX``): comma-separated module names, or None."""
     raw = option if option is not None else os.environ.get(MATRIX_ENV)
@@ -50,6 +58,11 @@ def plugin_manager(project: Project, modules: tuple[str, ...] | None = None) -> 
             raise PluginError(f"plugin {name!r} (from {where}) cannot be imported: {exc}. "
                               f"It must be a module importable from {project.root} or installed "
                               "in this environment") from None
+        except CompbenchError:     # a declaration checked as it was built: its own message
+            raise
+        except Exception as exc:   # a syntax error or a bug at the module's top level
+            raise PluginError(f"plugin {name!r} (from {where}) failed to import: "
+                              f"{_where_it_failed(exc)}") from None
         if not any(hasattr(module, hook) for hook in ("compbench_declare",)):
             raise PluginError(f"plugin {name!r} (from {where}) implements no compbench hook: "
                               "define compbench_declare(matrix) (runner.hookspec)")
@@ -67,13 +80,15 @@ def load_matrix(project: Project | None = None, modules: tuple[str, ...] | None 
     manager = plugin_manager(project, modules)
     matrix = Matrix()
     try:
-        manager.hook.compbench_declare(matrix=matrix)
+        # in the order the configuration lists them (pluggy itself would call the last
+        # registered first), so the report's rows follow the declarations
+        for implementation in manager.hook.compbench_declare.get_hookimpls():
+            implementation.function(matrix=matrix)
     except CompbenchError:
         raise
     except Exception as exc:  # a plugin's own bug: name it, keep its last frame
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
         raise PluginError(f"a compbench plugin failed while declaring its matrix: "
-                          f"{type(exc).__name__}: {exc} ({frame.filename}:{frame.lineno})") from None
+                          f"{_where_it_failed(exc)}") from None
     if not matrix.rows:
         named = ", ".join(modules if modules is not None else project.plugins) or "none"
         raise PluginError(f"the plugins of {project.config_file} ({named}) declared no rows: add "

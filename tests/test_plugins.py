@@ -121,6 +121,8 @@ def test_an_installed_package_declares_through_its_entry_point(tmp_path):
     ('plugins = ["teambench"]', TEAM_PLUGIN.replace('task="cifar10"', 'task="teambench:hookimpl"'),
      "model 'team_resnet': task 'teambench:hookimpl' is HookimplMarker, not a "
      "tasks.base.TaskDeclaration"),
+    ('plugins = ["teambench"]', "def broken(:\n",
+     "plugin 'teambench' (from {config} [tool.compbench] plugins) failed to import: SyntaxError: "),
     ('plugins = ["teambench"]', "from runner.hookspec import hookimpl\n\n@hookimpl\n"
                                 "def compbench_declare(matrix):\n    pass\n",
      "declared no rows"),
@@ -152,3 +154,21 @@ def test_a_step_imports_the_projects_own_modules(tmp_path, monkeypatch):
     finally:
         projects.current.cache_clear()
     assert search[:2] == [str(REPO_ROOT), str(team)]
+
+
+def test_plugins_declare_in_the_order_the_configuration_lists_them(tmp_path):
+    """The report's rows follow the declarations: the first plugin's rows first."""
+    team = project(tmp_path / "team", table='plugins = ["teambench", "later"]')
+    (team / "later.py").write_text(textwrap.dedent('''
+        from compbench.specs import Row
+        from runner.hookspec import hookimpl
+
+        @hookimpl
+        def compbench_declare(matrix):
+            matrix.add_row(Row(model="team_resnet", compression="int8-nncf",
+                               recipe="compression.int8_nncf:int8_nncf", engines=("openvino",),
+                               requires=("nncf",)))
+        '''))
+    done = compbench(team, "variants", "--ids")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [*TEAM_IDS, "team_resnet/int8-nncf/openvino"]
