@@ -13,7 +13,6 @@ impossible.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 
 from compbench.errors import EngineUnavailable, UnknownVariant
@@ -25,14 +24,10 @@ class Matrix:
     they expand to. Declarations are refused once the variants have been read: a plugin that
     adds a row after the session started would leave earlier readers with another matrix."""
 
-    def __init__(self, models: Iterable[ModelSpec] = (), rows: Iterable[Row] = ()):
+    def __init__(self) -> None:
         self.models: dict[str, ModelSpec] = {}
         self.rows: list[Row] = []
         self._variants: dict[str, Variant] | None = None
-        for model in models:
-            self.add_model(model)
-        for row in rows:
-            self.add_row(row)
 
     def add_model(self, model: ModelSpec) -> None:
         self._open(f"model {getattr(model, 'name', model)!r}")

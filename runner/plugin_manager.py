@@ -63,7 +63,7 @@ def plugin_manager(project: Project, modules: tuple[str, ...] | None = None) -> 
         except Exception as exc:   # a syntax error or a bug at the module's top level
             raise PluginError(f"plugin {name!r} (from {where}) failed to import: "
                               f"{_where_it_failed(exc)}") from None
-        if not any(hasattr(module, hook) for hook in ("compbench_declare",)):
+        if not hasattr(module, "compbench_declare"):
             raise PluginError(f"plugin {name!r} (from {where}) implements no compbench hook: "
                               "define compbench_declare(matrix) (runner.hookspec)")
         if manager.get_plugin(name) is None:

@@ -9,6 +9,8 @@ were recorded. Each entry's ``why`` is copied into the files and says where its 
 
 from __future__ import annotations
 
+import functools
+
 from tasks import Metric, all_tasks, declaration
 
 RUNNER_TOLERANCES: dict[str, dict] = {
@@ -42,7 +44,12 @@ def _declared() -> dict[str, Metric]:
     own tasks' metrics, not those of every task compbench ships)."""
     from runner.matrix import active
 
-    used = {declaration(model.task).name for model in active().models.values()}
+    return _declared_by(active())
+
+
+@functools.lru_cache(maxsize=4)   # per matrix: asked for every value a baseline file holds
+def _declared_by(matrix) -> dict[str, Metric]:
+    used = {declaration(model.task).name for model in matrix.models.values()}
     return {m.name: m for task in all_tasks().values() if task.name in used for m in task.metrics}
 
 
