@@ -20,8 +20,15 @@ venv: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PYTEST) bench $(ARGS)
 
+# The gated suite first, alone on the machine (its speed tests time pairs; a neighbour's load
+# would only widen their intervals), then the unit tests on TEST_JOBS xdist workers, one test
+# file per worker at a time (--dist loadfile: a file's module fixtures are built once). Both
+# always run; the target fails if either did.
+TEST_JOBS ?= auto
 test: $(VENV)/.installed
-	$(PYTEST) bench tests $(ARGS)
+	$(PYTEST) bench $(ARGS); gate=$$?; \
+	$(PYTEST) tests -n $(TEST_JOBS) --dist loadfile $(ARGS); units=$$?; \
+	exit $$(( gate || units ))
 
 # The README's picture: the detector's Pareto plot from the embedded-default run (`make bench`).
 readme-picture: bench

@@ -109,8 +109,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "is missing, or a speed test that timed nothing (--benchmark-disable), "
                          "fails instead")
     group.addoption(FOOTPRINT, action="store_true",
-                    help="also measure each variant's peak memory and start-up in a fresh process "
-                         "(reported, not gated; the nightly turns it on)")
+                    help="also measure each variant's peak memory and start-up in a fresh process, "
+                         "and its throughput at the evaluation batch (reported, not gated; the "
+                         "nightly turns it on)")
 
 
 def selected_engines(config: pytest.Config) -> list[str] | None:

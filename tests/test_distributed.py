@@ -215,6 +215,9 @@ def test_two_workers_give_the_serial_numbers_with_timing_once(tmp_path, asset_fi
     # compressed one's paired speed-up with it
     assert all(p50 and p50 > 0 for p50, _ in spread_timed.values()), spread_timed
     assert spread_timed["resnet20/int8-ort/onnxruntime-1t"][1] > 0
+    with sqlite3.connect(spread_out / "history.sqlite") as db:   # --footprint: batch throughput too
+        rates = {v: json.loads(t or "{}") for v, t in db.execute("SELECT variant, throughput FROM results")}
+    assert sorted(rates["resnet20/fp32/onnxruntime-1t"]) == ["1", "100"], rates
     # one report, by the controller
     assert len(list((spread_out / "reports").glob("report-*.md"))) == 1, \
         sorted(p.name for p in (spread_out / "reports").iterdir())

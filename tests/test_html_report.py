@@ -6,6 +6,7 @@ the last test runs a real bench session twice and opens what it wrote.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -110,6 +111,9 @@ def test_a_real_session_writes_the_html_report_and_grows_the_history(tmp_path, a
     assert len(re.findall(r"resnet20: top-1 against latency", page)) == 1
     assert page.count("<svg") >= 2 + 2 * 2   # Pareto + size, and two sparklines per variant
     assert History(tmp_path / "h.sqlite").session_count() == 2
+    # batch throughput is reported, not gated: without --footprint the gate does not pay for it
+    results = json.loads(next(tmp_path.glob("results-*.json")).read_text())["results"]
+    assert results and not any(r["throughput"] for r in results.values()), results
 
 
 def test_compbench_history_prints_the_trend_and_the_change_since_the_previous_run(tmp_path):
