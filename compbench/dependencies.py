@@ -10,11 +10,16 @@ unchanged, the way ccache's manifests work: editing a helper that one recipe imp
 rebuilds that recipe's entries and no others.
 
 A team's own code counts the same way: a module imported from a folder outside this checkout
-that is not a library folder (site-packages, the standard library) is recorded by its absolute
-path and sha256 (``outside``), so an edited out-of-tree recipe or model is rebuilt instead of
-served from yesterday's entry. Only modules the import system found by name on the import path
-count; code that libraries generate into temporary files and load themselves (TensorFlow's
-autograph, TorchInductor) belongs to its library, whose version is recorded.
+that is not a library folder (site-packages, the standard library) is recorded with its sha256
+(``outside``), so an edited out-of-tree recipe or model is rebuilt instead of served from
+yesterday's entry. A file inside the run's project folder (``compbench.project``) is recorded
+relative to it (``project:<path>``) and checked against the project of the run that looks it
+up: two copies of a project at once (``compbench compare``'s worktrees of two commits) each get
+the entries of their own files, where absolute paths would serve one copy the other's entries
+while both exist. Any other out-of-tree file is recorded by its absolute path. Only modules
+the import system found by name on the import path count; code that libraries generate into
+temporary files and load themselves (TensorFlow's autograph, TorchInductor) belongs to its
+library, whose version is recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 from compbench.settings import REPO_ROOT
 
 _NOT_PROJECT = (".venv", ".tox", "build")  # environments inside the checkout are libraries
+PROJECT_FILE = "project:"   # an ``outside`` file recorded relative to the run's project folder
 
 
 def _project_relpath(path: Path) -> str | None:
@@ -154,8 +160,9 @@ def loaded_dependencies(start_path: list[str] | None = None) -> dict:
             continue
         path = Path(os.path.abspath(origin))
         if _outside_file(name, path, import_path, libraries):
-            if str(path) not in outside and path.is_file():
-                outside[str(path)] = file_sha256(path)
+            key = _outside_key(path)
+            if key not in outside and path.is_file():
+                outside[key] = file_sha256(path)
             continue
         for dist in owners.get(top, ()):
             distributions[dist] = versions[dist]
@@ -174,13 +181,35 @@ def installed_version(distribution: str) -> str | None:
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
+def _project_root() -> Path | None:
+    """The run's project folder when it is not this checkout (``compbench.project``)."""
+    from compbench.project import current
+
+    root = current().root
+    return None if root == REPO_ROOT else root
+
+
+def _outside_key(path: Path) -> str:
+    """How an out-of-tree file is recorded: relative to the run's project, or absolute."""
+    root = _project_root()
+    if root is not None and path.resolve().is_relative_to(root):
+        return PROJECT_FILE + path.resolve().relative_to(root).as_posix()
+    return str(path)
+
+
 def _current_digest(relpath: str) -> str | None:
-    path = REPO_ROOT / relpath   # an absolute path (an ``outside`` file) stays itself
+    if relpath.startswith(PROJECT_FILE):
+        root = _project_root()
+        if root is None:
+            return None   # recorded in a team's project; this run has none
+        path = root / relpath.removeprefix(PROJECT_FILE)
+    else:
+        path = REPO_ROOT / relpath   # an absolute path (an ``outside`` file) stays itself
     try:
         stat = path.stat()
     except OSError:
         return None
-    key = (relpath, stat.st_size, stat.st_mtime_ns)
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _DIGESTS:
         _DIGESTS[key] = file_sha256(path)
     return _DIGESTS[key]

@@ -52,11 +52,16 @@ def _import_roots() -> list[str]:
 
 
 def step_environment(uses_tensorflow: bool) -> dict[str, str]:
+    from compbench.project import PROJECT_ENV, current
+
     env = dict(os.environ)
     env.update({name: str(STEP_THREADS) for name in _THREAD_VARIABLES})
     search_path = os.pathsep.join([*_import_roots(), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": search_path,
-                "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1"})
+                "PYTHONHASHSEED": "0", "TQDM_DISABLE": "1",
+                # the step records a project file relative to this run's project, whatever its
+                # working directory (compbench.dependencies)
+                PROJECT_ENV: str(current().root)})
     if not uses_tensorflow:
         env["USE_TF"] = "0"  # transformers/optimum would import TensorFlow (slow) and record it
     return env

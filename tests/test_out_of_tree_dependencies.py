@@ -92,3 +92,40 @@ def test_code_a_library_generates_and_loads_itself_is_not_recorded(tmp_path, mon
     assert str(generated) not in recorded.get("outside", {})
     generated.unlink()
     assert stale_reason(recorded) is None
+
+
+def project_copy(root: Path, weights: str) -> Path:
+    """A team's project (pyproject.toml with ``[tool.compbench]``) holding the recipe package."""
+    package = root / "team_models"
+    package.mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.compbench]\nplugins = []\n')
+    (package / "__init__.py").write_text("")
+    (package / "recipe.py").write_text(RECIPE)
+    (package / "helper.py").write_text(f'WEIGHTS = "{weights}"\n')
+    return root
+
+
+def test_two_copies_of_a_project_at_once_each_get_their_own_files_entries(tmp_path, monkeypatch):
+    """compare's two worktrees of a team's repository exist side by side: the head's edited
+    helper must not be served the base's entry because the base's files are still there, and
+    a copy with the same files reuses it."""
+    from compbench.project import PROJECT_ENV, current
+
+    cache = ArtifactCache(tmp_path / "cache")
+
+    def build_in(project: Path):
+        monkeypatch.setenv(PROJECT_ENV, str(project))
+        monkeypatch.setenv("PYTHONPATH", str(project))
+        current.cache_clear()
+        return build(cache)
+
+    try:
+        base = build_in(project_copy(tmp_path / "base", "first"))
+        recorded = json.loads((base.path / ENTRY_FILE).read_text())["dependencies"]["outside"]
+        assert "project:team_models/helper.py" in recorded, recorded
+        head = build_in(project_copy(tmp_path / "head", "second"))
+        assert head.path != base.path and head.value == {"weights": "second"}
+        same = build_in(project_copy(tmp_path / "same-as-base", "first"))
+        assert same.path == base.path and same.value == {"weights": "first"}
+    finally:
+        current.cache_clear()
