@@ -30,7 +30,7 @@ from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
 from compbench.settings import REPO_ROOT, resolve_cache_dir
-from runner.compare import Side, VariantComparison, Worker, compare_variant, compbench_checkout
+from runner.compare import Side, VariantComparison, Worker, code_of, compare_variant
 
 REMEASURE = 2                # extra measurements of an inconclusive probe
 GOOD, BAD, INCONCLUSIVE = "good", "bad", "inconclusive"
@@ -213,8 +213,9 @@ def bisect(good: str, bad: str, variant: str, plan: PairingPlan, tolerance: floa
     cache = resolve_cache_dir()
     with tempfile.TemporaryDirectory(prefix="compbench-bisect-") as workdir:
         trees = _Worktrees(repo, Path(workdir))
-        good_root = compbench_checkout(Side("GOOD", good, python), trees.add(good))
-        base = Worker(Side("GOOD", str(good_root), python), good_root, Path(workdir) / "good.log")
+        good_tree = trees.add(good)
+        good_code = code_of(Side("GOOD", good, python), good_tree)
+        base = Worker(Side("GOOD", str(good_tree), python), good_code, Path(workdir) / "good.log")
         try:
             # GOOD's own builds happen here, before any probe, so a probe counts only its own
             before = cache_entries(cache)
@@ -229,8 +230,8 @@ def bisect(good: str, bad: str, variant: str, plan: PairingPlan, tolerance: floa
             def probe(index: int) -> str:
                 commit = found.commits[index]
                 step = Probe(commit, git(repo, "log", "-1", "--format=%s", commit))
-                root = compbench_checkout(Side("probe", commit, python), trees.add(commit))
-                head = Worker(Side("probe", str(root), python), root,
+                tree = trees.add(commit)
+                head = Worker(Side("probe", str(tree), python), code_of(Side("probe", commit, python), tree),
                               Path(workdir) / f"{commit[:12]}.log")
                 before = cache_entries(cache)
                 try:
@@ -238,7 +239,7 @@ def bisect(good: str, bad: str, variant: str, plan: PairingPlan, tolerance: floa
                                  drift.unstable_reason)
                 finally:
                     head.close()
-                    trees.remove(root)
+                    trees.remove(tree)
                 step.builds = builds_since(cache, before)
                 found.probes[commit] = step
                 log(f"compbench bisect: probe {found.probe_count} "
@@ -248,7 +249,7 @@ def bisect(good: str, bad: str, variant: str, plan: PairingPlan, tolerance: floa
             outcome = halve(len(found.commits), probe)
         finally:
             base.close()
-            trees.remove(good_root)
+            trees.remove(good_tree)
     found.bad_is_not_worse = outcome.bad_is_not_worse
     found.suspects = [found.commits[i] for i in outcome.suspects]
     found.first_bad = None if outcome.first_bad is None else found.commits[outcome.first_bad]

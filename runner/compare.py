@@ -34,6 +34,7 @@ from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
 from compbench.paired_statistics import RatioInterval
 from compbench.paired_timing import PairedTiming, PairingPlan, paired_timing
+from compbench.project import PROJECT_ENV, current
 from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_dir, resolve_cache_dir
 from runner.tolerances import RUNNER_TOLERANCES
 from runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
@@ -74,12 +75,25 @@ class Side:
         return cls(label, where or None, python or sys.executable)
 
 
+@dataclass(frozen=True)
+class SideCode:
+    """What one side's worker runs: compbench's code in ``root`` and, for a team's project, the
+    side's copy of the project folder (its plugins, recipes and models)."""
+
+    root: Path
+    project: Path | None = None
+
+
 class Worker:
-    def __init__(self, side: Side, root: Path, log: Path, path_first: Path | None = None):
+    def __init__(self, side: Side, code: SideCode, log: Path, path_first: Path | None = None):
         """``path_first``: a folder put before everything else the side imports (a package
         release under test, ``runner.package_bisect``)."""
         self.side, self.log = side, log
         env = dict(os.environ)
+        env.pop(PROJECT_ENV, None)   # a built-in side's own pyproject.toml names its suite
+        if code.project is not None:
+            env[PROJECT_ENV] = str(code.project)
+        root = code.root
         if path_first is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path_first),
                                                               env.get("PYTHONPATH")]))
@@ -133,19 +147,48 @@ class VariantComparison:
         return "inconclusive" if self.notes else "ok"
 
 
-def checkout(side: Side, workdir: Path) -> Path:
-    """The side's code: this checkout, a folder, or a detached worktree of a ref."""
+def compared_repository() -> tuple[Path, Path | None]:
+    """The git repository whose refs and folders the sides name, and where the project sits in
+    it. The built-in suite compares compbench's own code (``None``); a team's project
+    (``compbench.project``) compares its own commits, each side run by this compbench with that
+    side's copy of the project folder."""
+    project = current()
+    if project.root == REPO_ROOT:
+        return REPO_ROOT, None
+    top = subprocess.run(["git", "-C", str(project.root), "rev-parse", "--show-toplevel"],
+                         capture_output=True, text=True)
+    repository = Path(top.stdout.strip()).resolve() if top.returncode == 0 else project.root
+    return repository, project.root.relative_to(repository)
+
+
+def code_of(side: Side, tree: Path) -> SideCode:
+    """What runs for ``tree``, a checkout of the compared repository; one error if it cannot."""
+    _, project_in_tree = compared_repository()
+    if project_in_tree is None:
+        return SideCode(compbench_checkout(side, tree))
+    folder = tree / project_in_tree
+    if not (folder / "pyproject.toml").is_file():
+        raise CompareError(f"the {side.label} {side.ref!r} has no project at {folder} (no "
+                           "pyproject.toml): give a ref or a checkout of the project's repository "
+                           "from after its [tool.compbench] table existed")
+    return SideCode(REPO_ROOT, folder)
+
+
+def checkout(side: Side, workdir: Path) -> SideCode:
+    """The side's code: this checkout, a folder, or a detached worktree of a ref (of compbench,
+    or of the project's repository when a team's project is compared)."""
+    repository, project_in_tree = compared_repository()
     if side.ref is None:
-        return REPO_ROOT
+        return SideCode(REPO_ROOT, None if project_in_tree is None else repository / project_in_tree)
     if Path(side.ref).is_dir():
-        return compbench_checkout(side, Path(side.ref).resolve())
+        return code_of(side, Path(side.ref).resolve())
     target = workdir / side.label
-    result = subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach",
+    result = subprocess.run(["git", "-C", str(repository), "worktree", "add", "--detach",
                              str(target), side.ref], capture_output=True, text=True)
     if result.returncode != 0:
         raise CompareError(f"{side.label} {side.ref!r} is neither a folder nor a git ref of "
-                           f"{REPO_ROOT}: {result.stderr.strip()}")
-    return compbench_checkout(side, target)
+                           f"{repository}: {result.stderr.strip()}")
+    return code_of(side, target)
 
 
 def compbench_checkout(side: Side, root: Path) -> Path:
@@ -299,11 +342,11 @@ def compare_results(base: Side, head: Side, variants: list[str], plan: PairingPl
     """Every selected variant compared, in order (for the table, or a study of the verdicts)."""
     with tempfile.TemporaryDirectory(prefix="compbench-compare-") as workdir:
         work = Path(workdir)
-        roots = [checkout(side, work) for side in (base, head)]
+        codes = [checkout(side, work) for side in (base, head)]
         workers = []
         try:
-            for side, root in zip((base, head), roots, strict=True):
-                workers.append(Worker(side, root, work / f"{side.label}.log"))
+            for side, code in zip((base, head), codes, strict=True):
+                workers.append(Worker(side, code, work / f"{side.label}.log"))
             results = []
             drift = MachineDrift.begin()   # both workers loaded: the machine the timings see
             for i, variant in enumerate(variants, 1):
@@ -314,8 +357,9 @@ def compare_results(base: Side, head: Side, variants: list[str], plan: PairingPl
         finally:
             for worker in workers:
                 worker.close()
-            for root in roots:
-                if root.is_relative_to(work):
-                    subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force",
-                                    str(root)], capture_output=True)
+            repository, _ = compared_repository()
+            for side in (base, head):
+                if (work / side.label).is_dir():
+                    subprocess.run(["git", "-C", str(repository), "worktree", "remove", "--force",
+                                    str(work / side.label)], capture_output=True)
     return results

@@ -26,9 +26,9 @@ from packaging.version import InvalidVersion, Version
 
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
-from compbench.settings import REPO_ROOT, resolve_cache_dir
+from compbench.settings import resolve_cache_dir
 from runner.bisect import BisectError, Bisection, Probe, builds_since, cache_entries, halve
-from runner.compare import Side, Worker
+from runner.compare import Side, Worker, checkout
 
 RANGE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<good>[^.\s][^\s]*?)\.\.(?P<bad>\S+)$")
 COMPLETE = ".complete"   # written last: an interrupted install is redone, never half-used
@@ -122,7 +122,8 @@ def bisect_package(spec: PackageRange, variant: str, plan: PairingPlan, toleranc
         if seen != version:
             raise BisectError(f"a worker with {folder} first on its path imports {spec.name} "
                               f"{seen or '(nothing)'}, not {version}: the overlay does not take")
-        return Worker(Side(label, None, python), REPO_ROOT, workdir / f"{label}-{version}.log",
+        side = Side(label, None, python)   # this code (and project) with the release first
+        return Worker(side, checkout(side, workdir), workdir / f"{label}-{version}.log",
                       path_first=folder)
 
     with tempfile.TemporaryDirectory(prefix="compbench-bisect-") as name:

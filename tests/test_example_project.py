@@ -2,7 +2,8 @@
 its README documents: it gates its own model, task and recipes against its own baselines, and
 an edit of its own recipe rebuilds that recipe's row and nothing else.
 
-Real builds, evaluations and timings of a small model on a fresh cache (about a minute).
+Real builds, evaluations and timings of a small model on a fresh cache (about a minute), and
+a real `compbench compare` of two commits of the team's repository.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ def project(tmp_path_factory) -> Path:
     return copy
 
 
-def compbench(project: Path, *args: str) -> subprocess.CompletedProcess:
-    """The README's command, ``compbench bench``, started in the project's folder."""
+def compbench_command(folder: Path, *args: str, cache: Path) -> subprocess.CompletedProcess:
+    """The installed ``compbench`` command, started in ``folder`` as a team would."""
     command = Path(sys.executable).with_name("compbench")
     assert command.is_file(), f"{command}: compbench is not installed in this environment"
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPBENCH_")}
-    env["COMPBENCH_CACHE"] = str(project.parent / "cache")
-    return subprocess.run([str(command), "bench", "-p", "no:randomly", *args], cwd=project,
-                          capture_output=True, text=True, env=env, timeout=1200)
+    env["COMPBENCH_CACHE"] = str(cache)
+    return subprocess.run([str(command), *args], cwd=folder, capture_output=True, text=True,
+                          env=env, timeout=1200)
+
+
+def compbench(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """The README's command, ``compbench bench``, started in the project's folder."""
+    return compbench_command(project, "bench", "-p", "no:randomly", *args,
+                             cache=project.parent / "cache")
 
 
 def entries(cache: Path) -> set[Path]:
@@ -88,3 +95,32 @@ def test_editing_the_teams_recipe_rebuilds_its_row_only(project, gated):
     rebuilt = [json.loads((entry / ENTRY_FILE).read_text()) for entry in entries(cache) - before]
     # the artifact came out the same bytes, so its conversions and evaluations were reused
     assert [(e["kind"], e["inputs"]["compression"]) for e in rebuilt] == [("recipes", "sparse-30")]
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=team", "-c", "user.email=team@example.org",
+                    *args], check=True, capture_output=True, text=True)
+
+
+def test_compare_of_two_commits_of_the_teams_repository_finds_its_regression(project, gated, tmp_path):
+    """``compbench compare BASE HEAD`` run in the team's repository compares the team's commits
+    (worktrees of its repository, each run by this compbench with its own project folder)."""
+    assert gated.returncode == 0
+    repo = tmp_path / "teamrepo"
+    shutil.copytree(project, repo, ignore=shutil.ignore_patterns(
+        "reports", ".benchmarks", "__pycache__", "*.lock"))
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    recipes = repo / "teamdigits" / "recipes.py"
+    edited = recipes.read_text().replace("torch.quantile(magnitudes, sparsity)",
+                                         "torch.quantile(magnitudes, min(0.97, 3 * sparsity))")
+    assert edited != recipes.read_text()
+    recipes.write_text(edited)
+    git(repo, "commit", "-q", "-am", "prune three times as much")
+    done = compbench_command(repo, "compare", "HEAD~1", "HEAD", "digits_cnn/sparse-30/torch",
+                             "--speed-budget", "0.5", cache=project.parent / "cache")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("| digits_cnn/sparse-30"))
+    assert "REGRESSION" in row and "digit_accuracy" in row, row
