@@ -1,4 +1,4 @@
-"""The data types of the test matrix (``runner.matrix`` holds the table itself).
+"""The data types of the test matrix (``compbench.runner.matrix`` holds the table itself).
 
 Apart from the table so that a step's interpreter, which receives its variant as data
 (``Variant.as_request`` / ``Variant.from_request``), never imports the table: editing one row
@@ -82,7 +82,7 @@ def frozen_params(params: Mapping[str, Scalar] | Params, where: str) -> Params:
 class ModelSpec:
     name: str
     # a built-in task's name (a module of tasks/), or "package.module:ATTRIBUTE" naming a
-    # project's own tasks.base.TaskDeclaration (data, metrics, protocol)
+    # project's own compbench.tasks.base.TaskDeclaration (data, metrics, protocol)
     task: str
     source: str               # "module:function" building the fp32 reference (torch/keras/hf)
     weights: tuple[str, ...]  # asset files the source reads (their checksums key the cache)

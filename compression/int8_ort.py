@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact, artifact_in
 from tqdm import tqdm
-
-from compression.base import RecipeContext
-from formats.artifacts import Artifact, artifact_in
 
 
 class _CalibrationReader:

@@ -20,7 +20,7 @@ from compbench.hardware import available_cores
 @dataclass(frozen=True)
 class EngineSpec:
     """Everything the suite knows about one engine, declared in the engine's own module
-    (``ENGINES = (EngineSpec(...),)``) and nowhere else; ``engines.registry`` collects them."""
+    (``ENGINES = (EngineSpec(...),)``) and nowhere else; ``compbench.engines.registry`` collects them."""
 
     name: str
     artifact_format: str       # what ``load`` accepts: torch | torchscript | onnx | openvino | ...

@@ -16,6 +16,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from compbench.engines.registry import ENGINES
+from compbench.runner import distributed, results_file
+from compbench.runner.baselines import Baselines, baseline_path
+from compbench.runner.history import History, HistoryError
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.prebuild import prebuild
+from compbench.runner.report import render
+from compbench.runner.report_files import write_reports
+from compbench.runner.results import Ledger
 
 from compbench import hardware, isa_emulation
 from compbench.allocator import keep_freed_memory
@@ -29,15 +38,6 @@ from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT, resolve_history_path
 from compbench.specs import Variant
-from engines.registry import ENGINES
-from runner import distributed, results_file
-from runner.baselines import Baselines, baseline_path
-from runner.history import History, HistoryError
-from runner.pipeline import VariantPipeline
-from runner.prebuild import prebuild
-from runner.report import render
-from runner.report_files import write_reports
-from runner.results import Ledger
 
 FLOOR_TEST = "test_accuracy_floor"
 EXIT_UNGATEABLE = 3

@@ -34,10 +34,11 @@ def main() -> int:
         keep_freed_memory()
     except ImportError:  # a checkout from before compbench.allocator
         pass
+    from compbench.runner.matrix import get_variant
+    from compbench.runner.pipeline import VariantPipeline
+
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
-    from runner.matrix import get_variant
-    from runner.pipeline import VariantPipeline
 
     assets, cache = Assets(), ArtifactCache()
     prepared: dict[str, tuple] = {}

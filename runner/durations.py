@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compbench.formats.routes import NoRoute, route
+from compbench.runner import matrix
+from compbench.runner.matrix import upstream_of
+
 from compbench.cache import ENTRY_FILE, as_stored, atomic_write_text, cache_key
 from compbench.errors import CompbenchError
 from compbench.project import current
 from compbench.specs import Variant
-from formats.routes import NoRoute, route
-from runner import matrix
-from runner.matrix import upstream_of
 
 KINDS = ("recipes", "converted", "accuracy", "footprint")
 EVALUATIONS = ("accuracy", "footprint")   # each engine's own, from its converted artifact
@@ -81,7 +82,7 @@ def row_name(variant: Variant) -> str:
 
 def _engine(variant: Variant) -> tuple[str, str]:
     """The engine's artifact format and module (what its evaluations are keyed by)."""
-    from engines.registry import engine_config
+    from compbench.engines.registry import engine_config
 
     spec = engine_config(variant.engine)
     return spec.artifact_format, spec.module
@@ -89,7 +90,7 @@ def _engine(variant: Variant) -> tuple[str, str]:
 
 def _guessed_format(variant: Variant) -> str:
     """A row nothing has built yet: its model's reference engine's format names its steps."""
-    from engines.registry import engine_config
+    from compbench.engines.registry import engine_config
 
     return engine_config(variant.model.reference_engine).artifact_format
 

@@ -20,12 +20,13 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from compbench.runner.baselines import Baselines
+from compbench.runner.verdicts import allowance
+
 from compbench import isa_emulation
 from compbench.cache import file_lock
 from compbench.errors import CompbenchError
 from compbench.settings import REPO_ROOT
-from runner.baselines import Baselines
-from runner.verdicts import allowance
 
 SECTION = "emulation"
 
@@ -69,7 +70,7 @@ def measure(variant_ids: list[str], target: str, cache_dir: str | None) -> dict[
     if cache_dir:
         env["COMPBENCH_CACHE"] = str(cache_dir)
     # the child's progress (one line per variant) and any error go straight to the terminal
-    done = subprocess.run([sys.executable, "-m", "runner.emulation_check", *variant_ids],
+    done = subprocess.run([sys.executable, "-m", "compbench.runner.emulation_check", *variant_ids],
                           cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
         raise CompbenchError(f"the emulated measurement ({isa_emulation.VARIABLE}={target}) "
@@ -137,11 +138,12 @@ def is_left_to_real_machines(data: dict, target: str, variant_id: str) -> str | 
 
 
 def _measure_here(variant_ids: list[str]) -> dict[str, dict]:
+    from compbench.runner.matrix import variants
+    from compbench.runner.pipeline import VariantPipeline
+
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
     from compbench.errors import NotEmulated
-    from runner.matrix import variants
-    from runner.pipeline import VariantPipeline
 
     assets, cache, tasks, found = Assets(), ArtifactCache(), {}, {}
     for variant_id in variant_ids:

@@ -1,6 +1,6 @@
 """Tasks bind a model family to its data and accuracy protocol (WIDER FACE AP, CIFAR-10 top-1).
 
-A registry, not a dispatch: each ``tasks/<name>.py`` declares ``TASK`` (``tasks.base``) and is
+A registry, not a dispatch: each ``tasks/<name>.py`` declares ``TASK`` (``compbench.tasks.base``) and is
 found by listing this package, so adding a task touches no other file. Looking up one task by
 name imports that module only; listing them all (the report, the baseline gate) imports every
 task module but none of their protocols, which load where an evaluation runs.
@@ -16,9 +16,10 @@ import functools
 import importlib
 import pkgutil
 
+from compbench.tasks.base import Metric, Task, TaskDeclaration, UnknownTask
+
 from compbench.assets import Assets
 from compbench.specs import ModelSpec
-from tasks.base import Metric, Task, TaskDeclaration, UnknownTask
 
 __all__ = ["Metric", "Task", "TaskDeclaration", "UnknownTask", "all_tasks", "create_task",
            "declaration", "metric"]
@@ -76,7 +77,7 @@ def _referenced(reference: str) -> TaskDeclaration:
                           "TaskDeclaration in a module importable from the project's folder") from None
     if not isinstance(declared, TaskDeclaration):
         raise UnknownTask(f"task {reference!r} is {type(declared).__name__}, not a "
-                          "tasks.base.TaskDeclaration")
+                          "compbench.tasks.base.TaskDeclaration")
     if _REFERENCED.get(reference) is not declared:
         _REFERENCED[reference] = declared
         all_tasks.cache_clear()

@@ -26,8 +26,8 @@ DRIVER = """
 import json, sys
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
-from runner.pipeline import VariantPipeline
-from runner.matrix import get_variant
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.matrix import get_variant
 assets = Assets(sys.argv[1], {"cifar10/test.zip": __import__("pathlib").Path(sys.argv[3])})
 pipeline = VariantPipeline(get_variant(sys.argv[4]), assets, ArtifactCache(sys.argv[2]))
 pipeline.prepare()

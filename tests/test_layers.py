@@ -57,5 +57,5 @@ def test_no_import_points_up_or_sideways():
 
 def test_the_check_sees_lazy_imports(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from runner.matrix import MATRIX\n    import models.scrfd\n")
+    module.write_text("def f():\n    from compbench.runner.matrix import MATRIX\n    import compbench.models.scrfd\n")
     assert imported_top_levels(module) == {"runner", "models"}
