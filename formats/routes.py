@@ -27,7 +27,7 @@ from compbench.formats.artifacts import FILENAMES, Artifact, artifact_in
 
 from compbench.errors import CompbenchError
 
-PACKAGE = "formats"
+PACKAGE = "compbench.formats"
 EDGE_NAME = re.compile(r"^(?P<source>[a-z0-9]+)_to_(?P<target>[a-z0-9]+)$")
 
 

@@ -69,13 +69,26 @@ def engine_threads() -> dict[str, int]:
     return {name: config.resolved_threads for name, config in ENGINES.items()}
 
 
+# An installed compbench has no root conftest.py to register its plugins with; named with -p,
+# they are registered once in a checkout too (the root conftest's pytest_plugins then finds them
+# registered under the same module names).
+BENCH_PLUGINS = ("compbench.pytest_assets", "compbench.runner.pytest_plugin")
+
+
+def bench_arguments() -> list[str]:
+    """What ``compbench bench ARGS`` passes to pytest before ARGS: the plugins and the bench
+    folder of this checkout, or of the installed package (compbench.bench)."""
+    return [*(arg for name in BENCH_PLUGINS for arg in ("-p", name)), str(REPO_ROOT / "bench")]
+
+
 def invocation(config: pytest.Config) -> str:
     """The command a user typed: ``compbench bench ...`` runs pytest on this checkout's bench/,
     whose absolute path says nothing to another machine (a project outside the checkout
     records its baselines that way)."""
     args = list(config.invocation_params.args)
-    if args[:1] == [str(REPO_ROOT / "bench")] and Path(sys.argv[0]).name == "compbench":
-        return " ".join(["compbench", "bench", *args[1:]])
+    prefix = bench_arguments()
+    if args[:len(prefix)] == prefix and Path(sys.argv[0]).name == "compbench":
+        return " ".join(["compbench", "bench", *args[len(prefix):]])
     return " ".join(["pytest", *args])
 
 

@@ -350,10 +350,9 @@ def cmd_durations(args: argparse.Namespace) -> int:
 
 def cmd_bench(argv: list[str]) -> int:
     import pytest
+    from compbench.runner.bench_session import bench_arguments
 
-    from compbench.settings import REPO_ROOT
-
-    return int(pytest.main([str(REPO_ROOT / "bench"), *argv]))
+    return int(pytest.main([*bench_arguments(), *argv]))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,6 @@ list: a run asked for one matrix gets that one, whatever else is installed.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import traceback
@@ -18,6 +17,7 @@ from compbench.runner import hookspec
 from compbench.runner.matrix import Matrix
 
 from compbench.errors import CompbenchError
+from compbench.layout import import_reference_module
 from compbench.project import Project, current
 
 MATRIX_ENV = "COMPBENCH_MATRIX"
@@ -53,7 +53,9 @@ def plugin_manager(project: Project, modules: tuple[str, ...] | None = None) -> 
     where = MATRIX_SETTING if modules is not None else f"{project.config_file} [tool.compbench] plugins"
     for name in modules if modules is not None else project.plugins:
         try:
-            module = importlib.import_module(name)
+            # "bench.suite" (this repository's own configuration) is compbench.bench.suite,
+            # installed or not: the rule of compbench.specs.resolve
+            module = import_reference_module(name)
         except ImportError as exc:
             raise PluginError(f"plugin {name!r} (from {where}) cannot be imported: {exc}. "
                               f"It must be a module importable from {project.root} or installed "

@@ -19,6 +19,7 @@ import pkgutil
 from compbench.tasks.base import Metric, Task, TaskDeclaration, UnknownTask
 
 from compbench.assets import Assets
+from compbench.layout import import_reference_module
 from compbench.specs import ModelSpec
 
 __all__ = ["Metric", "Task", "TaskDeclaration", "UnknownTask", "all_tasks", "create_task",
@@ -71,7 +72,8 @@ def all_tasks() -> dict[str, TaskDeclaration]:
 def _referenced(reference: str) -> TaskDeclaration:
     module_name, _, attribute = reference.partition(":")
     try:
-        declared = getattr(importlib.import_module(module_name), attribute)
+        # a built-in module by its short name too, as compbench.specs.resolve reads references
+        declared = getattr(import_reference_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise UnknownTask(f"task {reference!r} cannot be found ({exc}): it must name a "
                           "TaskDeclaration in a module importable from the project's folder") from None
