@@ -10,11 +10,11 @@ the head outputs adds the teacher's scores (Bernoulli KL) and, weighted by teach
 and keypoint distances (``compbench.compression.scrfd.review_kd``, with the crops and the neck maps).
 
 The teacher is the official ONNX export run by onnxruntime, its PAFPN maps exposed as extra outputs
-(``compbench.compression.onnx_teacher``; ``compbench.compression.scrfd.onnx_teacher`` finds them in the graph); it is
-frozen, so its features and outputs are computed once for the calibration images. The student is
-the trained native SCRFD_500M_KPS, fine-tuned with a small learning rate (BatchNorm statistics
-frozen: batches of four crops are no statistics). The ABF modules exist only during training: the
-saved artifact is a plain ``SCRFD``.
+(``compbench.compression.onnx_teacher``; ``compbench.compression.scrfd.onnx_teacher`` finds them
+in the graph); it is frozen, so its features and outputs are computed once for the calibration
+images. The student is the trained native SCRFD_500M_KPS, fine-tuned with a small learning rate
+(BatchNorm statistics frozen: batches of four crops are no statistics). The ABF modules exist
+only during training: the saved artifact is a plain ``SCRFD``.
 
 Training sees only the calibration images (never the evaluation images): fixed, seeded 320x320
 crops of their letterboxed 640x640 blobs, half of them mirrored, at the evaluation scale (the

@@ -181,7 +181,8 @@ def test_declarations_are_readable_without_any_framework():
     read declarations; on a machine with one framework that must import none of the others."""
     heavy = ("torch", "tensorflow", "onnxruntime", "openvino", "onnx", "tf_keras", "nncf",
              "transformers", "optimum")
-    code = ("import sys\nfrom compbench.engines.registry import ENGINES\nfrom compbench.runner.matrix import variants\n"
+    code = ("import sys\nfrom compbench.engines.registry import ENGINES\n"
+            "from compbench.runner.matrix import variants\n"
             "variants()\n"
             f"print(sorted(set({heavy!r}) & {{m.partition('.')[0] for m in sys.modules}}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,

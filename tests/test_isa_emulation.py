@@ -65,7 +65,8 @@ def test_the_caps_reach_torch_and_the_machine_reports_the_emulated_class():
 def test_an_emulated_run_has_cache_keys_of_its_own():
     code = ("import compbench; from compbench.assets import Assets; "
             "from compbench.cache import ArtifactCache, cache_key; "
-            "from compbench.runner.matrix import VARIANTS; from compbench.runner.pipeline import VariantPipeline; "
+            "from compbench.runner.matrix import VARIANTS; "
+            "from compbench.runner.pipeline import VariantPipeline; "
             "p = VariantPipeline(VARIANTS['resnet20/int8-ort/openvino'], Assets(), "
             "ArtifactCache('/nonexistent')); p.prepare(); print(cache_key(p._recipe_inputs_direct()))")
     assert run_python(code) != run_python(code, **{isa_emulation.VARIABLE: LOWER})

@@ -113,18 +113,19 @@ def test_the_report_uses_the_declared_labels_in_the_declared_order():
 
 def test_listing_the_tasks_loads_no_protocol_or_data_code():
     loaded = fresh_python(
-        "import json, sys, tasks\n"
+        "import json, sys\nfrom compbench import tasks\n"
         "tasks.all_tasks(); tasks.declaration('widerface'); tasks.declaration('cifar10')\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('evaluation', 'models')))))")
+        "print(json.dumps(sorted(m for m in sys.modules\n"
+        "                        if m.startswith(('compbench.evaluation', 'compbench.models')))))")
     assert loaded == []
 
 
 def test_looking_up_one_task_imports_only_its_module():
     loaded = fresh_python(
-        "import json, sys, tasks\n"
+        "import json, sys\nfrom compbench import tasks\n"
         "tasks.declaration('cifar10')\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tasks'))))")
-    assert loaded == ["tasks", "compbench.tasks.base", "compbench.tasks.cifar10"]
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('compbench.tasks'))))")
+    assert loaded == ["compbench.tasks", "compbench.tasks.base", "compbench.tasks.cifar10"]
 
 
 def _calibration_modules(asset_dir) -> list[str]:
