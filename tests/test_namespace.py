@@ -161,8 +161,8 @@ def test_a_team_package_named_models_and_ours_do_not_shadow_each_other(installed
     (team / "models" / "mine.py").write_text("def source(assets):\n    return 'team'\n")
     code = """
 import json
+import compbench.models.cifar.sources as ours  # first: the old-name aliases are in place
 import models, models.mine
-import compbench.models.cifar.sources as ours
 from compbench.specs import resolve
 print(json.dumps({
     "team": models.__file__, "ours": ours.__file__,
