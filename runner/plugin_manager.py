@@ -53,8 +53,8 @@ def plugin_manager(project: Project, modules: tuple[str, ...] | None = None) -> 
     where = MATRIX_SETTING if modules is not None else f"{project.config_file} [tool.compbench] plugins"
     for name in modules if modules is not None else project.plugins:
         try:
-            # "bench.suite" (this repository's own configuration) is compbench.bench.suite,
-            # installed or not: the rule of compbench.specs.resolve
+            # a built-in module by its short name (this repository's configuration names its
+            # suite so), installed or not: the rule of compbench.specs.resolve
             module = import_reference_module(name)
         except ImportError as exc:
             raise PluginError(f"plugin {name!r} (from {where}) cannot be imported: {exc}. "
