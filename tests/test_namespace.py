@@ -177,3 +177,25 @@ print(json.dumps({
     assert Path(seen["team"]).is_relative_to(team)
     assert Path(seen["ours"]).is_relative_to(installed)
     assert seen["team_reference"] == "team" and seen["our_reference"] is True and seen["mine"]
+
+
+def test_the_compare_worker_starts_in_a_checkout_from_before_the_rename(tmp_path):
+    """``compbench compare`` and ``bisect`` run this checkout's worker against the other side's
+    code: a side from before the one namespace has its runner at the top level."""
+    from compbench.runner.compare import WORKER
+
+    before = "d651d7c"   # the last commit with top-level imports only
+    known = subprocess.run(["git", "-C", str(REPO_ROOT), "cat-file", "-e", f"{before}^{{commit}}"],
+                           capture_output=True)
+    if known.returncode != 0:
+        pytest.skip(f"{before} is not in this clone's history (a shallow clone)")
+    tree = tmp_path / "before"
+    subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach", str(tree), before],
+                   check=True, capture_output=True)
+    try:
+        done = subprocess.run([sys.executable, str(WORKER), str(tree)], input='{"cmd": "quit"}\n',
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(tree)],
+                       capture_output=True)
+    assert done.returncode == 0, done.stderr[-3000:]
