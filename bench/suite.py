@@ -12,7 +12,6 @@ from __future__ import annotations
 from compbench.runner.hookspec import hookimpl
 from compbench.runner.matrix import Matrix
 from compbench.runner.matrix import expand as expand_rows
-
 from compbench.specs import ModelSpec, Row, Variant
 
 FP32_ENGINES = ("torch", "torch-compile", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")

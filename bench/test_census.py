@@ -9,12 +9,12 @@ The census comes from the cached accuracy step, on the session it evaluated: no 
 from __future__ import annotations
 
 import pytest
+
 from compbench.runner.baselines import Baselines
 from compbench.runner.census import census_checks, selected
 from compbench.runner.gate import gate
 from compbench.runner.pipeline import VariantPipeline
 from compbench.runner.results import Ledger
-
 from compbench.specs import Variant
 
 

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable
 
 import pytest
+
 from compbench.runner.accuracy_floor import (
     ACCEPTED,
     EVERY_CLASS,
@@ -19,7 +20,6 @@ from compbench.runner.matrix import reference_of
 from compbench.runner.pipeline import VariantPipeline
 from compbench.runner.pytest_plugin import STALE_ACCEPTANCE, STRICT_ACCEPTANCES
 from compbench.runner.results import Ledger, same_engine_reference
-
 from compbench.specs import Variant
 
 

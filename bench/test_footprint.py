@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from compbench.runner.pipeline import VariantPipeline
 from compbench.runner.pytest_plugin import FOOTPRINT
 from compbench.runner.results import Ledger
-
 from compbench.specs import Variant
 
 

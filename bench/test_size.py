@@ -7,7 +7,6 @@ from compbench.runner.baselines import Baselines
 from compbench.runner.gate import gate
 from compbench.runner.pipeline import VariantPipeline
 from compbench.runner.results import Ledger
-
 from compbench.specs import Variant
 
 

@@ -19,17 +19,17 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
+from compbench import hardware
+from compbench.allocator import keep_freed_memory
+from compbench.machine_drift import MachineDrift
+from compbench.paired_timing import paired_timing
 from compbench.runner import distributed
 from compbench.runner.baselines import Baselines
 from compbench.runner.gate import gate
 from compbench.runner.pipeline import VariantPipeline
 from compbench.runner.pytest_plugin import NOT_GATED, REQUIRE_ALL, pairing_plan, timing_disabled
 from compbench.runner.results import LatencySummary, Ledger, same_engine_reference
-
-from compbench import hardware
-from compbench.allocator import keep_freed_memory
-from compbench.machine_drift import MachineDrift
-from compbench.paired_timing import paired_timing
 from compbench.specs import Variant
 
 THROUGHPUT_BUDGET_S = 0.5

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from compbench.formats.artifacts import Artifact, artifact_in
-from compbench.tasks.base import Task
 
 from compbench.assets import Assets
+from compbench.formats.artifacts import Artifact, artifact_in
 from compbench.isolation import STEP_THREADS
 from compbench.specs import ModelSpec, resolve
+from compbench.tasks.base import Task
 
 Recipe = Callable[["RecipeContext"], Artifact]
 

@@ -34,6 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
 from compbench.compression.base import RecipeContext, build_threads
 from compbench.compression.review_kd import ReviewFusion, hcl_loss
 from compbench.compression.scrfd.review_kd import (
@@ -44,8 +47,6 @@ from compbench.compression.scrfd.review_kd import (
 )
 from compbench.compression.training import train_steps
 from compbench.formats.artifacts import Artifact
-from torch import Tensor, nn
-from tqdm import tqdm
 
 TEACHER = "scrfd/scrfd_2.5g_kps.onnx"
 

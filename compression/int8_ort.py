@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from tqdm import tqdm
+
 from compbench.compression.base import RecipeContext
 from compbench.formats.artifacts import Artifact, artifact_in
-from tqdm import tqdm
 
 
 class _CalibrationReader:

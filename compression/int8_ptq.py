@@ -28,11 +28,12 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
+from torch import nn
+from tqdm import tqdm
+
 from compbench.compression.base import RecipeContext, build_threads
 from compbench.compression.torch_int8_ptq import save_quantized
 from compbench.formats.artifacts import Artifact
-from torch import nn
-from tqdm import tqdm
 
 BACKEND = "x86"
 # Qualified module names kept in fp32 (none needed for SCRFD_500M_KPS, see the module docstring).

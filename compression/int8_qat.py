@@ -35,6 +35,8 @@ from functools import partial
 
 import numpy as np
 import torch
+from torch import nn
+
 from compbench.compression.base import RecipeContext, build_threads
 from compbench.compression.int8_ptq import (
     BACKEND,
@@ -47,7 +49,6 @@ from compbench.compression.scrfd.distillation_loss import LossWeights, scrfd_dis
 from compbench.compression.self_distillation import DistillConfig, self_distill, stack_inputs
 from compbench.compression.torch_int8_ptq import save_quantized
 from compbench.formats.artifacts import Artifact
-from torch import nn
 
 QUINT8_RANGE = (0, 255)
 OBSERVER_FREEZE = 0.7    # fraction of the steps after which the weight ranges stop moving

@@ -31,8 +31,9 @@ from dataclasses import dataclass  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tf_keras  # noqa: E402
-from compbench.evaluation.cifar10 import fixed_subset  # noqa: E402
 from tqdm import tqdm  # noqa: E402
+
+from compbench.evaluation.cifar10 import fixed_subset  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ OV_FILE = "openvino_model.xml"
 
 def export_ov(vit, folder: Path):
     """``OVModelForImageClassification`` exported from a ``CifarVit`` (not compiled)."""
-    from compbench.models.cifar.vit_logits import save_cifar_ordered
     from optimum.intel import OVModelForImageClassification
+
+    from compbench.models.cifar.vit_logits import save_cifar_ordered
 
     checkpoint = save_cifar_ordered(vit, folder / "checkpoint")
     return OVModelForImageClassification.from_pretrained(  # str: optimum-intel calls str.replace

@@ -47,8 +47,9 @@ INPUT_NAME = "pixel_values"
 # -- building blocks (also used by tests/test_vit_optimum.py on a tiny random ViT) ------------
 def export_folder(vit, folder: Path) -> Path:
     """Optimum ONNX export of a ``CifarVit`` into ``folder`` (model.onnx + config.json)."""
-    from compbench.models.cifar.vit_logits import save_cifar_ordered
     from optimum.exporters.onnx import main_export
+
+    from compbench.models.cifar.vit_logits import save_cifar_ordered
 
     checkpoint = save_cifar_ordered(vit, folder.parent / f"{folder.name}-checkpoint")
     main_export(str(checkpoint), str(folder), task=TASK, opset=OPSET, device="cpu",

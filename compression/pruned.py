@@ -20,6 +20,7 @@ import copy
 from dataclasses import replace
 
 import torch
+
 from compbench.compression.base import RecipeContext, build_threads
 from compbench.compression.channel_pruning import consumer_input_stats
 from compbench.compression.scrfd.channel_groups import prune_scrfd, scrfd_channel_groups

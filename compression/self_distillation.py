@@ -26,9 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from compbench.compression.training import train_steps
 from torch import Tensor, nn
 from tqdm import tqdm
+
+from compbench.compression.training import train_steps
 
 Outputs = Sequence[Tensor]
 LossFn = Callable[[Outputs, Outputs], Tensor]

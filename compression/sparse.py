@@ -31,12 +31,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import torch
+from torch import Tensor, nn
+from torch.nn.utils import prune
+
 from compbench.compression.base import RecipeContext, build_threads
 from compbench.compression.scrfd.distillation_loss import scrfd_distillation_loss
 from compbench.compression.self_distillation import DistillConfig, self_distill, stack_inputs
 from compbench.formats.artifacts import Artifact
-from torch import Tensor, nn
-from torch.nn.utils import prune
 
 FINETUNE = DistillConfig(batch_size=4, crop=320, desc="fine-tune sparse")
 

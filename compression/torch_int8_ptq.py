@@ -23,9 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+from torch import nn
+
 from compbench.compression.base import RecipeContext
 from compbench.formats.artifacts import Artifact, artifact_in
-from torch import nn
 
 
 def _quantized_conv_classes() -> list[type]:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from compbench.engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 
+from compbench.engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 from compbench.quiet import import_quietly
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

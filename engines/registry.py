@@ -21,9 +21,8 @@ import pkgutil
 from collections.abc import Iterable
 
 import compbench.engines as engines
-from compbench.engines.base import Engine, EngineSpec
-
 from compbench.dependencies import installed_version, normalize_name
+from compbench.engines.base import Engine, EngineSpec
 from compbench.errors import EngineUnavailable
 from compbench.extras import extras_of_distributions
 

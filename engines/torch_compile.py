@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from compbench.engines.base import Engine, EngineSpec, Session
 
+from compbench.engines.base import Engine, EngineSpec, Session
 from compbench.errors import CompbenchError
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ class TorchCompileSession(Session):
 
     def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
         import torch
+
         from compbench.engines.torch_eager import outputs_to_numpy, pin_torch_threads
 
         pin_torch_threads(self.threads)
@@ -129,6 +130,7 @@ def _has_ao_quantized_modules(module: torch.nn.Module) -> bool:
 class TorchCompileEngine(Engine):
     def load(self, artifact: Path) -> Session:
         import torch
+
         from compbench.engines.torch_eager import pin_torch_threads
 
         pin_torch_threads(self.threads)

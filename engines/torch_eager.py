@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from compbench.engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 
 if TYPE_CHECKING:

@@ -23,9 +23,8 @@ from itertools import pairwise
 from pathlib import Path
 from types import ModuleType
 
-from compbench.formats.artifacts import FILENAMES, Artifact, artifact_in
-
 from compbench.errors import CompbenchError
+from compbench.formats.artifacts import FILENAMES, Artifact, artifact_in
 
 PACKAGE = "compbench.formats"
 EDGE_NAME = re.compile(r"^(?P<source>[a-z0-9]+)_to_(?P<target>[a-z0-9]+)$")

@@ -15,14 +15,13 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from compbench import hardware
+from compbench.errors import CompbenchError
+from compbench.provenance import provenance
 from compbench.runner.baselines import Baselines
 from compbench.runner.change_points import ChangePoint, history_series, machine_key, series_change_points
 from compbench.runner.history import History
 from compbench.runner.metric_state import CONSECUTIVE
-
-from compbench import hardware
-from compbench.errors import CompbenchError
-from compbench.provenance import provenance
 
 
 class AcceptError(CompbenchError):

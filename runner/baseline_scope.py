@@ -18,10 +18,9 @@ import functools
 import hashlib
 import json
 
+from compbench import hardware
 from compbench.runner.baseline_store import SHARED
 from compbench.runner.tolerances import CENSUS_METRICS, accuracy_metrics
-
-from compbench import hardware
 
 NEAREST = " (nearest)"   # a check's basis: another class's value, at the cross-class tolerance
 

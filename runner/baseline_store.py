@@ -15,6 +15,9 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from compbench.cache import atomic_write_text, file_lock
+from compbench.errors import BaselineError
+from compbench.project import current
 from compbench.runner import accuracy_floor
 from compbench.runner.tolerances import (
     accuracy_metrics,
@@ -22,10 +25,6 @@ from compbench.runner.tolerances import (
     default_tolerances,
     known_metrics,
 )
-
-from compbench.cache import atomic_write_text, file_lock
-from compbench.errors import BaselineError
-from compbench.project import current
 
 DEFAULT_PROFILE = "default"
 UPDATE_HINT = "pytest bench --update-baselines"

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from compbench import hardware
+from compbench.paired_statistics import RatioInterval
 from compbench.runner import accuracy_floor, baseline_scope, baseline_store
 from compbench.runner.accuracy_floor import FloorVerdict
 from compbench.runner.baseline_scope import NEAREST, hardware_dependent, recipe_of, trained_here
@@ -26,9 +28,6 @@ from compbench.runner.tolerances import (
 )
 from compbench.runner.verdicts import Verdict, interval_verdict, lowest_allowed, point_verdict
 from compbench.tasks import metric as declared_metric
-
-from compbench import hardware
-from compbench.paired_statistics import RatioInterval
 
 # the names other modules and tests import from here
 __all__ = ["accuracy_metrics", "cross_hardware_tolerances", "DEFAULT_PROFILE",

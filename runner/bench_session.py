@@ -16,7 +16,18 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from compbench import hardware, isa_emulation
+from compbench.allocator import keep_freed_memory
+from compbench.assets import Assets
+from compbench.cache import ArtifactCache
 from compbench.engines.registry import ENGINES
+from compbench.errors import AssetCorrupt, AssetMissing, CompbenchError, EngineUnavailable
+from compbench.hardware import available_cores
+from compbench.machine_drift import MachineDrift
+from compbench.project import current as current_project
+from compbench.provenance import provenance
+from compbench.pytest_assets import assets_from_config
 from compbench.runner import distributed, results_file
 from compbench.runner.baselines import Baselines, baseline_path
 from compbench.runner.history import History, HistoryError
@@ -25,17 +36,6 @@ from compbench.runner.prebuild import prebuild
 from compbench.runner.report import render
 from compbench.runner.report_files import write_reports
 from compbench.runner.results import Ledger
-
-from compbench import hardware, isa_emulation
-from compbench.allocator import keep_freed_memory
-from compbench.assets import Assets
-from compbench.cache import ArtifactCache
-from compbench.errors import AssetCorrupt, AssetMissing, CompbenchError, EngineUnavailable
-from compbench.hardware import available_cores
-from compbench.machine_drift import MachineDrift
-from compbench.project import current as current_project
-from compbench.provenance import provenance
-from compbench.pytest_assets import assets_from_config
 from compbench.settings import REPO_ROOT, resolve_history_path
 from compbench.specs import Variant
 

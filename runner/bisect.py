@@ -25,12 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compbench.runner.compare import Side, VariantComparison, Worker, compare_variant, compbench_checkout
-
 from compbench.cache import ENTRY_FILE
 from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
+from compbench.runner.compare import Side, VariantComparison, Worker, compare_variant, compbench_checkout
 from compbench.settings import REPO_ROOT, resolve_cache_dir
 
 REMEASURE = 2                # extra measurements of an inconclusive probe

@@ -17,7 +17,6 @@ import warnings
 
 from compbench.runner.baselines import NEAREST, UPDATE_HINT, Baselines, Check
 from compbench.runner.matrix import upstream_of
-
 from compbench.specs import Variant
 
 COUNTS = ("int8_convs", "float_convs", "int8_matmuls", "float_matmuls")

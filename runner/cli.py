@@ -11,10 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from compbench.errors import CompbenchError
 from compbench.runner.option_types import open_fraction, positive_int, positive_seconds
 from compbench.runner.plugin_manager import MATRIX_ENV
-
-from compbench.errors import CompbenchError
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
@@ -60,12 +59,11 @@ def cmd_predict_wider(args: argparse.Namespace) -> int:
     from compbench.runner.matrix import get_variant
 
     variant = get_variant(args.variant)  # an unknown id fails before any heavy import
+    from compbench.assets import Assets
+    from compbench.cache import ArtifactCache
     from compbench.evaluation.widerface import write_predictions
     from compbench.runner.pipeline import VariantPipeline
     from compbench.tasks.widerface import WiderFaceTask
-
-    from compbench.assets import Assets
-    from compbench.cache import ArtifactCache
 
     if variant.model.task != "widerface":
         raise CompbenchError(f"{variant.id} is not a WIDER FACE detector variant")
@@ -172,9 +170,8 @@ def cmd_regressions(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from compbench.runner.history import History, trend_table
-
     from compbench.project import current
+    from compbench.runner.history import History, trend_table
     from compbench.settings import resolve_history_path
 
     history = History(resolve_history_path(current().reports_dir, args.history))
@@ -191,12 +188,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_accept(args: argparse.Namespace) -> int:
     """Move a baseline to the level after a confirmed change point (runner/accept.py)."""
+    from compbench.project import current
     from compbench.runner.accept import accept
     from compbench.runner.baselines import Baselines, baseline_path
     from compbench.runner.history import History
     from compbench.runner.matrix import get_variant
-
-    from compbench.project import current
     from compbench.settings import resolve_history_path
 
     variant = get_variant(args.variant).id
@@ -220,11 +216,10 @@ def cmd_accept(args: argparse.Namespace) -> int:
 
 def cmd_emulation_check(args: argparse.Namespace) -> int:
     """Emulated values of a lower class against a real machine's (runner/emulation_check.py)."""
+    from compbench import hardware
     from compbench.runner import emulation_check
     from compbench.runner.baselines import Baselines
     from compbench.runner.matrix import select
-
-    from compbench import hardware
 
     baselines = Baselines.load(args.profile)
     wanted = {v.id for v in select(args.filter)}
@@ -299,11 +294,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_durations(args: argparse.Namespace) -> int:
     """Each build group's estimated cold seconds (runner/durations.py); --write commits this
     cache's step times to ci/durations.json; --shards N previews ``pytest --shard K/N``."""
-    from compbench.runner import durations, matrix, shards
-    from compbench.runner.distributed import build_group
-
     from compbench.paired_timing import PairingPlan
     from compbench.project import current
+    from compbench.runner import durations, matrix, shards
+    from compbench.runner.distributed import build_group
     from compbench.settings import resolve_cache_dir
 
     variants = matrix.select(args.filter)
@@ -350,6 +344,7 @@ def cmd_durations(args: argparse.Namespace) -> int:
 
 def cmd_bench(argv: list[str]) -> int:
     import pytest
+
     from compbench.runner.bench_session import bench_arguments
 
     return int(pytest.main([*bench_arguments(), *argv]))

@@ -29,15 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from compbench.runner.tolerances import RUNNER_TOLERANCES
-from compbench.runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
-from compbench.tasks import metric as declared_metric
 
 from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
 from compbench.paired_statistics import RatioInterval
 from compbench.paired_timing import PairedTiming, PairingPlan, paired_timing
+from compbench.runner.tolerances import RUNNER_TOLERANCES
+from compbench.runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
 from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_dir, resolve_cache_dir
+from compbench.tasks import metric as declared_metric
 
 WORKER = Path(__file__).with_name("compare_worker.py")
 # What the worker imports from a side's checkout: a folder without them would silently run the

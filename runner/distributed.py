@@ -27,10 +27,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from compbench.runner import durations
-from compbench.runner.matrix import upstream_of, variants
 
 from compbench import hardware
+from compbench.runner import durations
+from compbench.runner.matrix import upstream_of, variants
 from compbench.settings import resolve_cache_dir
 from compbench.specs import Variant
 

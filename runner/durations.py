@@ -25,13 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compbench.formats.routes import NoRoute, route
-from compbench.runner import matrix
-from compbench.runner.matrix import upstream_of
-
 from compbench.cache import ENTRY_FILE, as_stored, atomic_write_text, cache_key
 from compbench.errors import CompbenchError
+from compbench.formats.routes import NoRoute, route
 from compbench.project import current
+from compbench.runner import matrix
+from compbench.runner.matrix import upstream_of
 from compbench.specs import Variant
 
 KINDS = ("recipes", "converted", "accuracy", "footprint")

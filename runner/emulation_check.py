@@ -20,12 +20,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from compbench.runner.baselines import Baselines
-from compbench.runner.verdicts import allowance
-
 from compbench import isa_emulation
 from compbench.cache import file_lock
 from compbench.errors import CompbenchError
+from compbench.runner.baselines import Baselines
+from compbench.runner.verdicts import allowance
 from compbench.settings import REPO_ROOT
 
 SECTION = "emulation"
@@ -138,12 +137,11 @@ def is_left_to_real_machines(data: dict, target: str, variant_id: str) -> str | 
 
 
 def _measure_here(variant_ids: list[str]) -> dict[str, dict]:
-    from compbench.runner.matrix import variants
-    from compbench.runner.pipeline import VariantPipeline
-
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
     from compbench.errors import NotEmulated
+    from compbench.runner.matrix import variants
+    from compbench.runner.pipeline import VariantPipeline
 
     assets, cache, tasks, found = Assets(), ArtifactCache(), {}, {}
     for variant_id in variant_ids:

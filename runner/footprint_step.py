@@ -28,11 +28,11 @@ def footprint(request: dict, out_dir: Path) -> dict:
     import time
 
     import numpy as np
+
     from compbench.engines.base import EngineSpec
     from compbench.engines.registry import load_engine
-    from compbench.tasks import create_task
-
     from compbench.specs import Variant
+    from compbench.tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     inputs = create_task(variant.model, _assets(request)).sample_input()

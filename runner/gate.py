@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Iterable
 
 import pytest
+
 from compbench.runner.baselines import Check
 from compbench.runner.results import VariantResult
 

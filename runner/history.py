@@ -24,9 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from compbench.runner.results import Ledger, VariantResult
-
 from compbench.errors import CompbenchError
+from compbench.runner.results import Ledger, VariantResult
 from compbench.settings import HISTORY_ENV
 from compbench.writable import FolderNotWritable, writable_dir
 
@@ -299,6 +298,7 @@ def trend_table(history: History, filters: list[str], last: int = 10):
     one before, and the trend over the last ``last`` runs — what the HTML report's trend
     columns show, for a terminal."""
     import pandas as pd
+
     from compbench.runner.matrix import variants
     from compbench.runner.metric_state import variant_states
     from compbench.tasks import declaration

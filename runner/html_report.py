@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+
 from compbench.runner import plots
 from compbench.runner.baselines import INCONCLUSIVE, NO_BASELINE, PASS, REGRESSION, STALE
 from compbench.runner.history import History
@@ -28,7 +29,6 @@ from compbench.runner.report import (
 )
 from compbench.runner.results import Ledger, VariantResult
 from compbench.tasks import declaration
-
 from compbench.writable import not_writable, writable_dir
 
 TREND_RUNS = 10

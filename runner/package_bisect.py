@@ -22,12 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from compbench.runner.bisect import BisectError, Bisection, Probe, builds_since, cache_entries, halve
-from compbench.runner.compare import Side, Worker
 from packaging.version import InvalidVersion, Version
 
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
+from compbench.runner.bisect import BisectError, Bisection, Probe, builds_since, cache_entries, halve
+from compbench.runner.compare import Side, Worker
 from compbench.settings import REPO_ROOT, resolve_cache_dir
 
 RANGE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<good>[^.\s][^\s]*?)\.\.(?P<bad>\S+)$")

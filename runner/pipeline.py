@@ -17,22 +17,22 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
-from compbench.engines.base import Engine, Session
-from compbench.engines.registry import get_engine, unavailable
-from compbench.formats.artifacts import Artifact, artifact_in
-from compbench.formats.routes import route
-from compbench.runner.declared_requirements import check_declared
-from compbench.runner.matrix import upstream_of
-from compbench.tasks import create_task
-from compbench.tasks.base import Task
 
 from compbench import hardware, isa_emulation
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, Entry, cache_key
+from compbench.engines.base import Engine, Session
+from compbench.engines.registry import get_engine, unavailable
 from compbench.errors import NotEmulated
+from compbench.formats.artifacts import Artifact, artifact_in
+from compbench.formats.routes import route
 from compbench.isolation import STEP_THREADS, run_step
 from compbench.quiet import import_quietly
+from compbench.runner.declared_requirements import check_declared
+from compbench.runner.matrix import upstream_of
 from compbench.specs import Variant
+from compbench.tasks import create_task
+from compbench.tasks.base import Task
 
 SEED = 0
 T = TypeVar("T")

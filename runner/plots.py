@@ -18,10 +18,11 @@ matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "none"   # text stays text: smaller, searchable, selectable
 matplotlib.rcParams["svg.hashsalt"] = "compbench"   # the same figure gives the same file
 import matplotlib.pyplot as plt  # noqa: E402
-from compbench.runner.results import VariantResult  # noqa: E402
-from compbench.tasks import declaration  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+from compbench.runner.results import VariantResult  # noqa: E402
+from compbench.tasks import declaration  # noqa: E402
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 

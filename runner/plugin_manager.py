@@ -13,12 +13,12 @@ import sys
 import traceback
 
 import pluggy
-from compbench.runner import hookspec
-from compbench.runner.matrix import Matrix
 
 from compbench.errors import CompbenchError
 from compbench.layout import import_reference_module
 from compbench.project import Project, current
+from compbench.runner import hookspec
+from compbench.runner.matrix import Matrix
 
 MATRIX_ENV = "COMPBENCH_MATRIX"
 MATRIX_SETTING = f"--matrix or {MATRIX_ENV}"

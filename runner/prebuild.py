@@ -17,9 +17,8 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from compbench.runner.pipeline import VariantPipeline
-
 from compbench.isolation import LOG_MARKER
+from compbench.runner.pipeline import VariantPipeline
 
 
 def recipe_groups(pipelines: Iterable[VariantPipeline]) -> list[list[VariantPipeline]]:

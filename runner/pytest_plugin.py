@@ -20,7 +20,15 @@ import os
 from collections.abc import Callable
 
 import pytest
+
+from compbench import hardware, isa_emulation
+from compbench.allocator import keep_freed_memory
+from compbench.assets import Assets
+from compbench.cache import ArtifactCache
 from compbench.engines.registry import ENGINES, families
+from compbench.errors import AssetMissing, BaselineError, CompbenchError, EngineUnavailable
+from compbench.machine_drift import MachineDrift
+from compbench.paired_timing import PairingPlan
 from compbench.runner import distributed, durations, matrix, shards
 from compbench.runner.baselines import NEAREST, Baselines, baseline_path
 from compbench.runner.bench_session import (  # noqa: F401 - FLOOR_TEST, may_record, timing_disabled: for bench/ and tests/
@@ -40,14 +48,6 @@ from compbench.runner.pipeline import VariantPipeline
 from compbench.runner.plugin_manager import MATRIX_ENV, explicit_plugins, load_matrix
 from compbench.runner.report import REPORT_SETTING
 from compbench.runner.results import Ledger
-
-from compbench import hardware, isa_emulation
-from compbench.allocator import keep_freed_memory
-from compbench.assets import Assets
-from compbench.cache import ArtifactCache
-from compbench.errors import AssetMissing, BaselineError, CompbenchError, EngineUnavailable
-from compbench.machine_drift import MachineDrift
-from compbench.paired_timing import PairingPlan
 from compbench.settings import resolve_history_path
 from compbench.specs import Variant
 from compbench.writable import writable_dir

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from compbench.runner.accuracy_floor import Floor, FloorVerdict
-from compbench.runner.matrix import reference_of, variants
 
 from compbench.paired_statistics import RatioInterval
+from compbench.runner.accuracy_floor import Floor, FloorVerdict
+from compbench.runner.matrix import reference_of, variants
 from compbench.specs import Variant
 
 

@@ -15,6 +15,10 @@ import json
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
+from compbench import hardware
+from compbench.cache import atomic_write_text
+from compbench.errors import CompbenchError
+from compbench.machine_drift import MachineDrift
 from compbench.runner.matrix import variants
 from compbench.runner.results import (
     Ledger,
@@ -26,11 +30,6 @@ from compbench.runner.results import (
     text_map,
     whole,
 )
-
-from compbench import hardware
-from compbench.cache import atomic_write_text
-from compbench.errors import CompbenchError
-from compbench.machine_drift import MachineDrift
 
 FORMAT = "compbench-results"
 VERSION = (1, 0)   # major: a reader refuses another; minor: fields added, older readers skip them

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from compbench.runner import plots, results_file
-from compbench.runner.report import CENSUS_COLUMN, EVAL_RATE_COLUMN, PAIRED_COLUMN, model_table
-from compbench.runner.results import Ledger, VariantResult
 
 from compbench.cache import atomic_write_text
 from compbench.errors import CompbenchError
+from compbench.runner import plots, results_file
+from compbench.runner.report import CENSUS_COLUMN, EVAL_RATE_COLUMN, PAIRED_COLUMN, model_table
+from compbench.runner.results import Ledger, VariantResult
 from compbench.settings import REPO_ROOT
 
 DOCS = REPO_ROOT / "docs"

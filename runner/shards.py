@@ -23,7 +23,6 @@ from compbench.runner.distributed import FOOTPRINT_TEST, TIMING_TESTS, build_gro
 from compbench.runner.durations import StepTimes
 from compbench.runner.matrix import reference_of
 from compbench.runner.results import same_engine_reference
-
 from compbench.specs import Variant
 
 TIMING_STEP = "timing"   # a variant's latency rounds: no cache entry, about the speed budget

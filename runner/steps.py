@@ -23,9 +23,8 @@ def compress(request: dict, out_dir: Path) -> dict:
     the artifact lands in ``out_dir``."""
     from compbench.compression.base import RecipeContext
     from compbench.formats.artifacts import Artifact
-    from compbench.tasks import create_task
-
     from compbench.specs import Variant
+    from compbench.tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     assets = _assets(request)
@@ -54,9 +53,8 @@ def evaluate(request: dict, out_dir: Path) -> dict:
     evaluation data; batched where the loaded artifact accepts it."""
     from compbench.engines.base import EngineSpec
     from compbench.engines.registry import load_engine
-    from compbench.tasks import create_task
-
     from compbench.specs import Variant
+    from compbench.tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     task = create_task(variant.model, _assets(request))

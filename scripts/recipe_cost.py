@@ -154,9 +154,9 @@ def measure_rates(flops: dict[str, float], assets: str | None,
     says how far its layer shapes (depthwise, thin channels) keep it from the dense rate."""
     single_thread()
     import torch
-    from compbench.bench.suite import MODELS
 
     from compbench.assets import Assets
+    from compbench.bench.suite import MODELS
     from compbench.specs import resolve
 
     torch.set_num_threads(1)
@@ -435,13 +435,12 @@ def profile_child(request: dict) -> None:
     the raw samples go into the result, so the phases can be re-derived without profiling
     again (``summarise``)."""
     started = cpu_seconds()
+    from compbench.assets import Assets
     from compbench.compression.base import RecipeContext
     from compbench.formats.artifacts import Artifact
     from compbench.runner.matrix import get_variant
-    from compbench.tasks import create_task
-
-    from compbench.assets import Assets
     from compbench.specs import resolve
+    from compbench.tasks import create_task
 
     variant = get_variant(request["variant"])
     params = dict(variant.params)
@@ -474,7 +473,6 @@ def profile_child(request: dict) -> None:
 def profile(variant_id: str, out: Path, source: Path | None, steps: int | None) -> dict:
     """Profile one recipe build in a child started like a step process; writes ``out``."""
     from compbench.formats.artifacts import FILENAMES
-
     from compbench.isolation import step_environment
 
     request = {"variant": variant_id, "out_dir": str(out.with_suffix(".artifact")),
@@ -522,9 +520,9 @@ def count_flops(cache: Path, assets: str | None) -> dict[str, float]:
     their builds (their shapes come from the pruning ratio, not from training)."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import torch
-    from compbench.bench.suite import MODELS
 
     from compbench.assets import Assets
+    from compbench.bench.suite import MODELS
     from compbench.specs import resolve
 
     torch.set_num_threads(1)

@@ -38,6 +38,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+from transformers import ViTForImageClassification  # noqa: E402
+
 from compbench.evaluation.cifar10 import fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
 from compbench.models.cifar import (  # noqa: E402
     MAX_WEIGHT_BYTES,
@@ -48,9 +51,6 @@ from compbench.models.cifar import (  # noqa: E402
 from compbench.models.cifar.resnet20 import load_resnet20, to_tensor  # noqa: E402
 from compbench.models.cifar.sources import RESNET20  # noqa: E402
 from compbench.models.cifar.vit import VitPreprocess, load_vit, vit_config  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-from transformers import ViTForImageClassification  # noqa: E402
-
 from compbench.settings import resolve_assets_dir, resolve_cache_dir  # noqa: E402
 
 WEIGHT_DIR_NAME = "vit_cifar10"

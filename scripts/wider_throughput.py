@@ -62,15 +62,14 @@ def main() -> None:
 
     import dataclasses
 
+    from compbench.assets import Assets
+    from compbench.cache import ArtifactCache
     from compbench.engines.registry import load_engine
+    from compbench.hardware import current
     from compbench.models.scrfd.detector import detect, to_wider
     from compbench.runner.matrix import get_variant
     from compbench.runner.pipeline import VariantPipeline
     from compbench.tasks.widerface import WiderFaceTask, read_image
-
-    from compbench.assets import Assets
-    from compbench.cache import ArtifactCache
-    from compbench.hardware import current
 
     variant = get_variant(args.variant)
     assets = Assets(args.assets)
@@ -168,7 +167,6 @@ def _ap_line(task, predicted: dict[str, Rows]) -> str:
 def _decode_nms_table(task, run, rounds: int) -> str:
     """Milliseconds per image of decode + NMS, old and new alternately on the same outputs."""
     from compbench.models.scrfd.postprocess import postprocess
-
     from tests.reference_nms import reference_postprocess
 
     settings = task.settings

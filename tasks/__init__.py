@@ -16,11 +16,10 @@ import functools
 import importlib
 import pkgutil
 
-from compbench.tasks.base import Metric, Task, TaskDeclaration, UnknownTask
-
 from compbench.assets import Assets
 from compbench.layout import import_reference_module
 from compbench.specs import ModelSpec
+from compbench.tasks.base import Metric, Task, TaskDeclaration, UnknownTask
 
 __all__ = ["Metric", "Task", "TaskDeclaration", "UnknownTask", "all_tasks", "create_task",
            "declaration", "metric"]

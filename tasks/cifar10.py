@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 from compbench.assets import Assets
 from compbench.fingerprint import files_digest
 from compbench.specs import ModelSpec, resolve
+from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 if TYPE_CHECKING:
     from compbench.evaluation.cifar10 import CifarSplit
@@ -123,8 +123,9 @@ class Cifar10Task(Task):
     def top1(self, run: RunFn, label: str, split: CifarSplit, batch_size: int) -> float:
         """Top-1 of ``run`` on any split: the test split for the gate, a held-out part of the
         train split for the parameter selections (scripts/select_keras_finetune.py)."""
-        from compbench.evaluation.cifar10 import top1_accuracy
         from tqdm import tqdm
+
+        from compbench.evaluation.cifar10 import top1_accuracy
 
         safe_run = checked(run, label)
         logits = []

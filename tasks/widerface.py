@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 from compbench.assets import Assets
 from compbench.errors import AssetCorrupt
 from compbench.fingerprint import files_digest
 from compbench.specs import ModelSpec
+from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 if TYPE_CHECKING:
     from compbench.models.scrfd.detector import DetectorSettings

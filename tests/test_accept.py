@@ -15,12 +15,12 @@ import sys
 
 import numpy as np
 import pytest
+
+from compbench.provenance import provenance
 from compbench.runner.baselines import Baselines, baseline_path
 from compbench.runner.history import History
 from compbench.runner.matrix import get_variant
 from compbench.runner.results import Ledger
-
-from compbench.provenance import provenance
 from compbench.settings import REPO_ROOT
 
 VARIANT = "resnet20/int8-ort/onnxruntime"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from compbench.errors import BaselineError
 from compbench.runner.accuracy_floor import EVERY_CLASS, FloorVerdict, accepted_classes
 from compbench.runner.baselines import DEFAULT_PROFILE, Baselines, empty, recipe_of
 from compbench.runner.pytest_plugin import FLOOR_TEST, may_record
-
-from compbench.errors import BaselineError
 
 PRUNED = "scrfd_500m_kps/pruned/torch"
 FP32 = "scrfd_500m_kps/fp32/torch"
@@ -241,9 +241,8 @@ def test_recording_a_new_recipe_drops_every_machines_old_values(tmp_path):
 def test_retrained_in_repo_weights_are_another_model_on_every_machine(tmp_path, monkeypatch):
     """A ViT retrained here and re-recorded on one machine must not leave the other machines'
     int8 values (measured on the old weights) gating the new model."""
-    from compbench.runner import baselines as module
-
     from compbench.assets import Assets
+    from compbench.runner import baselines as module
 
     vit_int8 = "vit/int8-static/onnxruntime"
     now = recipe_of(vit_int8)

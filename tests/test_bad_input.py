@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 import torch
-from compbench.tasks.base import checked
 
 from compbench.errors import NonFiniteOutput
 from compbench.settings import REPO_ROOT
+from compbench.tasks.base import checked
 
 VARIANT = "resnet20/fp32/torch"
 
@@ -56,9 +56,8 @@ class _RunsCode:
 def test_a_cifar_batch_that_would_run_code_is_refused(tmp_path, protocol):
     """The python batches are pickles read from the assets folder: loading one may build the
     numpy array it holds, never call anything else."""
-    from compbench.evaluation.cifar10 import load_cifar10
-
     from compbench.errors import AssetCorrupt
+    from compbench.evaluation.cifar10 import load_cifar10
 
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
@@ -123,9 +122,8 @@ def test_malformed_baseline_is_one_error(tmp_path, asset_file):
 @pytest.mark.parametrize("where", ["variant", "nested metric"])
 def test_a_key_recorded_twice_in_a_baseline_is_one_error(tmp_path, where):
     """A hand merge that keeps both copies of an entry: JSON would keep the last one silently."""
-    from compbench.runner.baselines import Baselines
-
     from compbench.errors import BaselineError
+    from compbench.runner.baselines import Baselines
 
     text = (REPO_ROOT / "baselines" / "default.json").read_text()
     data = json.loads(text)

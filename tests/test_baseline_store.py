@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from compbench.runner import baseline_store
 
 from compbench.errors import BaselineError
+from compbench.runner import baseline_store
 
 
 def recorded(tmp_path):

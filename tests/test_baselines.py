@@ -7,6 +7,8 @@ import multiprocessing
 import os
 
 import pytest
+
+from compbench.errors import BaselineError
 from compbench.runner.baselines import (
     Baselines,
     baseline_path,
@@ -14,8 +16,6 @@ from compbench.runner.baselines import (
     empty,
     hardware_dependent,
 )
-
-from compbench.errors import BaselineError
 
 VID = "scrfd_500m_kps/fp32/torch"           # fp32: accuracy shared by every machine
 INT8 = "scrfd_500m_kps/int8-ort/onnxruntime"  # int8: accuracy per hardware class, speed per CPU

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from compbench.paired_statistics import RatioInterval
 from compbench.runner.bisect import (
     BAD,
     GOOD,
@@ -31,8 +33,6 @@ from compbench.runner.bisect import (
 )
 from compbench.runner.bisect_alert import render_alert
 from compbench.runner.compare import VariantComparison
-
-from compbench.paired_statistics import RatioInterval
 from compbench.settings import REPO_ROOT
 
 VARIANT = "resnet20/int8-ort/onnxruntime-1t"   # one core per round: the least noise

@@ -12,12 +12,12 @@ import sys
 
 import numpy as np
 import pytest
+
 from compbench.runner.change_points import e_divisive, history_series, series_change_points
 from compbench.runner.history import History
 from compbench.runner.matrix import get_variant
 from compbench.runner.metric_state import IMPROVED, OK, REGRESSED, SUSPICIOUS, metric_state, series_state
 from compbench.runner.results import Ledger
-
 from compbench.settings import REPO_ROOT
 
 VARIANT = "resnet20/fp32/onnxruntime"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compbench.evaluation.cifar10 import load_cifar10
 
 from compbench.cache import CacheWarning
+from compbench.evaluation.cifar10 import load_cifar10
 from tests.test_cifar10_reader import _jpeg
 
 

@@ -18,10 +18,10 @@ os.environ.setdefault("USE_TF", "0")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
-from compbench.evaluation.cifar10 import CifarSplit, fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
-from compbench.models.cifar import MAX_WEIGHT_BYTES, WEIGHTS_DIR, read_weight_records  # noqa: E402
 
 from compbench.errors import AssetCorrupt  # noqa: E402
+from compbench.evaluation.cifar10 import CifarSplit, fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
+from compbench.models.cifar import MAX_WEIGHT_BYTES, WEIGHTS_DIR, read_weight_records  # noqa: E402
 
 MOBILENETV2_FILE = "mobilenetv2_cifar10.h5"
 VIT_DIR = "vit_cifar10"
@@ -154,8 +154,9 @@ def test_vit_matches_recorded_accuracy(subset: CifarSplit, one_torch_thread: Non
 def test_vit_loader_follows_foreign_checkpoint_conventions(tmp_path: Path,
                                                            one_torch_thread: None) -> None:
     """A user's fine-tune may use another input size, normalisation and label order."""
-    from compbench.models.cifar.vit import CIFAR_CLASSES, load_vit
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    from compbench.models.cifar.vit import CIFAR_CLASSES, load_vit
 
     order = list(reversed(CIFAR_CLASSES))
     config = ViTConfig(image_size=48, patch_size=16, hidden_size=32, num_hidden_layers=1,

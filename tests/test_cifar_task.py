@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from compbench.evaluation.cifar10 import fixed_subset
 from compbench.models.cifar.sources import resnet20, resnet20_preprocessor
 from compbench.tasks.cifar10 import Cifar10Task

@@ -17,12 +17,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from compbench.evaluation.widerface import PredictionFileError, read_prediction_file, read_predictions
-from compbench.evaluation.widerface.cli import main as eval_main
-from compbench.runner.cli import main as compbench_main
 
 from compbench.assets import OVERRIDES_ENV, parse_overrides
 from compbench.errors import AssetCorrupt, BadOption, CompbenchError
+from compbench.evaluation.widerface import PredictionFileError, read_prediction_file, read_predictions
+from compbench.evaluation.widerface.cli import main as eval_main
+from compbench.runner.cli import main as compbench_main
 from compbench.settings import REPO_ROOT
 
 GT_RELDIR = "widerface/eval_tools/ground_truth"
@@ -383,6 +383,7 @@ def test_a_numeric_option_at_its_limit_is_one_usage_error(tmp_path, capsys, no_p
 
 def test_truncated_jpeg_is_corrupt_not_half_grey(tmp_path, asset_dir):
     import cv2
+
     from compbench.tasks.widerface import read_image
 
     source = sorted(asset_dir("widerface/WIDER_val/images").rglob("*.jpg"))[0]

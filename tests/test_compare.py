@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from compbench.runner.compare import CompareError, Side, checkout
 
+from compbench.runner.compare import CompareError, Side, checkout
 from compbench.settings import REPO_ROOT
 
 VARIANT = "resnet20/fp32/onnxruntime"   # as a filter, also selects its -1t row
@@ -116,9 +116,8 @@ def test_a_real_engine_slowdown_on_the_head_is_flagged(tmp_path, asset_file):
 
 
 def test_a_slower_head_on_a_drifted_machine_is_inconclusive_not_red():
-    from compbench.runner.compare import speed_findings
-
     from compbench.paired_statistics import RatioInterval
+    from compbench.runner.compare import speed_findings
 
     slower = RatioInterval(0.80, 0.78, 0.82, 40)
     assert speed_findings(slower, 0.05)[0].startswith("speed 0.800×")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from compbench.engines.base import kernel_census
 from compbench.engines.registry import get_engine
 from compbench.runner import census as census_module

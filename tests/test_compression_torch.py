@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+
 from compbench.compression import (
     channel_pruning,
     int8_ptq,

@@ -13,13 +13,13 @@ import sys
 import tomllib
 from dataclasses import dataclass
 
-from compbench.bench.suite import MATRIX, MODELS
-from compbench.engines.registry import ENGINES, families
-from compbench.runner.matrix import VARIANTS
 from packaging.requirements import Requirement
 
+from compbench.bench.suite import MATRIX, MODELS
 from compbench.dependencies import normalize_name
+from compbench.engines.registry import ENGINES, families
 from compbench.extras import NOT_DECLARABLE, extras_of_distributions
+from compbench.runner.matrix import VARIANTS
 from compbench.settings import REPO_ROOT
 
 PYPROJECT = REPO_ROOT / "pyproject.toml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from compbench.runner.declared_requirements import (
     UndeclaredRequirement,
     check_declared,

@@ -16,6 +16,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import execnet.script.socketserver as execnet_socketserver
+
+from compbench import hardware
 from compbench.runner.baselines import baseline_path
 from compbench.runner.distributed import (
     TIMING_GROUP,
@@ -29,8 +31,6 @@ from compbench.runner.durations import StepTimes
 from compbench.runner.matrix import VARIANTS
 from compbench.runner.results import LatencySummary, VariantResult
 from compbench.runner.results_file import merge_result
-
-from compbench import hardware
 from compbench.settings import REPO_ROOT
 
 

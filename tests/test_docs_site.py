@@ -114,10 +114,10 @@ def test_the_readme_commands_exist():
     """Every `make` target, `compbench` subcommand and compbench pytest option the README shows
     is one the Makefile, the CLI's parser and the plugin declare."""
     from _pytest.config.argparsing import Parser
-    from compbench.runner import pytest_plugin
-    from compbench.runner.cli import build_parser
 
     from compbench import pytest_assets
+    from compbench.runner import pytest_plugin
+    from compbench.runner.cli import build_parser
 
     text = README.read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", text, re.S)

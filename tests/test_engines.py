@@ -11,12 +11,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+
 from compbench.bench.suite import FP32_ENGINES
 from compbench.engines.registry import ENGINES, install_hint, load_engine, missing_distributions
+from compbench.errors import AssetMissing, EngineUnavailable
 from compbench.runner.matrix import get_variant
 from compbench.runner.pipeline import VariantPipeline
-
-from compbench.errors import AssetMissing, EngineUnavailable
 
 
 @pytest.fixture(scope="module")

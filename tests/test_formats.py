@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from compbench.dependencies import normalize_name
+from compbench.extras import extras_of_distributions
 from compbench.formats.artifacts import FILENAMES, Artifact
 from compbench.formats.routes import (
     EDGE_NAME,
@@ -20,9 +23,6 @@ from compbench.formats.routes import (
     requirements,
     route,
 )
-
-from compbench.dependencies import normalize_name
-from compbench.extras import extras_of_distributions
 from compbench.settings import REPO_ROOT
 
 FORMATS_DIR = REPO_ROOT / "formats"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from compbench.runner.baselines import Check
 from compbench.runner.gate import InconclusiveMeasurement, gate
 from compbench.runner.matrix import get_variant

@@ -14,6 +14,7 @@ import threading
 import time
 
 import pytest
+
 from compbench.runner.history import History, HistoryError
 from compbench.runner.matrix import get_variant
 from compbench.runner.results import Ledger

@@ -12,13 +12,13 @@ import subprocess
 import sys
 
 import pytest
+
+from compbench.paired_statistics import RatioInterval
 from compbench.runner.history import History, HistoryError
 from compbench.runner.html_report import model_section, render_html, write_html_report
 from compbench.runner.matrix import get_variant
 from compbench.runner.plots import Point, pareto_front
 from compbench.runner.results import LatencySummary, Ledger
-
-from compbench.paired_statistics import RatioInterval
 from compbench.settings import REPO_ROOT
 
 PROVENANCE = {"date": "2026-12-02T07:00:00+00:00", "git_commit": "abc123",

@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from compbench.runner.baselines import Baselines, empty
 
 from compbench import isa_emulation
 from compbench.hardware import current
+from compbench.runner.baselines import Baselines, empty
 from compbench.settings import REPO_ROOT
 
 NATIVE = current().hardware_class
@@ -89,9 +89,8 @@ def test_the_check_reports_the_reason_the_engine_gave_whatever_its_wording(monke
     taking it back out of the message between "(" and ")" cut short) arrives whole."""
     import pickle
 
-    from compbench.runner import emulation_check
-
     from compbench.errors import NotEmulated
+    from compbench.runner import emulation_check
 
     reason = "MLAS picks its kernels from CPUID (cpuinfo) and has no switch to cap them"
     monkeypatch.setitem(isa_emulation.NOT_EMULATED, "onnxruntime", reason)

@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+
 from compbench.runner.bisect import BisectError
 from compbench.runner.package_bisect import PackageRange, releases
-
 from compbench.settings import REPO_ROOT
 
 OFFERED = ["1.33.0rc1", "1.32.0", "1.31.1", "1.31.0", "1.30.0", "1.29.0"]

@@ -31,7 +31,6 @@ def test_held_out_images_are_disjoint_from_every_training_subset():
 def test_a_selection_scores_candidates_without_the_test_split(tmp_path, monkeypatch, asset_file):
     asset_file("cifar10/models/mlperf_tiny_resnet8.h5")
     import compbench.evaluation.cifar10  # noqa: F401 (used through the name evaluation)
-
     from compbench import evaluation
 
     real = evaluation.cifar10.load_cifar10
@@ -68,7 +67,6 @@ def test_the_detector_selection_holds_out_calibration_images_and_never_opens_an_
     real = script.read_image
     monkeypatch.setattr(script, "read_image", lambda path: opened.append(path) or real(path))
     import compbench.tasks.widerface  # noqa: F401 (used through the name tasks)
-
     from compbench import tasks
 
     monkeypatch.setattr(tasks.widerface, "read_image",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import pytest
+
+from compbench.machine_drift import MachineDrift
+from compbench.provenance import provenance
 from compbench.runner import results_file
 from compbench.runner.accuracy_floor import Floor, FloorVerdict
 from compbench.runner.cli import main
 from compbench.runner.matrix import VARIANTS
 from compbench.runner.regressions import regressed
 from compbench.runner.results import Ledger
-
-from compbench.machine_drift import MachineDrift
-from compbench.provenance import provenance
 
 FP32, INT8, PTQ = "resnet20/fp32/onnxruntime", "resnet20/int8-ort/onnxruntime", "resnet20/int8-ptq/torch"
 FLOOR = Floor("resnet20", "top1", 0.99, "MLPerf")

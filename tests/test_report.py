@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from compbench.runner.matrix import get_variant
 from compbench.runner.report import model_table
 from compbench.runner.results import Ledger

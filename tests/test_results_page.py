@@ -12,7 +12,6 @@ import re
 import shutil
 
 from compbench.runner import results_file, results_page
-
 from compbench.settings import REPO_ROOT
 
 DOCS = REPO_ROOT / "docs"

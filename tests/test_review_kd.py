@@ -6,6 +6,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+
 from compbench.compression.distilled import KDSettings, distill_losses, precompute, train
 from compbench.compression.onnx_teacher import OnnxTeacher, TeacherOutputs
 from compbench.compression.review_kd import ABF, ReviewFusion, hcl_loss
@@ -18,10 +19,9 @@ from compbench.compression.scrfd.review_kd import (
     student_forward,
 )
 from compbench.evaluation.widerface import list_images
+from compbench.isolation import STEP_THREADS
 from compbench.models.scrfd.network import SCRFD
 from compbench.models.scrfd.preprocess import letterbox
-
-from compbench.isolation import STEP_THREADS
 
 TEACHER = "scrfd/scrfd_2.5g_kps.onnx"
 STUDENT_ONNX = "scrfd/scrfd_500m_kps.onnx"
@@ -194,11 +194,10 @@ def test_a_few_training_steps_reduce_the_loss():
 
 def test_teacher_checksum_keys_the_distilled_build(assets, tmp_path):
     """A different teacher file must rebuild the student, not reuse the cached one."""
+    from compbench.cache import ArtifactCache
     from compbench.compression import distilled
     from compbench.runner.matrix import get_variant
     from compbench.runner.pipeline import VariantPipeline
-
-    from compbench.cache import ArtifactCache
 
     variant = get_variant("scrfd_500m_kps/distilled/onnxruntime")
     assert variant.inputs == (distilled.TEACHER,)

@@ -15,6 +15,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+
+from compbench.errors import AssetCorrupt, AssetMissing
 from compbench.models.scrfd import (
     OUTPUT_NAMES,
     DetectorSettings,
@@ -24,8 +26,6 @@ from compbench.models.scrfd import (
     load_scrfd_500m_kps,
     torch_runner,
 )
-
-from compbench.errors import AssetCorrupt, AssetMissing
 
 WEIGHTS = "scrfd/SCRFD_500M_KPS.pth"
 REFERENCE_ONNX = "scrfd/scrfd_500m_kps.onnx"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+
 from compbench.models.scrfd import Detections, DetectorSettings, decode, detect, letterbox, nms, to_wider
 from compbench.models.scrfd.postprocess import anchor_centers, postprocess
 from compbench.models.scrfd.preprocess import fitted_size

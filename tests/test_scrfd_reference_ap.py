@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import onnxruntime as ort
 import pytest
+
 from compbench.runner.matrix import get_variant
 from compbench.runner.pipeline import VariantPipeline
 

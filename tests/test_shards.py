@@ -12,16 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from compbench import project
+from compbench.cache import ArtifactCache
 from compbench.engines.registry import engine_config
+from compbench.hardware import current
 from compbench.runner import durations, shards
 from compbench.runner.cli import main as compbench
 from compbench.runner.distributed import build_group
 from compbench.runner.durations import DurationsError, StepTimes
 from compbench.runner.matrix import VARIANTS
-
-from compbench import project
-from compbench.cache import ArtifactCache
-from compbench.hardware import current
 from compbench.settings import REPO_ROOT
 
 OV = VARIANTS["resnet20/int8-ort/openvino"]

@@ -4,8 +4,8 @@ the matrix is built — before anything is built or downloaded into the cache.""
 from __future__ import annotations
 
 import pytest
-from compbench.bench.suite import MATRIX, MODELS, expand
 
+from compbench.bench.suite import MATRIX, MODELS, expand
 from compbench.specs import ModelSpec, Row, SpecError
 
 ROW = {"model": "resnet20", "compression": "int8-x", "recipe": "compression.int8_ort:int8_ort",

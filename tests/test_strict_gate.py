@@ -10,9 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from compbench.runner.baselines import baseline_path
-
 from compbench import hardware
+from compbench.runner.baselines import baseline_path
 from compbench.settings import REPO_ROOT
 
 MISSING = '''

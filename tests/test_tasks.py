@@ -11,16 +11,16 @@ import subprocess
 import sys
 from dataclasses import replace
 
-import compbench.tasks as tasks
 import pytest
+
+import compbench.tasks as tasks
 from compbench.bench.suite import MODELS
 from compbench.runner import baselines as baselines_module
 from compbench.runner.matrix import get_variant
 from compbench.runner.report import model_table
 from compbench.runner.results import Ledger
-from compbench.tasks.base import Tolerance, UnknownTask
-
 from compbench.settings import REPO_ROOT
+from compbench.tasks.base import Tolerance, UnknownTask
 
 
 def fresh_python(code: str) -> dict:

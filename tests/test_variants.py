@@ -6,11 +6,11 @@ import subprocess
 import sys
 
 import pytest
+
 from compbench.bench.suite import MATRIX
 from compbench.engines.registry import ENGINES
-from compbench.runner.matrix import VARIANTS, get_variant, reference_of
-
 from compbench.errors import UnknownVariant
+from compbench.runner.matrix import VARIANTS, get_variant, reference_of
 from compbench.settings import REPO_ROOT
 
 
@@ -91,9 +91,8 @@ def test_every_row_s_parameters_are_exactly_its_recipe_s_keywords():
 
 def test_rows_that_differ_by_a_parameter_share_one_recipe_and_the_parameters_key_its_build(
         assets, asset_file, tmp_path):
-    from compbench.runner.pipeline import VariantPipeline
-
     from compbench.cache import ArtifactCache
+    from compbench.runner.pipeline import VariantPipeline
 
     asset_file("cifar10/models/mlperf_tiny_resnet8.h5")
 

@@ -7,12 +7,12 @@ import json
 from dataclasses import replace
 
 import pytest
+
+from compbench.paired_statistics import RatioInterval
 from compbench.runner.baselines import Baselines, empty
 from compbench.runner.compare import speed_findings
 from compbench.runner.results import VariantResult
 from compbench.runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
-
-from compbench.paired_statistics import RatioInterval
 
 SPARSE = "scrfd_500m_kps/sparse/onnxruntime"   # fp32 kernels: speed-up per hardware class
 VID = "scrfd_500m_kps/fp32/torch"              # fp32: accuracy shared by every machine

@@ -167,6 +167,7 @@ def test_openvino_export_and_int8(tiny_vit: CifarVit, pixels: np.ndarray,
     pytest.importorskip("optimum.intel")
     pytest.importorskip("nncf")
     import openvino as ov
+
     from compbench.compression.optimum_openvino import export_ov, quantize_ov
 
     model = export_ov(tiny_vit, tmp_path)

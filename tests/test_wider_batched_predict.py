@@ -12,12 +12,12 @@ import shutil
 import numpy as np
 import pytest
 import torch
+
+from compbench.errors import AssetCorrupt
 from compbench.models.scrfd.detector import detect, to_wider
 from compbench.models.scrfd.network import torch_runner
 from compbench.models.scrfd.weights import load_scrfd_500m_kps
 from compbench.tasks.widerface import WiderFaceTask, read_image
-
-from compbench.errors import AssetCorrupt
 
 IMAGES = 5
 

@@ -15,9 +15,9 @@ import sys
 
 import numpy as np
 import pytest
-from compbench.evaluation.widerface import evaluate, list_images, load_ground_truth, write_predictions
 
 from compbench.errors import AssetMissing
+from compbench.evaluation.widerface import evaluate, list_images, load_ground_truth, write_predictions
 from compbench.settings import REPO_ROOT
 from tests.wider_reference import evaluate_reference
 

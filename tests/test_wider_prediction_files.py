@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from compbench.evaluation.widerface import (
     PredictionFileError,
     WiderGroundTruth,
@@ -21,7 +22,6 @@ from compbench.evaluation.widerface import (
     write_predictions,
 )
 from compbench.evaluation.widerface.cli import main
-
 from compbench.settings import REPO_ROOT
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from compbench.errors import CompbenchError, NonFiniteOutput
 from compbench.evaluation.widerface import (
     UnknownImageError,
     WiderEvaluationError,
@@ -22,8 +24,6 @@ from compbench.evaluation.widerface import (
     evaluate_detailed,
 )
 from compbench.evaluation.widerface.protocol import normalise_scores, thresholds
-
-from compbench.errors import CompbenchError, NonFiniteOutput
 from tests.wider_reference import evaluate_reference
 
 SETTINGS = ("easy", "medium", "hard")

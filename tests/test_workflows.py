@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import yaml
-from compbench.engines.registry import families
 
+from compbench.engines.registry import families
 from compbench.settings import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))

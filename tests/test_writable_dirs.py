@@ -15,11 +15,11 @@ import subprocess
 import sys
 
 import pytest
+
+from compbench.cache import ArtifactCache
 from compbench.runner.history import History, HistoryError
 from compbench.runner.html_report import write_html_report
 from compbench.runner.report import write_report
-
-from compbench.cache import ArtifactCache
 from compbench.settings import CACHE_ENV, REPO_ROOT
 from compbench.writable import FolderNotWritable, writable_dir
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from compbench.compression.channel_pruning import ChannelGroup, ChannelStats, prune_groups
 from torch import nn
+
+from compbench.compression.channel_pruning import ChannelGroup, ChannelStats, prune_groups
 
 
 def _backbone_blocks(model: nn.Module) -> list[tuple[str, bool]]:

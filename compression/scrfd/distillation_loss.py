@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from compbench.compression.self_distillation import Outputs
 from torch import Tensor
+
+from compbench.compression.self_distillation import Outputs
 
 
 @dataclass(frozen=True)

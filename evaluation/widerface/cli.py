@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from compbench.errors import AssetCorrupt, CompbenchError
 from compbench.evaluation.widerface.ground_truth import (
     GT_RELDIR,
     SETTINGS,
@@ -27,8 +28,6 @@ from compbench.evaluation.widerface.prediction_files import (
     read_prediction_paths,
 )
 from compbench.evaluation.widerface.protocol import WiderResult, evaluate_detailed
-
-from compbench.errors import AssetCorrupt, CompbenchError
 
 EXIT_BAD_INPUT = 2
 PROG = "compbench eval-wider"

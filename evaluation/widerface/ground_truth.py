@@ -19,10 +19,10 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
-from compbench.evaluation.widerface.images import path_problem
 
 from compbench.assets import MANIFEST, sha256_of
 from compbench.errors import AssetCorrupt, AssetMissing
+from compbench.evaluation.widerface.images import path_problem
 
 SETTINGS: tuple[str, ...] = ("easy", "medium", "hard")
 VAL_MAT = "wider_face_val.mat"

@@ -22,10 +22,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
-from compbench.evaluation.widerface.fast_decimal import CHUNK_BYTES, parse_numbers
-from compbench.evaluation.widerface.images import is_dangling, list_folder, path_problem
 
 from compbench.errors import CompbenchError
+from compbench.evaluation.widerface.fast_decimal import CHUNK_BYTES, parse_numbers
+from compbench.evaluation.widerface.images import is_dangling, list_folder, path_problem
 
 SUFFIX = ".txt"
 COLUMNS = 5

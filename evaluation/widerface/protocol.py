@@ -35,9 +35,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from compbench.evaluation.widerface.ground_truth import SETTINGS, WiderGroundTruth
 
 from compbench.errors import CompbenchError, NonFiniteOutput
+from compbench.evaluation.widerface.ground_truth import SETTINGS, WiderGroundTruth
 
 IOU_THRESHOLD = 0.5
 THRESH_NUM = 1000

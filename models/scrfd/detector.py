@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from compbench.models.scrfd.postprocess import postprocess
 from compbench.models.scrfd.preprocess import letterbox
 

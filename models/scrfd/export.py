@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import torch
+
 from compbench.models.scrfd.network import OUTPUT_NAMES, SCRFD
 
 OPSET = 17

@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import Tensor, nn
+
 from compbench.models.scrfd.backbone import OUT_CHANNELS, MobileNetV1Backbone
 from compbench.models.scrfd.head import SCRFDHead
 from compbench.models.scrfd.neck import PAFPN
-from torch import Tensor, nn
 
 STRIDES = (8, 16, 32)
 OUTPUT_NAMES = tuple(f"out{i}" for i in range(9))

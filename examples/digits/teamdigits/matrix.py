@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from compbench.runner.hookspec import hookimpl
-
 from compbench.specs import ModelSpec, Row
 
 

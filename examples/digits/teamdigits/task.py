@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 from compbench.assets import Assets
 from compbench.specs import ModelSpec
+from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 CALIBRATION_IMAGES = 300
 
