@@ -19,8 +19,9 @@ import pytest
 
 from compbench.settings import REPO_ROOT
 
-PACKAGES = tuple(pattern.rstrip("*") for pattern in tomllib.loads(
-    (REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"])
+# compbench and the folders its wheel maps under it (bench/: only its suite.py, below)
+PACKAGES = ("compbench", *(folder for folder in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())[
+    "tool"]["setuptools"]["package-dir"].values() if folder != "bench"))
 VARIANT = "resnet20/fp32/onnxruntime"
 DRIVER = """
 import json, sys
