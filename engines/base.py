@@ -34,6 +34,13 @@ class EngineSpec:
     module: str = ""           # filled in by the registry: the module that declared it
 
     @property
+    def key(self) -> str:
+        """The module as the cache's evaluation keys and ci/durations.json's step names write it:
+        as before the one installed namespace (no ``compbench.``), so that what was evaluated
+        and timed before the rename still counts."""
+        return self.module.removeprefix("compbench.")
+
+    @property
     def resolved_threads(self) -> int:
         return self.threads if self.threads is not None else available_cores()
 

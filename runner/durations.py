@@ -84,7 +84,7 @@ def _engine(variant: Variant) -> tuple[str, str]:
     from compbench.engines.registry import engine_config
 
     spec = engine_config(variant.engine)
-    return spec.artifact_format, spec.module
+    return spec.artifact_format, spec.key
 
 
 def _guessed_format(variant: Variant) -> str:

@@ -214,7 +214,7 @@ class VariantPipeline:
     def _evaluate(self) -> dict[str, Any]:
         artifact, entry = self._converted()
         inputs = {"artifact": entry.digest, "format": artifact.format,
-                  "engine": self.engine.config.module, "threads": STEP_THREADS,
+                  "engine": self.engine.config.key, "threads": STEP_THREADS,
                   "task": self.task.fingerprint(), "batch": self.variant.model.eval_batch,
                   "hardware_class": hardware.current().hardware_class}
         request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
@@ -251,7 +251,7 @@ class VariantPipeline:
     def _footprint(self) -> dict[str, float]:
         artifact, entry = self._converted()
         inputs = {"artifact": entry.digest, "format": artifact.format,
-                  "engine": self.engine.config.module, "threads": STEP_THREADS,
+                  "engine": self.engine.config.key, "threads": STEP_THREADS,
                   "task": self.task.fingerprint(), "forwards": self.FOOTPRINT_FORWARDS}
         request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
                                 engine=dataclasses.asdict(self.engine.config),

@@ -56,9 +56,9 @@ def test_unknown_format_says_so():
 def test_every_edge_module_is_discovered_and_named_after_its_declaration():
     files = {p.stem for p in FORMATS_DIR.glob("*.py") if EDGE_NAME.match(p.stem)}
     found = edges()
-    assert {edge.module for edge in found.values()} == {f"formats.{name}" for name in files}
+    assert {edge.module for edge in found.values()} == {f"compbench.formats.{name}" for name in files}
     for (source, target), edge in found.items():
-        assert edge.module == f"formats.{source}_to_{target}"
+        assert edge.module == f"compbench.formats.{source}_to_{target}"
 
 
 def test_edges_only_use_known_formats():

@@ -48,7 +48,7 @@ def build_chain(cache: ArtifactCache, variant) -> dict[str, float]:
     converted = cache.get_or_build("converted", {"from": recipe.digest, "from_format": "onnx",
                                                  "to": "openvino"},
                                    step({"format": "openvino"}, "model.xml"))
-    module = engine_config(variant.engine).module
+    module = engine_config(variant.engine).key
     entries = {"recipes:resnet20/int8-ort": recipe, "converted:resnet20/int8-ort:openvino": converted}
     for kind in ("accuracy", "footprint"):
         entries[f"{kind}:resnet20/int8-ort:{module}:openvino"] = cache.get_or_build(
