@@ -199,3 +199,16 @@ def test_the_compare_worker_starts_in_a_checkout_from_before_the_rename(tmp_path
         subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(tree)],
                        capture_output=True)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_compbench_bench_collects_the_installed_packages_bench_folder(installed, tmp_path):
+    """``compbench bench`` of an installed package: its own bench/ (no checkout, no root
+    conftest: the plugins come with -p). Collection only, nothing is built or timed."""
+    code = "import sys\nfrom compbench.runner.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    environment = {**os.environ, "PYTHONPATH": str(installed), "COMPBENCH_PROJECT": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-s", "-c", code, "bench", "--co", "-q", "-p",
+                           "no:randomly", "-k", "resnet20 and fp32 and torchscript"],
+                          cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert collected and all("compbench/bench/test_" in line for line in collected), done.stdout
