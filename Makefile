@@ -42,7 +42,7 @@ docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 results-page: $(VENV)/.installed
-	$(VENV)/bin/python -m runner.results_page $(RESULTS_PAGE_FILE)
+	$(VENV)/bin/python -m compbench.runner.results_page $(RESULTS_PAGE_FILE)
 
 # The workflows' commands (.github/workflows): one engine family's gated run with every round
 # saved for --benchmark-compare, and the pull-request gate (unit tests, accuracy and size).

@@ -4,4 +4,4 @@ What the session benchmarks is declared by the plugins this repository's pyproje
 (``[tool.compbench]``: the built-in suite in ``runner/matrix.py``); the plugin loads and checks
 that matrix first, so a mistake in a model or row ends the session as one usage error."""
 
-pytest_plugins = ["compbench.pytest_assets", "runner.pytest_plugin"]
+pytest_plugins = ["compbench.pytest_assets", "compbench.runner.pytest_plugin"]

@@ -1,18 +1,18 @@
 """The built-in suite: SCRFD_500M_KPS and the CIFAR-10 models, one row per (model, compression)
 with the engines it runs on.
 
-Declared through the same public API a team uses for its own models (``runner.hookspec``):
+Declared through the same public API a team uses for its own models (``compbench.runner.hookspec``):
 this module is a plugin that this repository's pyproject.toml names, and its hook adds the
-models and rows below to the session's ``runner.matrix.Matrix``. Adding a variant is one
+models and rows below to the session's ``compbench.runner.matrix.Matrix``. Adding a variant is one
 ``Row`` here plus one recipe function (named by ``recipe`` as ``module:function``).
 """
 
 from __future__ import annotations
 
+from compbench.runner.hookspec import hookimpl
+from compbench.runner.matrix import Matrix
+from compbench.runner.matrix import expand as expand_rows
 from compbench.specs import ModelSpec, Row, Variant
-from runner.hookspec import hookimpl
-from runner.matrix import Matrix
-from runner.matrix import expand as expand_rows
 
 FP32_ENGINES = ("torch", "torch-compile", "torchscript", "onnxruntime", "onnxruntime-1t", "openvino")
 KERAS_ENGINES = ("keras", "tflite", "openvino")
@@ -409,6 +409,6 @@ def compbench_declare(matrix: Matrix) -> None:
 
 
 def expand(rows: list[Row] = MATRIX) -> list[Variant]:
-    """The built-in rows' variants (what ``runner.matrix.expand`` makes of them)."""
+    """The built-in rows' variants (what ``compbench.runner.matrix.expand`` makes of them)."""
     return expand_rows(MODELS, rows)
 

@@ -1,12 +1,12 @@
-"""Accuracy of every variant against the stored baseline, two-sided (see runner.baselines)."""
+"""Accuracy of every variant against the stored baseline, two-sided (see compbench.runner.baselines)."""
 
 from __future__ import annotations
 
+from compbench.runner.baselines import Baselines
+from compbench.runner.gate import gate
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.results import Ledger
 from compbench.specs import Variant
-from runner.baselines import Baselines
-from runner.gate import gate
-from runner.pipeline import VariantPipeline
-from runner.results import Ledger
 
 
 def test_accuracy(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
+from compbench.runner.baselines import Baselines
+from compbench.runner.census import census_checks, selected
+from compbench.runner.gate import gate
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.results import Ledger
 from compbench.specs import Variant
-from runner.baselines import Baselines
-from runner.census import census_checks, selected
-from runner.gate import gate
-from runner.pipeline import VariantPipeline
-from runner.results import Ledger
 
 
 def test_census(variant: Variant, pipeline: VariantPipeline, baselines: Baselines,

@@ -1,5 +1,5 @@
 """Each compressed variant's accuracy as a fraction of its fp32 model's, against the model's
-floor (``runner.accuracy_floor``): acceptable at all, whatever the baseline says."""
+floor (``compbench.runner.accuracy_floor``): acceptable at all, whatever the baseline says."""
 
 from __future__ import annotations
 
@@ -8,19 +8,19 @@ from collections.abc import Callable
 
 import pytest
 
-from compbench.specs import Variant
-from runner.accuracy_floor import (
+from compbench.runner.accuracy_floor import (
     ACCEPTED,
     EVERY_CLASS,
     StaleAcceptance,
     accepted_classes,
     row_of,
 )
-from runner.baselines import Baselines
-from runner.matrix import reference_of
-from runner.pipeline import VariantPipeline
-from runner.pytest_plugin import STALE_ACCEPTANCE, STRICT_ACCEPTANCES
-from runner.results import Ledger, same_engine_reference
+from compbench.runner.baselines import Baselines
+from compbench.runner.matrix import reference_of
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.pytest_plugin import STALE_ACCEPTANCE, STRICT_ACCEPTANCES
+from compbench.runner.results import Ledger, same_engine_reference
+from compbench.specs import Variant
 
 
 @pytest.mark.compressed_only  # an fp32 variant is its own reference: nothing to test

@@ -1,6 +1,6 @@
 """Memory and start-up of every variant, reported beside speed and accuracy (not gated).
 
-Measured in a fresh process per artifact and engine (``runner.steps.footprint``), cached by
+Measured in a fresh process per artifact and engine (``compbench.runner.steps.footprint``), cached by
 content like an evaluation: the peak resident memory (VmHWM) after loading the artifact and ten
 batch-1 forwards, the resident memory before the engine was touched, and the time from
 importing the engine's library to the first output. Not gated: a process's peak RSS moves with
@@ -13,10 +13,10 @@ import math
 
 import pytest
 
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.pytest_plugin import FOOTPRINT
+from compbench.runner.results import Ledger
 from compbench.specs import Variant
-from runner.pipeline import VariantPipeline
-from runner.pytest_plugin import FOOTPRINT
-from runner.results import Ledger
 
 
 def test_footprint(variant: Variant, pipeline: VariantPipeline, ledger: Ledger,

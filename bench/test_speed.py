@@ -24,13 +24,13 @@ from compbench import hardware
 from compbench.allocator import keep_freed_memory
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import paired_timing
+from compbench.runner import distributed
+from compbench.runner.baselines import Baselines
+from compbench.runner.gate import gate
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.pytest_plugin import FOOTPRINT, NOT_GATED, REQUIRE_ALL, pairing_plan, timing_disabled
+from compbench.runner.results import LatencySummary, Ledger, same_engine_reference
 from compbench.specs import Variant
-from runner import distributed
-from runner.baselines import Baselines
-from runner.gate import gate
-from runner.pipeline import VariantPipeline
-from runner.pytest_plugin import FOOTPRINT, NOT_GATED, REQUIRE_ALL, pairing_plan, timing_disabled
-from runner.results import LatencySummary, Ledger, same_engine_reference
 
 THROUGHPUT_BUDGET_S = 0.5
 

@@ -1,8 +1,9 @@
 """compbench: a pytest-benchmark regression suite for compressed vision models.
 
 The importable core (settings, assets, cache, variant table, baselines, report) lives here;
-models, compression recipes, evaluation protocols and engines are sibling packages so a
-newcomer finds each concept by its folder name.
+models, compression recipes, evaluation protocols and engines are sibling folders in the
+repository so a newcomer finds each concept by its folder name, and sub-packages of this one
+once installed (``compbench.models``, ``compbench.runner``, ...: compbench.layout).
 """
 
 __version__ = "0.1.0"
@@ -15,6 +16,12 @@ import os as _os
 _os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 _os.environ.setdefault("USE_TF", "0")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The built-in folders as compbench.runner, compbench.models, ... in a checkout too, and the old
+# top-level names an artifact pickled before the rename still names (compbench.layout).
+from compbench import layout as _layout  # noqa: E402
+
+_layout.install()
 
 # An emulated hardware class (compbench.isa_emulation) caps oneDNN and ATen, which read their
 # caps once at first use: before any engine library is imported.

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from compbench import errors
+from compbench.layout import IN_CHECKOUT
 from compbench.settings import REPO_ROOT
 from compbench.step_worker import OUTCOME_FILE, REQUEST_FILE
 from compbench.warm_interpreter import TENSORFLOW_PRELOAD, TORCH_PRELOAD, WarmInterpreters
@@ -48,7 +49,9 @@ def _import_roots() -> list[str]:
     are imported from there in the step, as its plugins were in the session."""
     from compbench.project import current
 
-    return list(dict.fromkeys([str(REPO_ROOT), str(current().root)]))
+    # installed, compbench is found in site-packages: its package folder is no import root
+    checkout = [str(REPO_ROOT)] if IN_CHECKOUT else []
+    return list(dict.fromkeys([*checkout, str(current().root)]))
 
 
 def step_environment(uses_tensorflow: bool) -> dict[str, str]:

@@ -31,7 +31,7 @@ class ProjectError(CompbenchError):
 class Project:
     root: Path
     config_file: Path
-    plugins: tuple[str, ...]     # modules implementing runner.hookspec, in order
+    plugins: tuple[str, ...]     # modules implementing compbench.runner.hookspec, in order
     assets: Path | None = None   # the project's assets folder, if it declares one
 
     @property

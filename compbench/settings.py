@@ -16,7 +16,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from compbench.layout import SOURCE_ROOT
+
+# The folder holding runner/, models/, bench/, ...: the repository's root in a checkout, the
+# installed compbench package itself in site-packages (compbench.layout), where ``repo:`` weights,
+# bench/ and compression/selection/ then are too.
+REPO_ROOT = SOURCE_ROOT
 DEFAULT_ASSETS = Path("../shared/assets")
 ASSETS_ENV = "COMPBENCH_ASSETS"
 CACHE_ENV = "COMPBENCH_CACHE"

@@ -1,4 +1,4 @@
-"""The data types of the test matrix (``runner.matrix`` holds the table itself).
+"""The data types of the test matrix (``compbench.runner.matrix`` holds the table itself).
 
 Apart from the table so that a step's interpreter, which receives its variant as data
 (``Variant.as_request`` / ``Variant.from_request``), never imports the table: editing one row
@@ -8,12 +8,12 @@ must not look like a code change to every cached step of every other row.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from compbench.errors import CompbenchError
+from compbench.layout import import_reference_module
 
 Scalar = int | float | str | bool
 # (name, value) pairs, sorted by name: hashable like the rest of a Variant, and JSON-able
@@ -82,7 +82,7 @@ def frozen_params(params: Mapping[str, Scalar] | Params, where: str) -> Params:
 class ModelSpec:
     name: str
     # a built-in task's name (a module of tasks/), or "package.module:ATTRIBUTE" naming a
-    # project's own tasks.base.TaskDeclaration (data, metrics, protocol)
+    # project's own compbench.tasks.base.TaskDeclaration (data, metrics, protocol)
     task: str
     source: str               # "module:function" building the fp32 reference (torch/keras/hf)
     weights: tuple[str, ...]  # asset files the source reads (their checksums key the cache)
@@ -188,6 +188,13 @@ class Variant:
 
 
 def resolve(reference: str) -> Callable:
-    """``"package.module:function"`` → the function (imported only when a variant needs it)."""
+    """``"package.module:function"`` → the function (imported only when a variant needs it).
+
+    A reference whose package is a built-in one (runner, models, tasks, engines, formats,
+    evaluation, compression, bench) names the module under ``compbench`` when compbench has it:
+    rows and baselines keep the short ``"compression.int8_ort:int8_ort"`` they were written with
+    (a recipe's identity in baselines/*.json is built from it), while the installed package has
+    only ``compbench.compression``. Any other module, a team's own ``models.mine`` included, is
+    imported by the name given (``compbench.layout.built_in_module``)."""
     module_name, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    return getattr(import_reference_module(module_name), attribute)

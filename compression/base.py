@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from compbench.assets import Assets
+from compbench.formats.artifacts import Artifact, artifact_in
 from compbench.isolation import STEP_THREADS
 from compbench.specs import ModelSpec, resolve
-from formats.artifacts import Artifact, artifact_in
-from tasks.base import Task
+from compbench.tasks.base import Task
 
 Recipe = Callable[["RecipeContext"], Artifact]
 
@@ -91,7 +91,7 @@ class RecipeContext:
 
     def fp32_onnx(self, module=None) -> Path:
         """The (source or given) torch model exported to ONNX in the scratch folder."""
-        from formats.torch_to_onnx import convert
+        from compbench.formats.torch_to_onnx import convert
 
         torch_file = self.scratch_dir() / "source.pt"
         onnx_file = self.scratch_dir() / "source.onnx"
@@ -105,7 +105,7 @@ class RecipeContext:
         """Save a source-format model: a torch module, a tf_keras model, or a CIFAR ViT
         (wrapped into a plain logits module in CIFAR class order)."""
         if type(model).__name__ == "CifarVit":
-            from models.cifar.vit_logits import VitLogits
+            from compbench.models.cifar.vit_logits import VitLogits
 
             model = VitLogits.wrap(model)
         if type(model).__module__.startswith(("tf_keras", "keras")):

@@ -7,7 +7,7 @@ every engine runs a genuinely smaller network.
 What can be pruned together is a ``ChannelGroup``: the conv producing a set of channels, its
 BatchNorm, the channel-wise consumers (depthwise conv + BN) that keep the same channels, and the
 cross-channel consumers that lose input columns. Which groups a network has is a fact about that
-network (SCRFD's: ``compression.scrfd.channel_groups``); this module only needs the list.
+network (SCRFD's: ``compbench.compression.scrfd.channel_groups``); this module only needs the list.
 
 Criterion (``channel_importance``): the signal energy a channel feeds its cross-channel consumers,
 var(input_c) * ||W_eff[:, c]||^2, measured on calibration images (``W_eff``: the consumer's

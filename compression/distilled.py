@@ -5,16 +5,16 @@ fusion (ABF) modules walk the student's neck maps from the coarsest level to the
 fusing its level with the already-fused deeper levels (a residual, top-down review path) and
 projecting to the teacher's channel count; a hierarchical context loss (HCL: MSE at full
 resolution plus MSE of 4x4, 2x2 and 1x1 average-pooled maps, halving weights) compares every fused
-map with the teacher's neck map of the same stride (``compression.review_kd``). A response term on
+map with the teacher's neck map of the same stride (``compbench.compression.review_kd``). A response term on
 the head outputs adds the teacher's scores (Bernoulli KL) and, weighted by teacher score, its box
-and keypoint distances (``compression.scrfd.review_kd``, with the crops and the neck maps).
+and keypoint distances (``compbench.compression.scrfd.review_kd``, with the crops and the neck maps).
 
 The teacher is the official ONNX export run by onnxruntime, its PAFPN maps exposed as extra outputs
-(``compression.onnx_teacher``; ``compression.scrfd.onnx_teacher`` finds them in the graph); it is
-frozen, so its features and outputs are computed once for the calibration images. The student is
-the trained native SCRFD_500M_KPS, fine-tuned with a small learning rate (BatchNorm statistics
-frozen: batches of four crops are no statistics). The ABF modules exist only during training: the
-saved artifact is a plain ``SCRFD``.
+(``compbench.compression.onnx_teacher``; ``compbench.compression.scrfd.onnx_teacher`` finds them
+in the graph); it is frozen, so its features and outputs are computed once for the calibration
+images. The student is the trained native SCRFD_500M_KPS, fine-tuned with a small learning rate
+(BatchNorm statistics frozen: batches of four crops are no statistics). The ABF modules exist
+only during training: the saved artifact is a plain ``SCRFD``.
 
 Training sees only the calibration images (never the evaluation images): fixed, seeded 320x320
 crops of their letterboxed 640x640 blobs, half of them mirrored, at the evaluation scale (the
@@ -23,7 +23,7 @@ student see exactly the same pixels, borders included). A few images are held ou
 report the response loss before and after. The first steps train the ABF modules alone, on the
 untrained student's cached neck maps, so that their random initialisation sends no noise into the
 trained weights; then student and ABF modules train together for a fixed number of steps. Both
-phases step through ``compression.training.train_steps``, the loop the self-distilling recipes use.
+phases step through ``compbench.compression.training.train_steps``, the loop the self-distilling recipes use.
 """
 
 from __future__ import annotations
@@ -37,11 +37,16 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from compression.base import RecipeContext, build_threads
-from compression.review_kd import ReviewFusion, hcl_loss
-from compression.scrfd.review_kd import random_crops, response_loss, student_channels, student_forward
-from compression.training import train_steps
-from formats.artifacts import Artifact
+from compbench.compression.base import RecipeContext, build_threads
+from compbench.compression.review_kd import ReviewFusion, hcl_loss
+from compbench.compression.scrfd.review_kd import (
+    random_crops,
+    response_loss,
+    student_channels,
+    student_forward,
+)
+from compbench.compression.training import train_steps
+from compbench.formats.artifacts import Artifact
 
 TEACHER = "scrfd/scrfd_2.5g_kps.onnx"
 
@@ -263,7 +268,7 @@ def _mean_terms(history: list[dict[str, float]]) -> str:
 def distilled(ctx: RecipeContext, *, steps: int, student_lr: float) -> Artifact:
     """The row's parameters (``bench/suite.py``): joint training steps after the ABF warm-up
     and the student's peak learning rate."""
-    from compression.scrfd.onnx_teacher import scrfd_teacher
+    from compbench.compression.scrfd.onnx_teacher import scrfd_teacher
 
     settings = KDSettings(steps=steps, student_lr=student_lr)
     with build_threads() as threads:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact, artifact_in
-from formats.openvino_ir import save_ir
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact, artifact_in
+from compbench.formats.openvino_ir import save_ir
 
 
 def fp16_ov(ctx: RecipeContext) -> Artifact:

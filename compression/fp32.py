@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact
 
 
 def fp32(ctx: RecipeContext) -> Artifact:

@@ -3,9 +3,9 @@ path here)."""
 
 from __future__ import annotations
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact, artifact_in
-from formats.openvino_ir import save_ir
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact, artifact_in
+from compbench.formats.openvino_ir import save_ir
 
 
 def int8_nncf(ctx: RecipeContext) -> Artifact:

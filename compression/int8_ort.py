@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact, artifact_in
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact, artifact_in
 
 
 class _CalibrationReader:

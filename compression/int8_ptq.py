@@ -17,7 +17,7 @@ which would collapse the ranking of the low-confidence faces the WIDER hard set 
 ``FP32_MODULES`` lists modules to keep in float if a future model needs it.
 
 Saving: FX's graph annotations are dropped (``make_picklable``) and the quantized convs pickled
-through ``compression.torch_int8_ptq`` (``save_quantized``), see there.
+through ``compbench.compression.torch_int8_ptq`` (``save_quantized``), see there.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from compression.base import RecipeContext, build_threads
-from compression.torch_int8_ptq import save_quantized
-from formats.artifacts import Artifact
+from compbench.compression.base import RecipeContext, build_threads
+from compbench.compression.torch_int8_ptq import save_quantized
+from compbench.formats.artifacts import Artifact
 
 BACKEND = "x86"
 # Qualified module names kept in fp32 (none needed for SCRFD_500M_KPS, see the module docstring).

@@ -37,18 +37,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from compression.base import RecipeContext, build_threads
-from compression.int8_ptq import (
+from compbench.compression.base import RecipeContext, build_threads
+from compbench.compression.int8_ptq import (
     BACKEND,
     example_inputs,
     make_picklable,
     prepare_calibrated,
     qconfig_mapping,
 )
-from compression.scrfd.distillation_loss import LossWeights, scrfd_distillation_loss
-from compression.self_distillation import DistillConfig, self_distill, stack_inputs
-from compression.torch_int8_ptq import save_quantized
-from formats.artifacts import Artifact
+from compbench.compression.scrfd.distillation_loss import LossWeights, scrfd_distillation_loss
+from compbench.compression.self_distillation import DistillConfig, self_distill, stack_inputs
+from compbench.compression.torch_int8_ptq import save_quantized
+from compbench.formats.artifacts import Artifact
 
 QUINT8_RANGE = (0, 255)
 OBSERVER_FREEZE = 0.7    # fraction of the steps after which the weight ranges stop moving

@@ -15,8 +15,8 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow: models are tf_keras
 
-from compression.base import RecipeContext  # noqa: E402
-from formats.artifacts import Artifact, artifact_in  # noqa: E402
+from compbench.compression.base import RecipeContext  # noqa: E402
+from compbench.formats.artifacts import Artifact, artifact_in  # noqa: E402
 
 
 def int8_tflite(ctx: RecipeContext) -> Artifact:

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import tf_keras  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from evaluation.cifar10 import fixed_subset  # noqa: E402
+from compbench.evaluation.cifar10 import fixed_subset  # noqa: E402
 
 
 @dataclass(frozen=True)

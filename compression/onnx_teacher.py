@@ -3,7 +3,7 @@
 The teacher is never ported to PyTorch. A copy of its graph gets the wanted intermediate tensors
 appended to ``graph.output`` (the original outputs keep their names, order and values), and
 onnxruntime runs that copy. Which tensors to expose is the caller's (for SCRFD exports,
-``compression.scrfd.onnx_teacher`` finds the neck maps).
+``compbench.compression.scrfd.onnx_teacher`` finds the neck maps).
 """
 
 from __future__ import annotations

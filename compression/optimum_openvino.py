@@ -18,8 +18,8 @@ import os
 import shutil
 from pathlib import Path
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact, artifact_in
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact, artifact_in
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # local folders only: nothing here may touch the Hub
 os.environ.setdefault("USE_TF", "0")
@@ -32,7 +32,7 @@ def export_ov(vit, folder: Path):
     """``OVModelForImageClassification`` exported from a ``CifarVit`` (not compiled)."""
     from optimum.intel import OVModelForImageClassification
 
-    from models.cifar.vit_logits import save_cifar_ordered
+    from compbench.models.cifar.vit_logits import save_cifar_ordered
 
     checkpoint = save_cifar_ordered(vit, folder / "checkpoint")
     return OVModelForImageClassification.from_pretrained(  # str: optimum-intel calls str.replace

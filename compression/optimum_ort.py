@@ -1,7 +1,7 @@
 """Hugging Face Optimum on onnxruntime: ONNX export, graph optimisation, int8 quantization.
 
 Every recipe starts from the same export: the checkpoint, with its classifier rows permuted
-into CIFAR order (``models.cifar.vit_logits.save_cifar_ordered``), goes through
+into CIFAR order (``compbench.models.cifar.vit_logits.save_cifar_ordered``), goes through
 ``optimum.exporters.onnx.main_export`` at a fixed opset; output 0 of every graph is then the
 CIFAR-ordered logits the task scores. From there:
 
@@ -33,8 +33,8 @@ import os
 import shutil
 from pathlib import Path
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact, artifact_in
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact, artifact_in
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # local folders only: nothing here may touch the Hub
 os.environ.setdefault("USE_TF", "0")
@@ -49,7 +49,7 @@ def export_folder(vit, folder: Path) -> Path:
     """Optimum ONNX export of a ``CifarVit`` into ``folder`` (model.onnx + config.json)."""
     from optimum.exporters.onnx import main_export
 
-    from models.cifar.vit_logits import save_cifar_ordered
+    from compbench.models.cifar.vit_logits import save_cifar_ordered
 
     checkpoint = save_cifar_ordered(vit, folder.parent / f"{folder.name}-checkpoint")
     main_export(str(checkpoint), str(folder), task=TASK, opset=OPSET, device="cpu",

@@ -1,7 +1,7 @@
 """``pruned``: structured channel pruning of SCRFD_500M_KPS, then a self-distillation fine-tune.
 
-How channels are removed and the consumers rewritten: ``compression.channel_pruning``; which
-channels belong together in this detector: ``compression.scrfd.channel_groups``. After pruning,
+How channels are removed and the consumers rewritten: ``compbench.compression.channel_pruning``; which
+channels belong together in this detector: ``compbench.compression.scrfd.channel_groups``. After pruning,
 a self-distillation fine-tune from the fp32 model (BatchNorm statistics frozen: the batches are a
 few crops).
 
@@ -21,12 +21,12 @@ from dataclasses import replace
 
 import torch
 
-from compression.base import RecipeContext, build_threads
-from compression.channel_pruning import consumer_input_stats
-from compression.scrfd.channel_groups import prune_scrfd, scrfd_channel_groups
-from compression.scrfd.distillation_loss import scrfd_distillation_loss
-from compression.self_distillation import DistillConfig, self_distill, stack_inputs
-from formats.artifacts import Artifact
+from compbench.compression.base import RecipeContext, build_threads
+from compbench.compression.channel_pruning import consumer_input_stats
+from compbench.compression.scrfd.channel_groups import prune_scrfd, scrfd_channel_groups
+from compbench.compression.scrfd.distillation_loss import scrfd_distillation_loss
+from compbench.compression.self_distillation import DistillConfig, self_distill, stack_inputs
+from compbench.formats.artifacts import Artifact
 
 STATS_IMAGES = 32   # calibration images used to measure the consumers' input statistics
 FINETUNE = DistillConfig(batch_size=4, crop=320, desc="fine-tune pruned")

@@ -4,7 +4,7 @@ Attention-based fusion (ABF) modules walk the student's feature maps from the co
 the finest, each one fusing its level with the already-fused deeper levels (a residual, top-down
 review path) and projecting to the teacher's channel count; the hierarchical context loss (HCL)
 compares every fused map with the teacher's map of the same level. The ``distilled`` recipe
-(``compression.distilled``) applies it to SCRFD's neck.
+(``compbench.compression.distilled``) applies it to SCRFD's neck.
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ no labels and no evaluation image are ever involved.
 
 The loop is generic over callables: ``student`` is any ``nn.Module`` whose outputs line up with
 ``teacher``'s (any callable; it is run under ``no_grad``), the loss is any function of the two
-output sequences (the detector's is ``compression.scrfd.distillation_loss``) and ``on_step`` lets a
+output sequences (the detector's is ``compbench.compression.scrfd.distillation_loss``) and ``on_step`` lets a
 caller act at given steps (QAT freezes its observers there). The caller chooses the student's
 mode beforehand (``eval()`` keeps BatchNorm statistics frozen while gradients still flow). Taking
-a step is ``compression.training.train_steps``, the loop ReviewKD trains with too.
+a step is ``compbench.compression.training.train_steps``, the loop ReviewKD trains with too.
 
 Each step draws a batch of random square crops (and horizontal flips) of the calibration inputs
 and runs the teacher on exactly those crops. The detector is fully convolutional, so crops are
@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from compression.training import train_steps
+from compbench.compression.training import train_steps
 
 Outputs = Sequence[Tensor]
 LossFn = Callable[[Outputs, Outputs], Tensor]

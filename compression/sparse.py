@@ -34,10 +34,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from compression.base import RecipeContext, build_threads
-from compression.scrfd.distillation_loss import scrfd_distillation_loss
-from compression.self_distillation import DistillConfig, self_distill, stack_inputs
-from formats.artifacts import Artifact
+from compbench.compression.base import RecipeContext, build_threads
+from compbench.compression.scrfd.distillation_loss import scrfd_distillation_loss
+from compbench.compression.self_distillation import DistillConfig, self_distill, stack_inputs
+from compbench.formats.artifacts import Artifact
 
 FINETUNE = DistillConfig(batch_size=4, crop=320, desc="fine-tune sparse")
 

@@ -27,9 +27,9 @@ from dataclasses import replace
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # before TensorFlow: tfmot needs tf_keras
 
-from compression.base import RecipeContext  # noqa: E402
-from compression.keras_finetune import FinetuneConfig, finetune, training_data  # noqa: E402
-from formats.artifacts import Artifact  # noqa: E402
+from compbench.compression.base import RecipeContext  # noqa: E402
+from compbench.compression.keras_finetune import FinetuneConfig, finetune, training_data  # noqa: E402
+from compbench.formats.artifacts import Artifact  # noqa: E402
 
 PRUNED_LAYERS = ("Conv2D", "Dense")  # exact class names: DepthwiseConv2D is not a match
 FINETUNE = FinetuneConfig(batch_size=64)

@@ -1,10 +1,10 @@
 """Pickling of quantized torch modules (the ``torch`` artifacts of ``int8-ptq`` and ``int8-qat``).
 
 Why this module keeps its name: every saved int8 artifact refers to
-``compression.torch_int8_ptq.restore_quantized_conv`` by that path (a pickle names the function
+``compbench.compression.torch_int8_ptq.restore_quantized_conv`` by that path (a pickle names the function
 that rebuilds an object), so loading any existing artifact imports it from here, and moving it
 would change the bytes of every int8 artifact built from now on. The recipe itself is
-``compression.int8_ptq``.
+``compbench.compression.int8_ptq``.
 
 A converted ``GraphModule`` is saved with ``torch.save`` as the "torch" artifact, which needs two
 fixes: FX records the ``forward`` annotations (strings under ``from __future__ import
@@ -25,8 +25,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact, artifact_in
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact, artifact_in
 
 
 def _quantized_conv_classes() -> list[type]:

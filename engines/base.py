@@ -20,7 +20,7 @@ from compbench.hardware import available_cores
 @dataclass(frozen=True)
 class EngineSpec:
     """Everything the suite knows about one engine, declared in the engine's own module
-    (``ENGINES = (EngineSpec(...),)``) and nowhere else; ``engines.registry`` collects them."""
+    (``ENGINES = (EngineSpec(...),)``) and nowhere else; ``compbench.engines.registry`` collects them."""
 
     name: str
     artifact_format: str       # what ``load`` accepts: torch | torchscript | onnx | openvino | ...
@@ -32,6 +32,13 @@ class EngineSpec:
     # (tests/test_engines.py); None: it does not run torch-exported models
     output_tolerance: float | None = None
     module: str = ""           # filled in by the registry: the module that declared it
+
+    @property
+    def key(self) -> str:
+        """The module as the cache's evaluation keys and ci/durations.json's step names write it:
+        as before the one installed namespace (no ``compbench.``), so that what was evaluated
+        and timed before the rename still counts."""
+        return self.module.removeprefix("compbench.")
 
     @property
     def resolved_threads(self) -> int:

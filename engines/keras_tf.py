@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from compbench.engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 from compbench.quiet import import_quietly
-from engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engines.base import Engine, EngineSpec, Session, kernel_census, op_census
+from compbench.engines.base import Engine, EngineSpec, Session, kernel_census, op_census
 
 if TYPE_CHECKING:
     import onnxruntime as ort

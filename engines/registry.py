@@ -20,11 +20,11 @@ import importlib.metadata
 import pkgutil
 from collections.abc import Iterable
 
-import engines
+import compbench.engines as engines
 from compbench.dependencies import installed_version, normalize_name
+from compbench.engines.base import Engine, EngineSpec
 from compbench.errors import EngineUnavailable
 from compbench.extras import extras_of_distributions
-from engines.base import Engine, EngineSpec
 
 _NOT_ENGINES = ("base", "registry")
 

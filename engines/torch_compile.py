@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from compbench.engines.base import Engine, EngineSpec, Session
 from compbench.errors import CompbenchError
-from engines.base import Engine, EngineSpec, Session
 
 if TYPE_CHECKING:
     import torch
@@ -85,7 +85,7 @@ class TorchCompileSession(Session):
     def run(self, inputs: np.ndarray) -> Sequence[np.ndarray]:
         import torch
 
-        from engines.torch_eager import outputs_to_numpy, pin_torch_threads
+        from compbench.engines.torch_eager import outputs_to_numpy, pin_torch_threads
 
         pin_torch_threads(self.threads)
         tensor = torch.from_numpy(inputs)
@@ -100,12 +100,12 @@ class TorchCompileSession(Session):
     def census(self) -> dict[str, int | float]:
         """The module Dynamo compiles as one graph (fullgraph: nothing of it runs elsewhere);
         int8 modules cannot reach this engine at all (``_has_ao_quantized_modules``)."""
-        from engines.torch_eager import module_census
+        from compbench.engines.torch_eager import module_census
 
         return module_census(self.module)
 
     def _compile_and_run(self, tensor: torch.Tensor) -> list[np.ndarray]:
-        from engines.torch_eager import outputs_to_numpy
+        from compbench.engines.torch_eager import outputs_to_numpy
 
         configure_dynamo()  # again: another engine in this process may have changed it
         try:
@@ -131,7 +131,7 @@ class TorchCompileEngine(Engine):
     def load(self, artifact: Path) -> Session:
         import torch
 
-        from engines.torch_eager import pin_torch_threads
+        from compbench.engines.torch_eager import pin_torch_threads
 
         pin_torch_threads(self.threads)
         configure_dynamo()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engines.base import Engine, EngineSpec, Session, kernel_census, op_census
-from engines.torch_eager import TorchSession, pin_torch_threads, use_emulated_quantized_engine
+from compbench.engines.base import Engine, EngineSpec, Session, kernel_census, op_census
+from compbench.engines.torch_eager import TorchSession, pin_torch_threads, use_emulated_quantized_engine
 
 ENGINES = (
     EngineSpec(name="torchscript", artifact_format="torchscript", requires=("torch",),

@@ -2,7 +2,7 @@
 
 Recipes emit an artifact in their natural format (a torch module, a QDQ ONNX file, an OpenVINO
 IR); each engine consumes one format. The conversions between formats live one per module
-(``formats/<source>_to_<target>.py``, chained by ``formats.routes``), so a recipe is written
+(``formats/<source>_to_<target>.py``, chained by ``compbench.formats.routes``), so a recipe is written
 once and runs on every engine its table row names. Kept apart from the routing so that a recipe,
 which only needs ``Artifact``, does not depend on (and get rebuilt for) the conversion graph.
 """

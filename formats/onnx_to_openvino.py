@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from formats.openvino_ir import save_ir
+from compbench.formats.openvino_ir import save_ir
 
 SOURCE = "onnx"
 TARGET = "openvino"

@@ -2,7 +2,7 @@
 
 Each ``formats/<source>_to_<target>.py`` is the one place that states what it converts and what
 it needs (``SOURCE``, ``TARGET``, ``REQUIRES``, ``convert``). Routes, the convert step and the
-variants' conversion requirements (``runner.matrix.expand``) are derived from those modules, so
+variants' conversion requirements (``compbench.runner.matrix.expand``) are derived from those modules, so
 adding a conversion is adding one file, and no table elsewhere can disagree with it.
 
 Edge modules import their frameworks inside ``convert``: discovering the graph (done by every
@@ -24,9 +24,9 @@ from pathlib import Path
 from types import ModuleType
 
 from compbench.errors import CompbenchError
-from formats.artifacts import FILENAMES, Artifact, artifact_in
+from compbench.formats.artifacts import FILENAMES, Artifact, artifact_in
 
-PACKAGE = "formats"
+PACKAGE = "compbench.formats"
 EDGE_NAME = re.compile(r"^(?P<source>[a-z0-9]+)_to_(?P<target>[a-z0-9]+)$")
 
 
@@ -72,7 +72,7 @@ def _edge_of(module: ModuleType) -> Edge | None:
     unknown = [fmt for fmt in (source, target) if fmt not in FILENAMES]
     if unknown:
         raise BadEdge(f"{where} uses unknown format(s) {', '.join(map(repr, unknown))}; "
-                      f"known formats (formats.artifacts.FILENAMES): {', '.join(FILENAMES)}")
+                      f"known formats (compbench.formats.artifacts.FILENAMES): {', '.join(FILENAMES)}")
     requires = module.REQUIRES
     if not isinstance(requires, tuple) or not all(isinstance(r, str) for r in requires):
         raise BadEdge(f"{where}: REQUIRES must be a tuple of distribution names")
@@ -152,7 +152,7 @@ def direct_edge(source: str, target: str, package: str = PACKAGE) -> Edge:
     if (not EDGE_NAME.match(name) or source not in FILENAMES or target not in FILENAMES
             or importlib.util.find_spec(f"{package}.{name}") is None):
         raise NoRoute(f"no direct conversion from {source} to {target}; "
-                      f"use formats.routes.route({source!r}, {target!r}) for the chain")
+                      f"use compbench.formats.routes.route({source!r}, {target!r}) for the chain")
     edge = _edge_of(importlib.import_module(f"{package}.{name}"))
     assert edge is not None  # the name matched, so it is an edge or BadEdge was raised
     return edge

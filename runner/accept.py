@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from compbench import hardware
 from compbench.errors import CompbenchError
 from compbench.provenance import provenance
-from runner.baselines import Baselines
-from runner.change_points import ChangePoint, history_series, machine_key, series_change_points
-from runner.history import History
-from runner.metric_state import CONSECUTIVE
+from compbench.runner.baselines import Baselines
+from compbench.runner.change_points import ChangePoint, history_series, machine_key, series_change_points
+from compbench.runner.history import History
+from compbench.runner.metric_state import CONSECUTIVE
 
 
 class AcceptError(CompbenchError):

@@ -1,6 +1,6 @@
 """Accuracy floors: is a variant acceptable at all, relative to its fp32 model?
 
-The baseline check (``runner.baselines``) asks whether a variant *changed* since it was
+The baseline check (``compbench.runner.baselines``) asks whether a variant *changed* since it was
 recorded, so a variant recorded at a poor accuracy passes it forever. A floor asks what a
 release asks, as MLPerf Inference (a closed-division result keeps ≥ 99 % of the fp32
 reference's accuracy) and Intel Neural Compressor (relative loss ≤ 1 %) state it: the variant's

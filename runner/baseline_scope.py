@@ -19,8 +19,8 @@ import hashlib
 import json
 
 from compbench import hardware
-from runner.baseline_store import SHARED
-from runner.tolerances import CENSUS_METRICS, accuracy_metrics
+from compbench.runner.baseline_store import SHARED
+from compbench.runner.tolerances import CENSUS_METRICS, accuracy_metrics
 
 NEAREST = " (nearest)"   # a check's basis: another class's value, at the cross-class tolerance
 
@@ -36,7 +36,7 @@ def hardware_dependent(variant_id: str, metric: str) -> bool:
         return True
     if metric not in accuracy_metrics():
         return False
-    from runner.matrix import variants
+    from compbench.runner.matrix import variants
 
     variant = variants().get(variant_id)
     return bool(variant and variant.cpu_dependent_accuracy)
@@ -50,7 +50,7 @@ def cpu_model_dependent(variant_id: str, metric: str) -> bool:
     the TF fine-tunes), because one class spans very different int8 units, and a class-wide
     value recorded on the faster CPU would turn the slower one red (docs/concepts/baselines.md).
     """
-    from runner.matrix import variants
+    from compbench.runner.matrix import variants
 
     variant = variants().get(variant_id)
     if variant is None:
@@ -65,7 +65,7 @@ def recipe_of(variant_id: str) -> str | None:
     for other parameters measured another model, whatever the variant's id says. A chain's root
     also names the digest of the weights this repository trains (``repo:`` refs): retrained
     weights are another model too, on every machine, not only on the one that re-recorded."""
-    from runner.matrix import upstream_of, variants
+    from compbench.runner.matrix import upstream_of, variants
 
     variant = variants().get(variant_id)
     if variant is None:

@@ -18,8 +18,13 @@ from pathlib import Path
 from compbench.cache import atomic_write_text, file_lock
 from compbench.errors import BaselineError
 from compbench.project import current
-from runner import accuracy_floor
-from runner.tolerances import accuracy_metrics, cross_hardware_tolerances, default_tolerances, known_metrics
+from compbench.runner import accuracy_floor
+from compbench.runner.tolerances import (
+    accuracy_metrics,
+    cross_hardware_tolerances,
+    default_tolerances,
+    known_metrics,
+)
 
 DEFAULT_PROFILE = "default"
 UPDATE_HINT = "pytest bench --update-baselines"

@@ -1,6 +1,6 @@
 """Stored reference values per profile and the two-sided gate against them: one object for the
-bench tests, the plugin and the CLI, over the file (``runner.baseline_store``), where each value
-lives (``runner.baseline_scope``) and the tolerances (``runner.tolerances``).
+bench tests, the plugin and the CLI, over the file (``compbench.runner.baseline_store``), where each value
+lives (``compbench.runner.baseline_scope``) and the tolerances (``compbench.runner.tolerances``).
 
 As in NNCF's conformance tests, a result better than the baseline by more than the tolerance
 fails too ("stale baseline"): otherwise an improvement is silently absorbed and a later
@@ -15,19 +15,19 @@ from pathlib import Path
 
 from compbench import hardware
 from compbench.paired_statistics import RatioInterval
-from runner import accuracy_floor, baseline_scope, baseline_store
-from runner.accuracy_floor import FloorVerdict
-from runner.baseline_scope import NEAREST, hardware_dependent, recipe_of, trained_here
-from runner.baseline_store import DEFAULT_PROFILE, SHARED, UPDATE_HINT, baseline_path, empty
-from runner.tolerances import (
+from compbench.runner import accuracy_floor, baseline_scope, baseline_store
+from compbench.runner.accuracy_floor import FloorVerdict
+from compbench.runner.baseline_scope import NEAREST, hardware_dependent, recipe_of, trained_here
+from compbench.runner.baseline_store import DEFAULT_PROFILE, SHARED, UPDATE_HINT, baseline_path, empty
+from compbench.runner.tolerances import (
     RUNNER_TOLERANCES,
     accuracy_metrics,
     cross_hardware_tolerances,
     default_tolerances,
     known_metrics,
 )
-from runner.verdicts import Verdict, interval_verdict, lowest_allowed, point_verdict
-from tasks import metric as declared_metric
+from compbench.runner.verdicts import Verdict, interval_verdict, lowest_allowed, point_verdict
+from compbench.tasks import metric as declared_metric
 
 # the names other modules and tests import from here
 __all__ = ["accuracy_metrics", "cross_hardware_tolerances", "DEFAULT_PROFILE",
@@ -167,7 +167,7 @@ class Baselines:
     def check_interval(self, variant_id: str, metric: str, interval: RatioInterval,
                        unstable: Callable[[], str | None] = lambda: None) -> Check:
         """A higher-is-better ratio known only to within ``interval``, against its floor
-        (baseline minus tolerance), by the one interval rule (``runner.verdicts``): a
+        (baseline minus tolerance), by the one interval rule (``compbench.runner.verdicts``): a
         regression only when the whole interval lies below the floor and ``unstable()`` names
         no reason to distrust the machine; inconclusive when it straddles the floor or the
         machine cannot be trusted — reported and counted, neither a pass nor a failure."""

@@ -21,23 +21,23 @@ from compbench import hardware, isa_emulation
 from compbench.allocator import keep_freed_memory
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
+from compbench.engines.registry import ENGINES
 from compbench.errors import AssetCorrupt, AssetMissing, CompbenchError, EngineUnavailable
 from compbench.hardware import available_cores
 from compbench.machine_drift import MachineDrift
 from compbench.project import current as current_project
 from compbench.provenance import provenance
 from compbench.pytest_assets import assets_from_config
+from compbench.runner import distributed, results_file
+from compbench.runner.baselines import Baselines, baseline_path
+from compbench.runner.history import History, HistoryError
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.prebuild import prebuild
+from compbench.runner.report import render
+from compbench.runner.report_files import write_reports
+from compbench.runner.results import Ledger
 from compbench.settings import REPO_ROOT, resolve_history_path
 from compbench.specs import Variant
-from engines.registry import ENGINES
-from runner import distributed, results_file
-from runner.baselines import Baselines, baseline_path
-from runner.history import History, HistoryError
-from runner.pipeline import VariantPipeline
-from runner.prebuild import prebuild
-from runner.report import render
-from runner.report_files import write_reports
-from runner.results import Ledger
 
 FLOOR_TEST = "test_accuracy_floor"
 EXIT_UNGATEABLE = 3
@@ -69,13 +69,26 @@ def engine_threads() -> dict[str, int]:
     return {name: config.resolved_threads for name, config in ENGINES.items()}
 
 
+# An installed compbench has no root conftest.py to register its plugins with; named with -p,
+# they are registered once in a checkout too (the root conftest's pytest_plugins then finds them
+# registered under the same module names).
+BENCH_PLUGINS = ("compbench.pytest_assets", "compbench.runner.pytest_plugin")
+
+
+def bench_arguments() -> list[str]:
+    """What ``compbench bench ARGS`` passes to pytest before ARGS: the plugins and the bench
+    folder of this checkout, or of the installed package (compbench.bench)."""
+    return [*(arg for name in BENCH_PLUGINS for arg in ("-p", name)), str(REPO_ROOT / "bench")]
+
+
 def invocation(config: pytest.Config) -> str:
     """The command a user typed: ``compbench bench ...`` runs pytest on this checkout's bench/,
     whose absolute path says nothing to another machine (a project outside the checkout
     records its baselines that way)."""
     args = list(config.invocation_params.args)
-    if args[:1] == [str(REPO_ROOT / "bench")] and Path(sys.argv[0]).name == "compbench":
-        return " ".join(["compbench", "bench", *args[1:]])
+    prefix = bench_arguments()
+    if args[:len(prefix)] == prefix and Path(sys.argv[0]).name == "compbench":
+        return " ".join(["compbench", "bench", *args[len(prefix):]])
     return " ".join(["pytest", *args])
 
 

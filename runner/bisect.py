@@ -2,7 +2,7 @@
 
 A red night says *that*, not *which commit*. Each probed commit runs in its own worktree and
 worker process against GOOD's worker, timed interleaved and evaluated exactly as ``compbench
-compare`` does (``runner.compare.compare_variant``: the same statistics and verdicts), so a
+compare`` does (``compbench.runner.compare.compare_variant``: the same statistics and verdicts), so a
 probe is "bad" when compare would call it a regression. GOOD's worker stays up for the whole
 bisection; BAD is probed first (a range whose end is not worse than its start has no first bad
 commit), then the range is halved: at most ⌈log2 N⌉ + 1 probes for N commits.
@@ -29,8 +29,8 @@ from compbench.cache import ENTRY_FILE
 from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
+from compbench.runner.compare import Side, VariantComparison, Worker, code_of, compare_variant
 from compbench.settings import REPO_ROOT, resolve_cache_dir
-from runner.compare import Side, VariantComparison, Worker, code_of, compare_variant
 
 REMEASURE = 2                # extra measurements of an inconclusive probe
 GOOD, BAD, INCONCLUSIVE = "good", "bad", "inconclusive"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import shlex
 
-from runner.bisect import Bisection, Probe
-from runner.compare import VariantComparison
+from compbench.runner.bisect import Bisection, Probe
+from compbench.runner.compare import VariantComparison
 
 
 def regressed_metrics(result: VariantComparison) -> list[str]:

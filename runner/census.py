@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import warnings
 
+from compbench.runner.baselines import NEAREST, UPDATE_HINT, Baselines, Check
+from compbench.runner.matrix import upstream_of
 from compbench.specs import Variant
-from runner.baselines import NEAREST, UPDATE_HINT, Baselines, Check
-from runner.matrix import upstream_of
 
 COUNTS = ("int8_convs", "float_convs", "int8_matmuls", "float_matmuls")
 # recipe (module:function) → the kernel measure that shows its compression is still there

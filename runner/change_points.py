@@ -208,7 +208,7 @@ def metric_direction(name: str) -> tuple[bool, bool] | None:
     """(higher is better, relative) of a stored value, or None for one no gate reads."""
     if name in RUNNER_METRICS:
         return RUNNER_METRICS[name]
-    from tasks import metric
+    from compbench.tasks import metric
 
     declared = metric(name)
     return None if declared is None else (declared.higher_is_better, False)

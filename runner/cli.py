@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 from compbench.errors import CompbenchError
-from runner.option_types import open_fraction, positive_int, positive_seconds
-from runner.plugin_manager import MATRIX_ENV
+from compbench.runner.option_types import open_fraction, positive_int, positive_seconds
+from compbench.runner.plugin_manager import MATRIX_ENV
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
-    from engines.registry import engine_config, missing_distributions
-    from runner.matrix import select
+    from compbench.engines.registry import engine_config, missing_distributions
+    from compbench.runner.matrix import select
 
     for variant in select(args.filter):
         if args.ids:
@@ -51,19 +51,19 @@ def cmd_assets(args: argparse.Namespace) -> int:
 
 
 def cmd_predict_wider(args: argparse.Namespace) -> int:
-    from evaluation.widerface.prediction_files import check_event_folders, check_output_folder
+    from compbench.evaluation.widerface.prediction_files import check_event_folders, check_output_folder
 
     # A bad --out must cost a second, not a calibration and a pass over every image.
     out = Path(args.out)
     existing = check_output_folder(out, overwrite=args.overwrite)
-    from runner.matrix import get_variant
+    from compbench.runner.matrix import get_variant
 
     variant = get_variant(args.variant)  # an unknown id fails before any heavy import
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
-    from evaluation.widerface import write_predictions
-    from runner.pipeline import VariantPipeline
-    from tasks.widerface import WiderFaceTask
+    from compbench.evaluation.widerface import write_predictions
+    from compbench.runner.pipeline import VariantPipeline
+    from compbench.tasks.widerface import WiderFaceTask
 
     if variant.model.task != "widerface":
         raise CompbenchError(f"{variant.id} is not a WIDER FACE detector variant")
@@ -89,14 +89,14 @@ def cmd_predict_wider(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_wider(argv: list[str]) -> int:
-    from evaluation.widerface.cli import main
+    from compbench.evaluation.widerface.cli import main
 
     return main(argv)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from runner.compare import Side, compare, compare_plan
-    from runner.matrix import select
+    from compbench.runner.compare import Side, compare, compare_plan
+    from compbench.runner.matrix import select
 
     variants = [v.id for v in select(args.filter)]
     if not variants:
@@ -113,13 +113,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_bisect(args: argparse.Namespace) -> int:
     """The first commit of GOOD..BAD that regressed one variant (runner/bisect.py)."""
-    from runner.bisect import bisect, render
-    from runner.compare import compare_plan
-    from runner.matrix import get_variant
+    from compbench.runner.bisect import bisect, render
+    from compbench.runner.compare import compare_plan
+    from compbench.runner.matrix import get_variant
 
     variant = get_variant(args.select).id   # an unknown id fails before any worktree
     if args.package:
-        from runner.package_bisect import PackageRange, bisect_package
+        from compbench.runner.package_bisect import PackageRange, bisect_package
 
         if args.good or args.bad or args.alert:
             raise CompbenchError("bisect --package takes no GOOD/BAD commits and no --alert: the "
@@ -136,8 +136,8 @@ def cmd_bisect(args: argparse.Namespace) -> int:
                    log=lambda line: print(line, file=sys.stderr))
     print(render(found, variant))
     if args.alert:   # the bisect alert: an issue body naming the commit, with the evidence
-        from runner.bisect import git
-        from runner.bisect_alert import render_alert
+        from compbench.runner.bisect import git
+        from compbench.runner.bisect_alert import render_alert
 
         # hashes, not refs: HEAD or a branch name reproduces another range tomorrow
         command = ["compbench", "bisect", git(Path(args.repo), "rev-parse", args.good),
@@ -154,8 +154,8 @@ def cmd_bisect(args: argparse.Namespace) -> int:
 def cmd_regressions(args: argparse.Namespace) -> int:
     """The variants the gate called red in these results files, one id per line (what turned each
     red on stderr): the nightly's alert job bisects them (runner/regressions.py)."""
-    from runner import results_file
-    from runner.regressions import regressed
+    from compbench.runner import results_file
+    from compbench.runner.regressions import regressed
 
     results = {}
     for name in args.files:
@@ -171,8 +171,8 @@ def cmd_regressions(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from compbench.project import current
+    from compbench.runner.history import History, trend_table
     from compbench.settings import resolve_history_path
-    from runner.history import History, trend_table
 
     history = History(resolve_history_path(current().reports_dir, args.history))
     if not history.path.exists():
@@ -189,11 +189,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_accept(args: argparse.Namespace) -> int:
     """Move a baseline to the level after a confirmed change point (runner/accept.py)."""
     from compbench.project import current
+    from compbench.runner.accept import accept
+    from compbench.runner.baselines import Baselines, baseline_path
+    from compbench.runner.history import History
+    from compbench.runner.matrix import get_variant
     from compbench.settings import resolve_history_path
-    from runner.accept import accept
-    from runner.baselines import Baselines, baseline_path
-    from runner.history import History
-    from runner.matrix import get_variant
 
     variant = get_variant(args.variant).id
     history = History(resolve_history_path(current().reports_dir, args.history))
@@ -217,9 +217,9 @@ def cmd_accept(args: argparse.Namespace) -> int:
 def cmd_emulation_check(args: argparse.Namespace) -> int:
     """Emulated values of a lower class against a real machine's (runner/emulation_check.py)."""
     from compbench import hardware
-    from runner import emulation_check
-    from runner.baselines import Baselines
-    from runner.matrix import select
+    from compbench.runner import emulation_check
+    from compbench.runner.baselines import Baselines
+    from compbench.runner.matrix import select
 
     baselines = Baselines.load(args.profile)
     wanted = {v.id for v in select(args.filter)}
@@ -254,10 +254,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
     report, markdown and HTML. Not a gate: each shard gated its own variants."""
     import datetime as dt
 
-    from runner import results_file
-    from runner.report import render
-    from runner.report_files import write_reports
-    from runner.results import Ledger
+    from compbench.runner import results_file
+    from compbench.runner.report import render
+    from compbench.runner.report_files import write_reports
+    from compbench.runner.results import Ledger
 
     ledger, notes, sources, seen, commits = Ledger(), {}, [], {}, set()
     for name in args.files:
@@ -296,9 +296,9 @@ def cmd_durations(args: argparse.Namespace) -> int:
     cache's step times to ci/durations.json; --shards N previews ``pytest --shard K/N``."""
     from compbench.paired_timing import PairingPlan
     from compbench.project import current
+    from compbench.runner import durations, matrix, shards
+    from compbench.runner.distributed import build_group
     from compbench.settings import resolve_cache_dir
-    from runner import durations, matrix, shards
-    from runner.distributed import build_group
 
     variants = matrix.select(args.filter)
     if not variants:
@@ -345,16 +345,16 @@ def cmd_durations(args: argparse.Namespace) -> int:
 def cmd_bench(argv: list[str]) -> int:
     import pytest
 
-    from compbench.settings import REPO_ROOT
+    from compbench.runner.bench_session import bench_arguments
 
-    return int(pytest.main([str(REPO_ROOT / "bench"), *argv]))
+    return int(pytest.main([*bench_arguments(), *argv]))
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="compbench", description=__doc__.splitlines()[0])
     parser.add_argument("--matrix", default=None, metavar="MODULES",
                         help="comma-separated plugin modules declaring what to benchmark, instead "
-                             "of the project's [tool.compbench] plugins (runner.hookspec)")
+                             "of the project's [tool.compbench] plugins (compbench.runner.hookspec)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     variants = sub.add_parser("variants", help="list variant ids <model>/<compression>/<engine>")

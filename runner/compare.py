@@ -35,10 +35,10 @@ from compbench.machine_drift import MachineDrift
 from compbench.paired_statistics import RatioInterval
 from compbench.paired_timing import PairedTiming, PairingPlan, paired_timing
 from compbench.project import PROJECT_ENV, current
+from compbench.runner.tolerances import RUNNER_TOLERANCES
+from compbench.runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
 from compbench.settings import ASSETS_ENV, CACHE_ENV, REPO_ROOT, resolve_assets_dir, resolve_cache_dir
-from runner.tolerances import RUNNER_TOLERANCES
-from runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
-from tasks import metric as declared_metric
+from compbench.tasks import metric as declared_metric
 
 WORKER = Path(__file__).with_name("compare_worker.py")
 # What the worker imports from a side's checkout: a folder without them would silently run the
@@ -87,7 +87,7 @@ class SideCode:
 class Worker:
     def __init__(self, side: Side, code: SideCode, log: Path, path_first: Path | None = None):
         """``path_first``: a folder put before everything else the side imports (a package
-        release under test, ``runner.package_bisect``)."""
+        release under test, ``compbench.runner.package_bisect``)."""
         self.side, self.log = side, log
         env = dict(os.environ)
         env.pop(PROJECT_ENV, None)   # a built-in side's own pyproject.toml names its suite
@@ -198,7 +198,7 @@ def compbench_checkout(side: Side, root: Path) -> Path:
         raise CompareError(
             f"the {side.label} {side.ref!r} is not a compbench checkout ({root} has no "
             f"{', '.join(missing)}): give the root folder of a compbench clone, a git ref of "
-            f"{REPO_ROOT} from after compbench.assets and runner.pipeline existed, or "
+            f"{REPO_ROOT} from after compbench.assets and compbench.runner.pipeline existed, or "
             f"@PYTHON for this checkout with another interpreter")
     return root
 
@@ -228,7 +228,7 @@ def time_interleaved(base: Worker, head: Worker, variant: str, plan: PairingPlan
 def speed_findings(interval: RatioInterval, tolerance: float,
                    unstable: Callable[[], str | None] = lambda: None) -> tuple[str | None, str | None]:
     """(problem, note) of the head's speed relative to the base, by the gate's interval rule
-    (``runner.verdicts``) against the floor 1 − tolerance: a problem only when the whole
+    (``compbench.runner.verdicts``) against the floor 1 − tolerance: a problem only when the whole
     interval lies below it and ``unstable()`` (asked only then) names no reason the machine
     cannot be trusted; a note when it straddles the floor or the machine drifted."""
     lowest = lowest_allowed(1.0, {"rel": tolerance})

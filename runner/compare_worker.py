@@ -11,6 +11,8 @@ this file existed works as long as its ``VariantPipeline`` has ``prepare``/``con
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -34,10 +36,14 @@ def main() -> int:
         keep_freed_memory()
     except ImportError:  # a checkout from before compbench.allocator
         pass
+    # A checkout from before the one namespace (issue 23) has its runner at the top level: the
+    # worker runs by path against either side of a comparison or a bisection.
+    runner = "compbench.runner" if importlib.util.find_spec("compbench.runner") else "runner"
+    get_variant = importlib.import_module(f"{runner}.matrix").get_variant
+    VariantPipeline = importlib.import_module(f"{runner}.pipeline").VariantPipeline
+
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
-    from runner.matrix import get_variant
-    from runner.pipeline import VariantPipeline
 
     assets, cache = Assets(), ArtifactCache()
     prepared: dict[str, tuple] = {}

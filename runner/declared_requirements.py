@@ -26,7 +26,7 @@ def undeclared(loaded_distributions: list[str], declared_extras: set[str]) -> li
 
 
 def check_declared(variant, step: str, dependencies: dict) -> None:
-    from engines.registry import engine_config, extras_for
+    from compbench.engines.registry import engine_config, extras_for
 
     declared = set(extras_for(variant.requires + engine_config(variant.engine).requires))
     missing = undeclared(list(dependencies.get("distributions", {})), declared)

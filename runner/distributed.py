@@ -14,10 +14,10 @@ turned back on. Under another ``--dist`` mode the timing tests fail with the rea
 passing untimed.
 
 Units are handed out longest first (LPT: the longest processing time first), by the cold cost
-``runner.durations`` estimates from the cache's recorded step times and ``ci/durations.json``:
+``compbench.runner.durations`` estimates from the cache's recorded step times and ``ci/durations.json``:
 a long group started last would keep one worker busy while the others wait for the timing unit.
 
-Each worker's results (``runner.results_file``: ledger, notes, drift, machine) come back to the
+Each worker's results (``compbench.runner.results_file``: ledger, notes, drift, machine) come back to the
 controller through xdist's ``workeroutput``; the controller alone gates the baseline update and
 writes the report and the history, from the merged ledger, as a serial session would.
 """
@@ -29,16 +29,16 @@ import re
 import pytest
 
 from compbench import hardware
+from compbench.runner import durations
+from compbench.runner.matrix import upstream_of, variants
 from compbench.settings import resolve_cache_dir
 from compbench.specs import Variant
-from runner import durations
-from runner.matrix import upstream_of, variants
 
 TIMING_GROUP = "compbench-timing"
 TIMING_TESTS = ("test_speed",)
 FOOTPRINT_TEST = "test_footprint"
 TIMING_ALLOWED = "compbench_timing_allowed"   # workerinput key: the controller schedules timing
-WORKER_OUTPUT = "compbench_results"           # workeroutput key: runner.results_file.payload
+WORKER_OUTPUT = "compbench_results"           # workeroutput key: compbench.runner.results_file.payload
 SCHEDULED_MODES = ("load", "loadgroup")       # --dist modes our scheduler replaces
 _BENCH_NODE = re.compile(r"::(?P<test>\w+)\[(?P<variant>[^\]]+)\]$")
 

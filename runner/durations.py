@@ -27,11 +27,11 @@ from typing import Any
 
 from compbench.cache import ENTRY_FILE, as_stored, atomic_write_text, cache_key
 from compbench.errors import CompbenchError
+from compbench.formats.routes import NoRoute, route
 from compbench.project import current
+from compbench.runner import matrix
+from compbench.runner.matrix import upstream_of
 from compbench.specs import Variant
-from formats.routes import NoRoute, route
-from runner import matrix
-from runner.matrix import upstream_of
 
 KINDS = ("recipes", "converted", "accuracy", "footprint")
 EVALUATIONS = ("accuracy", "footprint")   # each engine's own, from its converted artifact
@@ -81,15 +81,15 @@ def row_name(variant: Variant) -> str:
 
 def _engine(variant: Variant) -> tuple[str, str]:
     """The engine's artifact format and module (what its evaluations are keyed by)."""
-    from engines.registry import engine_config
+    from compbench.engines.registry import engine_config
 
     spec = engine_config(variant.engine)
-    return spec.artifact_format, spec.module
+    return spec.artifact_format, spec.key
 
 
 def _guessed_format(variant: Variant) -> str:
     """A row nothing has built yet: its model's reference engine's format names its steps."""
-    from engines.registry import engine_config
+    from compbench.engines.registry import engine_config
 
     return engine_config(variant.model.reference_engine).artifact_format
 

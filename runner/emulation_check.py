@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from compbench import isa_emulation
 from compbench.cache import file_lock
 from compbench.errors import CompbenchError
+from compbench.runner.baselines import Baselines
+from compbench.runner.verdicts import allowance
 from compbench.settings import REPO_ROOT
-from runner.baselines import Baselines
-from runner.verdicts import allowance
 
 SECTION = "emulation"
 
@@ -69,7 +69,7 @@ def measure(variant_ids: list[str], target: str, cache_dir: str | None) -> dict[
     if cache_dir:
         env["COMPBENCH_CACHE"] = str(cache_dir)
     # the child's progress (one line per variant) and any error go straight to the terminal
-    done = subprocess.run([sys.executable, "-m", "runner.emulation_check", *variant_ids],
+    done = subprocess.run([sys.executable, "-m", "compbench.runner.emulation_check", *variant_ids],
                           cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
         raise CompbenchError(f"the emulated measurement ({isa_emulation.VARIABLE}={target}) "
@@ -140,8 +140,8 @@ def _measure_here(variant_ids: list[str]) -> dict[str, dict]:
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
     from compbench.errors import NotEmulated
-    from runner.matrix import variants
-    from runner.pipeline import VariantPipeline
+    from compbench.runner.matrix import variants
+    from compbench.runner.pipeline import VariantPipeline
 
     assets, cache, tasks, found = Assets(), ArtifactCache(), {}, {}
     for variant_id in variant_ids:

@@ -1,4 +1,4 @@
-"""The footprint step, in a step interpreter (``compbench.isolation``) like ``runner.steps``.
+"""The footprint step, in a step interpreter (``compbench.isolation``) like ``compbench.runner.steps``.
 
 Its own module so that adding it did not change ``runner/steps.py``, which every cached entry
 records as a dependency (editing it rebuilds the whole cache).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.steps import _assets
+from compbench.runner.steps import _assets
 
 
 def _status_mb(field: str) -> float:
@@ -29,10 +29,10 @@ def footprint(request: dict, out_dir: Path) -> dict:
 
     import numpy as np
 
+    from compbench.engines.base import EngineSpec
+    from compbench.engines.registry import load_engine
     from compbench.specs import Variant
-    from engines.base import EngineSpec
-    from engines.registry import load_engine
-    from tasks import create_task
+    from compbench.tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     inputs = create_task(variant.model, _assets(request)).sample_input()

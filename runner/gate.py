@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from runner.baselines import Check
-from runner.results import VariantResult
+from compbench.runner.baselines import Check
+from compbench.runner.results import VariantResult
 
 
 class InconclusiveMeasurement(UserWarning):

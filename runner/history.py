@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compbench.errors import CompbenchError
+from compbench.runner.results import Ledger, VariantResult
 from compbench.settings import HISTORY_ENV
 from compbench.writable import FolderNotWritable, writable_dir
-from runner.results import Ledger, VariantResult
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -299,9 +299,9 @@ def trend_table(history: History, filters: list[str], last: int = 10):
     columns show, for a terminal."""
     import pandas as pd
 
-    from runner.matrix import variants
-    from runner.metric_state import variant_states
-    from tasks import declaration
+    from compbench.runner.matrix import variants
+    from compbench.runner.metric_state import variant_states
+    from compbench.tasks import declaration
 
     rows = []
     for variant_id in history.variants():

@@ -1,7 +1,7 @@
 """The hooks through which a project tells compbench what to benchmark.
 
 A plugin is any importable module (or installed package) that implements these hooks with
-``runner.hookspec.hookimpl``. compbench finds plugins the way asv finds a project's own
+``compbench.runner.hookspec.hookimpl``. compbench finds plugins the way asv finds a project's own
 benchmarks and plugins: the project names them in its ``pyproject.toml``, and installed
 packages may add themselves through an entry point. The built-in suite is declared exactly
 like this (``bench/suite.py``, named in this repository's ``pyproject.toml``)::
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from runner.matrix import Matrix
+    from compbench.runner.matrix import Matrix
 
 PROJECT_NAME = "compbench"   # pluggy's name for the hooks, and the entry-point group
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -41,7 +41,7 @@ def compbench_declare(matrix: Matrix) -> None:
     rows against the models and engines once all plugins have declared, so a typo is one
     message naming the row and the field, before anything is built::
 
-        from runner.hookspec import hookimpl
+        from compbench.runner.hookspec import hookimpl
         from compbench.specs import ModelSpec, Row
 
         @hookimpl

@@ -2,9 +2,9 @@
 
 Everything is inline (styles, SVG plots, the few lines of script that sort a table by a clicked
 header), so the file opens from a CI artifact or a mail attachment with no network. The tables
-are ``runner.report.model_table`` — the markdown report's own — styled by pandas' Styler: each
+are ``compbench.runner.report.model_table`` — the markdown report's own — styled by pandas' Styler: each
 gated cell carries its verdict (regression, stale baseline, inconclusive, no baseline) as a
-class and a colour. The trend columns come from the history database (``runner.history``).
+class and a colour. The trend columns come from the history database (``compbench.runner.history``).
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from compbench.writable import not_writable, writable_dir
-from runner import plots
-from runner.baselines import INCONCLUSIVE, NO_BASELINE, PASS, REGRESSION, STALE
-from runner.history import History
-from runner.report import (
+from compbench.runner import plots
+from compbench.runner.baselines import INCONCLUSIVE, NO_BASELINE, PASS, REGRESSION, STALE
+from compbench.runner.history import History
+from compbench.runner.report import (
     CENSUS_COLUMN,
     FLOOR_COLUMN,
     PAIRED_COLUMN,
@@ -28,8 +27,9 @@ from runner.report import (
     metric_columns,
     model_table,
 )
-from runner.results import Ledger, VariantResult
-from tasks import declaration
+from compbench.runner.results import Ledger, VariantResult
+from compbench.tasks import declaration
+from compbench.writable import not_writable, writable_dir
 
 TREND_RUNS = 10
 BELOW_FLOOR, ACCEPTED_BELOW_FLOOR = "below floor", "below floor accepted"

@@ -3,7 +3,7 @@
 Every runner module asks this object (``active()``) for variants instead of reading a table's
 module globals, so the built-in suite (``bench/suite.py``) and a team's own project
 (``docs/how-to/own-model.md``) go through the same code: plugins named by the project's
-configuration declare models and rows into a ``Matrix`` (``runner.hookspec``), and the
+configuration declare models and rows into a ``Matrix`` (``compbench.runner.hookspec``), and the
 matrix expands them into variants once, checking every row before anything is built.
 
 Variant ids are ``<model>/<compression>/<engine>``; a row lists the engines it runs on, and a
@@ -49,7 +49,7 @@ class Matrix:
     def _open(self, what: str) -> None:
         if self._variants is not None:
             raise SpecError(f"{what}: declared after the matrix was expanded; declare models and "
-                            "rows in the compbench_declare hook (runner.hookspec)")
+                            "rows in the compbench_declare hook (compbench.runner.hookspec)")
 
     @property
     def variants(self) -> dict[str, Variant]:
@@ -95,8 +95,8 @@ def expand(models: dict[str, ModelSpec], rows: list[Row]) -> list[Variant]:
     A row naming an undeclared model, a missing chain step or an engine that no module declares
     fails here, before anything is built.
     """
-    from engines.registry import engine_config
-    from formats.routes import requirements as conversion_requires
+    from compbench.engines.registry import engine_config
+    from compbench.formats.routes import requirements as conversion_requires
 
     def requires(model: ModelSpec, row: Row, engine: str) -> tuple[str, ...]:
         conversion = conversion_requires(
@@ -104,7 +104,7 @@ def expand(models: dict[str, ModelSpec], rows: list[Row]) -> list[Variant]:
         )
         return tuple(dict.fromkeys(model.requires + row.requires + conversion))
 
-    from tasks import UnknownTask, declaration
+    from compbench.tasks import UnknownTask, declaration
 
     for model in models.values():   # a project's own task joins the registry here
         try:
@@ -152,10 +152,10 @@ _ACTIVE: Matrix | None = None
 
 def active() -> Matrix:
     """The session's matrix: the one the pytest plugin or the CLI loaded (``use``), or else the
-    one the project's configuration declares (``runner.plugin_manager``)."""
+    one the project's configuration declares (``compbench.runner.plugin_manager``)."""
     global _ACTIVE
     if _ACTIVE is None:
-        from runner.plugin_manager import load_matrix
+        from compbench.runner.plugin_manager import load_matrix
 
         _ACTIVE = load_matrix()
     return _ACTIVE

@@ -3,7 +3,7 @@
 One red night on a shared machine is as often a neighbour's load as a change in the code, and
 a drift inside the tolerance is never red at all. So, as PyTorch HUD does, a metric is
 *regressed* only when confirmed — its last two nights both violated the baseline tolerance, or
-a significant change point (``runner.change_points``) moved it the wrong way — and
+a significant change point (``compbench.runner.change_points``) moved it the wrong way — and
 *suspicious* in between: one violating night, or a change point found but not yet significant.
 *improved* is a significant change point the right way. Only change points among the last
 ``RECENT`` runs set a state: an old change, re-baselined since, is history, not news.
@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner.change_points import ChangePoint, Series, history_series, machine_key, series_change_points
+from compbench.runner.change_points import (
+    ChangePoint,
+    Series,
+    history_series,
+    machine_key,
+    series_change_points,
+)
 
 CONSECUTIVE = 2   # violating nights that confirm a regression (PyTorch HUD's rule)
 RECENT = 10       # runs a change point stays news for

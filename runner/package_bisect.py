@@ -7,7 +7,7 @@ Each release gets an overlay: a folder with that release alone (``pip install --
 the only difference between two workers is the package under test. Overlays are kept in the
 artifact cache folder by name and version: a second bisection over the same releases installs
 nothing. Every probe first checks that its worker really imports the release it names. The
-halving, the re-measurement of an inconclusive probe and the verdicts are ``runner.bisect``'s,
+halving, the re-measurement of an inconclusive probe and the verdicts are ``compbench.runner.bisect``'s,
 on the same statistics as ``compbench compare``.
 """
 
@@ -26,9 +26,9 @@ from packaging.version import InvalidVersion, Version
 
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
+from compbench.runner.bisect import BisectError, Bisection, Probe, builds_since, cache_entries, halve
+from compbench.runner.compare import Side, Worker, checkout
 from compbench.settings import resolve_cache_dir
-from runner.bisect import BisectError, Bisection, Probe, builds_since, cache_entries, halve
-from runner.compare import Side, Worker, checkout
 
 RANGE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<good>[^.\s][^\s]*?)\.\.(?P<bad>\S+)$")
 COMPLETE = ".complete"   # written last: an interrupted install is redone, never half-used

@@ -21,18 +21,18 @@ import numpy as np
 from compbench import hardware, isa_emulation
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache, Entry, cache_key
+from compbench.engines.base import Engine, Session
+from compbench.engines.registry import get_engine, unavailable
 from compbench.errors import NotEmulated
+from compbench.formats.artifacts import Artifact, artifact_in
+from compbench.formats.routes import route
 from compbench.isolation import STEP_THREADS, run_step
 from compbench.quiet import import_quietly
+from compbench.runner.declared_requirements import check_declared
+from compbench.runner.matrix import upstream_of
 from compbench.specs import Variant
-from engines.base import Engine, Session
-from engines.registry import get_engine, unavailable
-from formats.artifacts import Artifact, artifact_in
-from formats.routes import route
-from runner.declared_requirements import check_declared
-from runner.matrix import upstream_of
-from tasks import create_task
-from tasks.base import Task
+from compbench.tasks import create_task
+from compbench.tasks.base import Task
 
 SEED = 0
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class VariantPipeline:
         return {"variant": self.variant.as_request(), "assets": str(self.assets.root),
                 "overrides": {k: str(v) for k, v in self.assets.overrides.items()}, **extra}
 
-    def _run(self, step: str, request: dict[str, Any], module: str = "runner.steps"):
+    def _run(self, step: str, request: dict[str, Any], module: str = "compbench.runner.steps"):
         uses_tf = "tensorflow" in self.variant.requires
         label = self.variant.id
         engine = self.engine.config.name
@@ -214,7 +214,7 @@ class VariantPipeline:
     def _evaluate(self) -> dict[str, Any]:
         artifact, entry = self._converted()
         inputs = {"artifact": entry.digest, "format": artifact.format,
-                  "engine": self.engine.config.module, "threads": STEP_THREADS,
+                  "engine": self.engine.config.key, "threads": STEP_THREADS,
                   "task": self.task.fingerprint(), "batch": self.variant.model.eval_batch,
                   "hardware_class": hardware.current().hardware_class}
         request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
@@ -244,19 +244,19 @@ class VariantPipeline:
 
     @property
     def footprint(self) -> dict[str, float]:
-        """Memory and start-up in a fresh process (``runner.steps.footprint``), cached like an
+        """Memory and start-up in a fresh process (``compbench.runner.steps.footprint``), cached like an
         evaluation: by artifact content, engine implementation and input."""
         return self._once("footprint", self._footprint)
 
     def _footprint(self) -> dict[str, float]:
         artifact, entry = self._converted()
         inputs = {"artifact": entry.digest, "format": artifact.format,
-                  "engine": self.engine.config.module, "threads": STEP_THREADS,
+                  "engine": self.engine.config.key, "threads": STEP_THREADS,
                   "task": self.task.fingerprint(), "forwards": self.FOOTPRINT_FORWARDS}
         request = self._request(artifact=str(artifact.path), threads=STEP_THREADS,
                                 engine=dataclasses.asdict(self.engine.config),
                                 forwards=self.FOOTPRINT_FORWARDS)
-        step = self._run("footprint", request, "runner.footprint_step")
+        step = self._run("footprint", request, "compbench.runner.footprint_step")
         return self.cache.get_or_build("footprint", inputs, step).value
 
     # -- benchmark -------------------------------------------------------------------------

@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
-from runner.results import VariantResult  # noqa: E402
-from tasks import declaration  # noqa: E402
+from compbench.runner.results import VariantResult  # noqa: E402
+from compbench.tasks import declaration  # noqa: E402
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 

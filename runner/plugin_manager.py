@@ -1,4 +1,4 @@
-"""Loading a project's plugins and asking them for the matrix (hooks: ``runner.hookspec``).
+"""Loading a project's plugins and asking them for the matrix (hooks: ``compbench.runner.hookspec``).
 
 The plugins are the project's own modules, named in its configuration (``compbench.project``)
 or replaced for one run by ``--matrix``/``COMPBENCH_MATRIX``, plus installed packages that
@@ -8,7 +8,6 @@ list: a run asked for one matrix gets that one, whatever else is installed.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import traceback
@@ -16,9 +15,10 @@ import traceback
 import pluggy
 
 from compbench.errors import CompbenchError
+from compbench.layout import import_reference_module
 from compbench.project import Project, current
-from runner import hookspec
-from runner.matrix import Matrix
+from compbench.runner import hookspec
+from compbench.runner.matrix import Matrix
 
 MATRIX_ENV = "COMPBENCH_MATRIX"
 MATRIX_SETTING = f"--matrix or {MATRIX_ENV}"
@@ -53,7 +53,9 @@ def plugin_manager(project: Project, modules: tuple[str, ...] | None = None) -> 
     where = MATRIX_SETTING if modules is not None else f"{project.config_file} [tool.compbench] plugins"
     for name in modules if modules is not None else project.plugins:
         try:
-            module = importlib.import_module(name)
+            # a built-in module by its short name (this repository's configuration names its
+            # suite so), installed or not: the rule of compbench.specs.resolve
+            module = import_reference_module(name)
         except ImportError as exc:
             raise PluginError(f"plugin {name!r} (from {where}) cannot be imported: {exc}. "
                               f"It must be a module importable from {project.root} or installed "
@@ -65,7 +67,7 @@ def plugin_manager(project: Project, modules: tuple[str, ...] | None = None) -> 
                               f"{_where_it_failed(exc)}") from None
         if not hasattr(module, "compbench_declare"):
             raise PluginError(f"plugin {name!r} (from {where}) implements no compbench hook: "
-                              "define compbench_declare(matrix) (runner.hookspec)")
+                              "define compbench_declare(matrix) (compbench.runner.hookspec)")
         if manager.get_plugin(name) is None:
             manager.register(module, name)
     if modules is None:
@@ -92,6 +94,6 @@ def load_matrix(project: Project | None = None, modules: tuple[str, ...] | None 
     if not matrix.rows:
         named = ", ".join(modules if modules is not None else project.plugins) or "none"
         raise PluginError(f"the plugins of {project.config_file} ({named}) declared no rows: add "
-                          "models and rows in compbench_declare (runner.hookspec)")
+                          "models and rows in compbench_declare (compbench.runner.hookspec)")
     matrix.variants  # noqa: B018 - expand and check every row now
     return matrix

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from compbench.isolation import LOG_MARKER
-from runner.pipeline import VariantPipeline
+from compbench.runner.pipeline import VariantPipeline
 
 
 def recipe_groups(pipelines: Iterable[VariantPipeline]) -> list[list[VariantPipeline]]:

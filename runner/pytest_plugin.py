@@ -2,7 +2,7 @@
 
 Registered by the root conftest for every run; the fixtures here are used by ``bench/``. The
 hooks stay thin: the session's state and work (pipelines, ledger, prebuild, baselines, the
-report) live in one ``runner.bench_session.BenchSession`` per run.
+report) live in one ``compbench.runner.bench_session.BenchSession`` per run.
 
 What the session guarantees (README, "What the gate guarantees"):
 - a selected variant whose assets are missing or corrupt ends the session non-zero before any
@@ -25,16 +25,13 @@ from compbench import hardware, isa_emulation
 from compbench.allocator import keep_freed_memory
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
+from compbench.engines.registry import ENGINES, families
 from compbench.errors import AssetMissing, BaselineError, CompbenchError, EngineUnavailable
 from compbench.machine_drift import MachineDrift
 from compbench.paired_timing import PairingPlan
-from compbench.settings import resolve_history_path
-from compbench.specs import Variant
-from compbench.writable import writable_dir
-from engines.registry import ENGINES, families
-from runner import distributed, durations, matrix, shards
-from runner.baselines import NEAREST, Baselines, baseline_path
-from runner.bench_session import (  # noqa: F401 - FLOOR_TEST, may_record, timing_disabled: for bench/ and tests/
+from compbench.runner import distributed, durations, matrix, shards
+from compbench.runner.baselines import NEAREST, Baselines, baseline_path
+from compbench.runner.bench_session import (  # noqa: F401 - FLOOR_TEST, may_record, timing_disabled: for bench/ and tests/
     FLOOR_TEST,
     FOOTPRINT,
     BenchSession,
@@ -44,13 +41,16 @@ from runner.bench_session import (  # noqa: F401 - FLOOR_TEST, may_record, timin
     reports_dir,
     timing_disabled,
 )
-from runner.history import History
-from runner.matrix import variants
-from runner.option_types import positive_int, positive_seconds
-from runner.pipeline import VariantPipeline
-from runner.plugin_manager import MATRIX_ENV, explicit_plugins, load_matrix
-from runner.report import REPORT_SETTING
-from runner.results import Ledger
+from compbench.runner.history import History
+from compbench.runner.matrix import variants
+from compbench.runner.option_types import positive_int, positive_seconds
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.plugin_manager import MATRIX_ENV, explicit_plugins, load_matrix
+from compbench.runner.report import REPORT_SETTING
+from compbench.runner.results import Ledger
+from compbench.settings import resolve_history_path
+from compbench.specs import Variant
+from compbench.writable import writable_dir
 
 SESSION = pytest.StashKey[BenchSession]()
 STRICT_ACCEPTANCES = "--strict-acceptances"
@@ -65,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("compbench")
     group.addoption("--matrix", default=None, metavar="MODULES",
                     help="comma-separated plugin modules declaring what to benchmark "
-                         "(runner.hookspec), instead of the project's [tool.compbench] "
+                         "(compbench.runner.hookspec), instead of the project's [tool.compbench] "
                          f"plugins (default: ${MATRIX_ENV} or the project's)")
     group.addoption("--profile", default="default",
                     help="baseline profile: baselines/<profile>.json (default: default, the "

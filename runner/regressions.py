@@ -8,8 +8,8 @@ verdicts, not text parsed from a log.
 
 from __future__ import annotations
 
-from runner.results import VariantResult
-from runner.verdicts import Verdict
+from compbench.runner.results import VariantResult
+from compbench.runner.verdicts import Verdict
 
 
 def regressed(results: dict[str, VariantResult]) -> dict[str, list[str]]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from compbench.runner import census
+from compbench.runner.results import LatencySummary, Ledger, VariantResult
+from compbench.tasks import declaration
+from compbench.tasks.base import TaskDeclaration
 from compbench.writable import not_writable, writable_dir
-from runner import census
-from runner.results import LatencySummary, Ledger, VariantResult
-from tasks import declaration
-from tasks.base import TaskDeclaration
 
 REPORT_SETTING = "--report-dir"   # moves every report a session or `compbench merge` writes
 

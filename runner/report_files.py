@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.history import History, HistoryError
-from runner.html_report import model_section, render_html, write_html_report
-from runner.report import write_report
-from runner.results import Ledger
+from compbench.runner.history import History, HistoryError
+from compbench.runner.html_report import model_section, render_html, write_html_report
+from compbench.runner.report import write_report
+from compbench.runner.results import Ledger
 
 
 def write_reports(ledger: Ledger, notes: dict[str, str], title: str, header_lines: list[str],

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compbench.paired_statistics import RatioInterval
+from compbench.runner.accuracy_floor import Floor, FloorVerdict
+from compbench.runner.matrix import reference_of, variants
 from compbench.specs import Variant
-from runner.accuracy_floor import Floor, FloorVerdict
-from runner.matrix import reference_of, variants
 
 
 def same_engine_reference(variant: Variant) -> Variant | None:

@@ -1,6 +1,6 @@
 """A session's results as one payload, so that parts measured apart make one report.
 
-Two producers: an xdist worker sends its payload to the controller (``runner.distributed``), and
+Two producers: an xdist worker sends its payload to the controller (``compbench.runner.distributed``), and
 every session writes its own next to its report (``results-<stamp>.json``), so the jobs of a CI
 matrix that split the variants between them (one per engine family, one per model) can be
 folded into one table by ``compbench merge``. JSON with a versioned schema
@@ -19,8 +19,17 @@ from compbench import hardware
 from compbench.cache import atomic_write_text
 from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
-from runner.matrix import variants
-from runner.results import Ledger, VariantResult, mapping, required, text, text_list, text_map, whole
+from compbench.runner.matrix import variants
+from compbench.runner.results import (
+    Ledger,
+    VariantResult,
+    mapping,
+    required,
+    text,
+    text_list,
+    text_map,
+    whole,
+)
 
 FORMAT = "compbench-results"
 VERSION = (1, 0)   # major: a reader refuses another; minor: fields added, older readers skip them

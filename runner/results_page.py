@@ -1,8 +1,8 @@
 """The documentation's results page, rendered from one run's results file.
 
-``python -m runner.results_page RESULTS_FILE`` (``make results-page RESULTS=...``) writes
-``docs/results.md`` with the per-model tables of the session report (``runner.report``), the
-Pareto and size plots (``runner.plots``) and the machine, data and date the file records, and
+``python -m compbench.runner.results_page RESULTS_FILE`` (``make results-page RESULTS=...``) writes
+``docs/results.md`` with the per-model tables of the session report (``compbench.runner.report``), the
+Pareto and size plots (``compbench.runner.plots``) and the machine, data and date the file records, and
 copies the file beside the page. The numbers in the documentation are then always one real
 run's, say which, and are never typed; ``tests/test_results_page.py`` holds the committed page
 to what this renders from the committed file. The wide report table is split into three
@@ -21,10 +21,10 @@ import pandas as pd
 
 from compbench.cache import atomic_write_text
 from compbench.errors import CompbenchError
+from compbench.runner import plots, results_file
+from compbench.runner.report import CENSUS_COLUMN, EVAL_RATE_COLUMN, PAIRED_COLUMN, model_table
+from compbench.runner.results import Ledger, VariantResult
 from compbench.settings import REPO_ROOT
-from runner import plots, results_file
-from runner.report import CENSUS_COLUMN, EVAL_RATE_COLUMN, PAIRED_COLUMN, model_table
-from runner.results import Ledger, VariantResult
 
 DOCS = REPO_ROOT / "docs"
 PAGE_NAME = "results.md"
@@ -148,7 +148,7 @@ def write(source: Path, docs: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m runner.results_page",
+        prog="python -m compbench.runner.results_page",
         description="render one run's results file into the documentation's results page")
     parser.add_argument("results", nargs="*", metavar="RESULTS_FILE",
                         help="a results-<stamp>.json or latest-results.json beside a report "

@@ -1,8 +1,8 @@
 """``--shard K/N``: the selected tests split into N jobs of balanced cold duration.
 
 Why not split by test count or engine family: a job's night is its cached steps (recipe
-builds, conversions, evaluations; ``runner.durations``) and its timing, and those differ by
-orders of magnitude between rows. Whole build groups (``runner.distributed.build_group``: a
+builds, conversions, evaluations; ``compbench.runner.durations``) and its timing, and those differ by
+orders of magnitude between rows. Whole build groups (``compbench.runner.distributed.build_group``: a
 row, every engine of it, every chain starting from it) go to one shard, since a chain needs its
 row's build; they are placed longest first, each on the shard it makes least loaded (greedy
 LPT), counting once a step two groups of one shard share (the fp32 reference that a floor and
@@ -19,11 +19,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from compbench.runner.distributed import FOOTPRINT_TEST, TIMING_TESTS, build_group
+from compbench.runner.durations import StepTimes
+from compbench.runner.matrix import reference_of
+from compbench.runner.results import same_engine_reference
 from compbench.specs import Variant
-from runner.distributed import FOOTPRINT_TEST, TIMING_TESTS, build_group
-from runner.durations import StepTimes
-from runner.matrix import reference_of
-from runner.results import same_engine_reference
 
 TIMING_STEP = "timing"   # a variant's latency rounds: no cache entry, about the speed budget
 _SHARD = re.compile(r"(?P<index>\d+)/(?P<count>\d+)")

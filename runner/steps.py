@@ -21,10 +21,10 @@ def _assets(request: dict) -> Assets:
 def compress(request: dict, out_dir: Path) -> dict:
     """Run the variant's recipe on its source model (fp32, or a chain's previous artifact);
     the artifact lands in ``out_dir``."""
+    from compbench.compression.base import RecipeContext
+    from compbench.formats.artifacts import Artifact
     from compbench.specs import Variant
-    from compression.base import RecipeContext
-    from formats.artifacts import Artifact
-    from tasks import create_task
+    from compbench.tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     assets = _assets(request)
@@ -38,9 +38,9 @@ def compress(request: dict, out_dir: Path) -> dict:
 
 
 def convert(request: dict, out_dir: Path) -> dict:
-    """One direct conversion edge (``formats.routes.convert_step``)."""
-    from formats.artifacts import Artifact
-    from formats.routes import convert_step
+    """One direct conversion edge (``compbench.formats.routes.convert_step``)."""
+    from compbench.formats.artifacts import Artifact
+    from compbench.formats.routes import convert_step
 
     source = Artifact(request["source_format"], Path(request["source_path"]))
     target = convert_step(source, request["target"], out_dir, tuple(request["input_shape"]),
@@ -51,10 +51,10 @@ def convert(request: dict, out_dir: Path) -> dict:
 def evaluate(request: dict, out_dir: Path) -> dict:
     """Accuracy of one artifact on one engine (``request["threads"]`` threads), on the task's
     evaluation data; batched where the loaded artifact accepts it."""
+    from compbench.engines.base import EngineSpec
+    from compbench.engines.registry import load_engine
     from compbench.specs import Variant
-    from engines.base import EngineSpec
-    from engines.registry import load_engine
-    from tasks import create_task
+    from compbench.tasks import create_task
 
     variant = Variant.from_request(request["variant"])
     task = create_task(variant.model, _assets(request))

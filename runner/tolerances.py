@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from tasks import Metric, all_tasks, declaration
+from compbench.tasks import Metric, all_tasks, declaration
 
 RUNNER_TOLERANCES: dict[str, dict] = {
     "size_bytes": {"rel": 0.02, "why": "serialisation metadata varies by a few hundred bytes"},
@@ -42,7 +42,7 @@ RUNNER_CROSS_HARDWARE_TOLERANCES: dict[str, dict] = {
 def _declared() -> dict[str, Metric]:
     """The metrics of the tasks the session's models use (a project's baseline file knows its
     own tasks' metrics, not those of every task compbench ships)."""
-    from runner.matrix import active
+    from compbench.runner.matrix import active
 
     return _declared_by(active())
 

@@ -3,7 +3,7 @@
 Nothing is timed here. The noise is this suite's own: every (variant, machine) measured in more
 than one session of the given history databases gives its residuals around its own mean (the
 night-to-night scatter of an unchanged variant on one machine); synthetic series are drawn from
-that pool (with random signs), a step is put in, and ``runner.change_points`` runs on them as
+that pool (with random signs), a step is put in, and ``compbench.runner.change_points`` runs on them as
 ``compbench history`` does. Usage:
 
     python scripts/change_point_sensitivity.py HISTORY.sqlite [...] [--out docs/concepts/change-points.md]
@@ -27,7 +27,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runner.change_points import MIN_SIZE, PERMUTATIONS, SIGNIFICANT, SUGGESTIVE, e_divisive, machine_key  # noqa: E402
+from compbench.runner.change_points import (  # noqa: E402
+    MIN_SIZE,
+    PERMUTATIONS,
+    SIGNIFICANT,
+    SUGGESTIVE,
+    e_divisive,
+    machine_key,
+)
 
 BEFORE = 20        # unchanged nights before a step
 FLAT = 30          # nights of a flat series

@@ -155,8 +155,8 @@ def measure_rates(flops: dict[str, float], assets: str | None,
     single_thread()
     import torch
 
-    from bench.suite import MODELS
     from compbench.assets import Assets
+    from compbench.bench.suite import MODELS
     from compbench.specs import resolve
 
     torch.set_num_threads(1)
@@ -203,9 +203,9 @@ def _rate(run, flops: float, seconds: float) -> float:
 SCRFD_CALIBRATION_IMAGES = 102   # widerface/calib (the task's calibration_size)
 SCRFD_BATCH, SCRFD_CROP = 4, 320
 KERAS_BATCH = 64
-CIFAR_CALIBRATION_IMAGES = 500   # tasks.cifar10.CALIBRATION_IMAGES
-PRUNING_STATS_IMAGES = 32        # compression.pruned.STATS_IMAGES
-KD_CROPS_PER_IMAGE, KD_HOLDOUT_IMAGES = 4, 6   # compression.distilled.KDSettings
+CIFAR_CALIBRATION_IMAGES = 500   # compbench.tasks.cifar10.CALIBRATION_IMAGES
+PRUNING_STATS_IMAGES = 32        # compbench.compression.pruned.STATS_IMAGES
+KD_CROPS_PER_IMAGE, KD_HOLDOUT_IMAGES = 4, 6   # compbench.compression.distilled.KDSettings
 # the profile phases the arithmetic falls in (``PHASES``)
 TRAINING, CALIBRATION = "training steps", "calibration (PTQ ranges)"
 PRUNING, TEACHER = "pruning (statistics, masks)", "teacher outputs (computed once)"
@@ -431,16 +431,16 @@ def summarise(samples: Counter) -> dict:
 
 
 def profile_child(request: dict) -> None:
-    """Run the recipe as the compress step does (``runner.steps.compress``) under the sampler;
+    """Run the recipe as the compress step does (``compbench.runner.steps.compress``) under the sampler;
     the raw samples go into the result, so the phases can be re-derived without profiling
     again (``summarise``)."""
     started = cpu_seconds()
     from compbench.assets import Assets
+    from compbench.compression.base import RecipeContext
+    from compbench.formats.artifacts import Artifact
+    from compbench.runner.matrix import get_variant
     from compbench.specs import resolve
-    from compression.base import RecipeContext
-    from formats.artifacts import Artifact
-    from runner.matrix import get_variant
-    from tasks import create_task
+    from compbench.tasks import create_task
 
     variant = get_variant(request["variant"])
     params = dict(variant.params)
@@ -472,8 +472,8 @@ def profile_child(request: dict) -> None:
 
 def profile(variant_id: str, out: Path, source: Path | None, steps: int | None) -> dict:
     """Profile one recipe build in a child started like a step process; writes ``out``."""
+    from compbench.formats.artifacts import FILENAMES
     from compbench.isolation import step_environment
-    from formats.artifacts import FILENAMES
 
     request = {"variant": variant_id, "out_dir": str(out.with_suffix(".artifact")),
                "assets": os.environ.get("COMPBENCH_ASSETS"), "result": str(out)}
@@ -521,8 +521,8 @@ def count_flops(cache: Path, assets: str | None) -> dict[str, float]:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     import torch
 
-    from bench.suite import MODELS
     from compbench.assets import Assets
+    from compbench.bench.suite import MODELS
     from compbench.specs import resolve
 
     torch.set_num_threads(1)
@@ -578,8 +578,8 @@ def recorded_builds(cache: Path, built_before: float | None = None) -> list[dict
     so are entries written later, e.g. rebuilds by later sessions sharing a cold run's folder):
     model, compression, params, recipe function, hardware class and seconds, the longest
     first."""
-    from bench.suite import MATRIX
-    from runner.durations import read_recorded
+    from compbench.bench.suite import MATRIX
+    from compbench.runner.durations import read_recorded
 
     rows = {(row.model, row.compression): row for row in MATRIX}
     builds = []

@@ -36,14 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain s
 import torch  # noqa: E402
 
 from compbench.assets import Assets  # noqa: E402
-from compression.base import RecipeContext, build_threads  # noqa: E402
-from compression.scrfd.distillation_loss import scrfd_distillation_loss  # noqa: E402
-from compression.self_distillation import evaluate_distance, stack_inputs  # noqa: E402
-from engines.registry import get_engine  # noqa: E402
-from runner.matrix import get_variant  # noqa: E402
-from runner.parameter_selection import candidates, choose, parse_grid, write_selection  # noqa: E402
-from tasks import create_task  # noqa: E402
-from tasks.widerface import read_image  # noqa: E402
+from compbench.compression.base import RecipeContext, build_threads  # noqa: E402
+from compbench.compression.scrfd.distillation_loss import scrfd_distillation_loss  # noqa: E402
+from compbench.compression.self_distillation import evaluate_distance, stack_inputs  # noqa: E402
+from compbench.engines.registry import get_engine  # noqa: E402
+from compbench.runner.matrix import get_variant  # noqa: E402
+from compbench.runner.parameter_selection import candidates, choose, parse_grid, write_selection  # noqa: E402
+from compbench.tasks import create_task  # noqa: E402
+from compbench.tasks.widerface import read_image  # noqa: E402
 
 HELD_OUT_EVERY = 5
 TIE = 0.02

@@ -44,11 +44,11 @@ import numpy as np  # noqa: E402
 
 from compbench.assets import Assets  # noqa: E402
 from compbench.cache import ArtifactCache  # noqa: E402
-from compression.keras_finetune import FinetuneConfig  # noqa: E402
-from evaluation.cifar10 import CifarSplit  # noqa: E402
-from runner.matrix import get_variant  # noqa: E402
-from runner.parameter_selection import candidates, choose, parse_grid, write_selection  # noqa: E402
-from runner.pipeline import VariantPipeline  # noqa: E402
+from compbench.compression.keras_finetune import FinetuneConfig  # noqa: E402
+from compbench.evaluation.cifar10 import CifarSplit  # noqa: E402
+from compbench.runner.matrix import get_variant  # noqa: E402
+from compbench.runner.parameter_selection import candidates, choose, parse_grid, write_selection  # noqa: E402
+from compbench.runner.pipeline import VariantPipeline  # noqa: E402
 
 HELD_OUT_OFFSET, STRIDE = 2, 5
 TIE = 0.001

@@ -25,15 +25,15 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from compbench.settings import resolve_assets_dir  # noqa: E402
-from evaluation.cifar10 import fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
-from models.cifar import (  # noqa: E402
+from compbench.evaluation.cifar10 import fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
+from compbench.models.cifar import (  # noqa: E402
     MAX_WEIGHT_BYTES,
     WEIGHTS_DIR,
     random_crop_flip,
     write_weight_record,
 )
-from models.cifar.keras_models import build_mobilenetv2, mobilenetv2_preprocess  # noqa: E402
+from compbench.models.cifar.keras_models import build_mobilenetv2, mobilenetv2_preprocess  # noqa: E402
+from compbench.settings import resolve_assets_dir  # noqa: E402
 
 WEIGHT_FILE = "mobilenetv2_cifar10.h5"
 

@@ -41,17 +41,17 @@ import transformers  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 from transformers import ViTForImageClassification  # noqa: E402
 
-from compbench.settings import resolve_assets_dir, resolve_cache_dir  # noqa: E402
-from evaluation.cifar10 import fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
-from models.cifar import (  # noqa: E402
+from compbench.evaluation.cifar10 import fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
+from compbench.models.cifar import (  # noqa: E402
     MAX_WEIGHT_BYTES,
     WEIGHTS_DIR,
     random_crop_flip,
     write_weight_record,
 )
-from models.cifar.resnet20 import load_resnet20, to_tensor  # noqa: E402
-from models.cifar.sources import RESNET20  # noqa: E402
-from models.cifar.vit import VitPreprocess, load_vit, vit_config  # noqa: E402
+from compbench.models.cifar.resnet20 import load_resnet20, to_tensor  # noqa: E402
+from compbench.models.cifar.sources import RESNET20  # noqa: E402
+from compbench.models.cifar.vit import VitPreprocess, load_vit, vit_config  # noqa: E402
+from compbench.settings import resolve_assets_dir, resolve_cache_dir  # noqa: E402
 
 WEIGHT_DIR_NAME = "vit_cifar10"
 PREPROCESS = VitPreprocess(size=(32, 32), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))

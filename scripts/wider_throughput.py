@@ -64,12 +64,12 @@ def main() -> None:
 
     from compbench.assets import Assets
     from compbench.cache import ArtifactCache
+    from compbench.engines.registry import load_engine
     from compbench.hardware import current
-    from engines.registry import load_engine
-    from models.scrfd.detector import detect, to_wider
-    from runner.matrix import get_variant
-    from runner.pipeline import VariantPipeline
-    from tasks.widerface import WiderFaceTask, read_image
+    from compbench.models.scrfd.detector import detect, to_wider
+    from compbench.runner.matrix import get_variant
+    from compbench.runner.pipeline import VariantPipeline
+    from compbench.tasks.widerface import WiderFaceTask, read_image
 
     variant = get_variant(args.variant)
     assets = Assets(args.assets)
@@ -129,7 +129,7 @@ def main() -> None:
 @contextlib.contextmanager
 def _decode_nms(name: str) -> Iterator[None]:
     """The evaluation's decode + NMS swapped for the reference while ``name`` is "reference"."""
-    import models.scrfd.detector as detector
+    import compbench.models.scrfd.detector as detector
 
     if name == "current":
         yield
@@ -155,7 +155,7 @@ def _require_identical(expected: Rows, got: Rows, way: str) -> None:
 
 def _ap_line(task, predicted: dict[str, Rows]) -> str:
     """The official AP of each decode + NMS's rows: the same rows must score the same AP."""
-    from evaluation.widerface.protocol import evaluate
+    from compbench.evaluation.widerface.protocol import evaluate
 
     scores = []
     for name, rows in predicted.items():
@@ -166,7 +166,7 @@ def _ap_line(task, predicted: dict[str, Rows]) -> str:
 
 def _decode_nms_table(task, run, rounds: int) -> str:
     """Milliseconds per image of decode + NMS, old and new alternately on the same outputs."""
-    from models.scrfd.postprocess import postprocess
+    from compbench.models.scrfd.postprocess import postprocess
     from tests.reference_nms import reference_postprocess
 
     settings = task.settings

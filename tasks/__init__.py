@@ -1,6 +1,6 @@
 """Tasks bind a model family to its data and accuracy protocol (WIDER FACE AP, CIFAR-10 top-1).
 
-A registry, not a dispatch: each ``tasks/<name>.py`` declares ``TASK`` (``tasks.base``) and is
+A registry, not a dispatch: each ``tasks/<name>.py`` declares ``TASK`` (``compbench.tasks.base``) and is
 found by listing this package, so adding a task touches no other file. Looking up one task by
 name imports that module only; listing them all (the report, the baseline gate) imports every
 task module but none of their protocols, which load where an evaluation runs.
@@ -17,8 +17,9 @@ import importlib
 import pkgutil
 
 from compbench.assets import Assets
+from compbench.layout import import_reference_module
 from compbench.specs import ModelSpec
-from tasks.base import Metric, Task, TaskDeclaration, UnknownTask
+from compbench.tasks.base import Metric, Task, TaskDeclaration, UnknownTask
 
 __all__ = ["Metric", "Task", "TaskDeclaration", "UnknownTask", "all_tasks", "create_task",
            "declaration", "metric"]
@@ -70,13 +71,14 @@ def all_tasks() -> dict[str, TaskDeclaration]:
 def _referenced(reference: str) -> TaskDeclaration:
     module_name, _, attribute = reference.partition(":")
     try:
-        declared = getattr(importlib.import_module(module_name), attribute)
+        # a built-in module by its short name too, as compbench.specs.resolve reads references
+        declared = getattr(import_reference_module(module_name), attribute)
     except (ImportError, AttributeError) as exc:
         raise UnknownTask(f"task {reference!r} cannot be found ({exc}): it must name a "
                           "TaskDeclaration in a module importable from the project's folder") from None
     if not isinstance(declared, TaskDeclaration):
         raise UnknownTask(f"task {reference!r} is {type(declared).__name__}, not a "
-                          "tasks.base.TaskDeclaration")
+                          "compbench.tasks.base.TaskDeclaration")
     if _REFERENCED.get(reference) is not declared:
         _REFERENCED[reference] = declared
         all_tasks.cache_clear()

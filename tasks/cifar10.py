@@ -19,10 +19,10 @@ import numpy as np
 from compbench.assets import Assets
 from compbench.fingerprint import files_digest
 from compbench.specs import ModelSpec, resolve
-from tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
+from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 if TYPE_CHECKING:
-    from evaluation.cifar10 import CifarSplit
+    from compbench.evaluation.cifar10 import CifarSplit
 
 Preprocess = Callable[[np.ndarray], np.ndarray]  # uint8 N×32×32×3 RGB → model input batch
 
@@ -63,7 +63,7 @@ class Cifar10Task(Task):
     def _files(self, split: str) -> list[Path]:
         """The python batches if ``cifar-10-batches-py/`` sits beside ``cifar10/`` (they win,
         as in ``load_cifar10``), else the zip: the identity of the pixels scored or trained on."""
-        from evaluation.cifar10 import split_files
+        from compbench.evaluation.cifar10 import split_files
 
         archive = self.test_zip if split == "test" else self.train_zip  # overrides may part them
         return split_files(archive.parent.parent, split)
@@ -74,7 +74,7 @@ class Cifar10Task(Task):
     @property
     def test(self) -> CifarSplit:
         if self._test is None:
-            from evaluation.cifar10 import load_cifar10
+            from compbench.evaluation.cifar10 import load_cifar10
 
             self._test = load_cifar10(self.test_zip.parent.parent, "test")
         return self._test
@@ -82,7 +82,7 @@ class Cifar10Task(Task):
     @property
     def train(self) -> CifarSplit:
         if self._train is None:
-            from evaluation.cifar10 import load_cifar10
+            from compbench.evaluation.cifar10 import load_cifar10
 
             self._train = load_cifar10(self.train_zip.parent.parent, "train")
         return self._train
@@ -108,7 +108,7 @@ class Cifar10Task(Task):
 
     def calibration_split(self) -> CifarSplit:
         """Class-balanced, fixed subset of the train split (recipes that fine-tune use more)."""
-        from evaluation.cifar10 import fixed_subset
+        from compbench.evaluation.cifar10 import fixed_subset
 
         return fixed_subset(self.train, self.calibration_images)
 
@@ -125,7 +125,7 @@ class Cifar10Task(Task):
         train split for the parameter selections (scripts/select_keras_finetune.py)."""
         from tqdm import tqdm
 
-        from evaluation.cifar10 import top1_accuracy
+        from compbench.evaluation.cifar10 import top1_accuracy
 
         safe_run = checked(run, label)
         logits = []

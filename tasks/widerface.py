@@ -22,10 +22,10 @@ from compbench.assets import Assets
 from compbench.errors import AssetCorrupt
 from compbench.fingerprint import files_digest
 from compbench.specs import ModelSpec
-from tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
+from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 if TYPE_CHECKING:
-    from models.scrfd.detector import DetectorSettings
+    from compbench.models.scrfd.detector import DetectorSettings
 
 GT_FILES = tuple(f"widerface/eval_tools/ground_truth/wider_{name}_val.mat"
                  for name in ("face", "easy", "medium", "hard"))
@@ -87,8 +87,8 @@ class WiderFaceTask(Task):
 
     def __init__(self, assets: Assets, settings: DetectorSettings | None = None,
                  images_root: Path | None = None):
-        from evaluation.widerface.images import list_images
-        from models.scrfd.detector import DetectorSettings
+        from compbench.evaluation.widerface.images import list_images
+        from compbench.models.scrfd.detector import DetectorSettings
 
         self.assets = assets
         self.settings = DetectorSettings() if settings is None else settings
@@ -107,7 +107,7 @@ class WiderFaceTask(Task):
     @property
     def ground_truth(self):
         if self._ground_truth is None:
-            from evaluation.widerface.ground_truth import load_ground_truth
+            from compbench.evaluation.widerface.ground_truth import load_ground_truth
 
             self._ground_truth = load_ground_truth(self.gt_dir)
         return self._ground_truth
@@ -123,7 +123,7 @@ class WiderFaceTask(Task):
                 "input_size": self.settings.input_size}
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
-        from models.scrfd.preprocess import letterbox
+        from compbench.models.scrfd.preprocess import letterbox
 
         blob, _ = letterbox(image, self.settings.input_size)
         return blob
@@ -145,7 +145,7 @@ class WiderFaceTask(Task):
 
     def letterboxed(self) -> Iterator[tuple[str, np.ndarray, float]]:
         """(key, 1x3xSxS blob, scale) per evaluation image, in the order of ``self.images``."""
-        from models.scrfd.preprocess import letterbox
+        from compbench.models.scrfd.preprocess import letterbox
 
         for key, path in self.images:
             blob, scale = letterbox(read_image(path), self.settings.input_size)
@@ -193,7 +193,7 @@ class WiderFaceTask(Task):
         return predictions
 
     def evaluate(self, run: RunFn, label: str, batch_size: int = 1) -> dict[str, float]:
-        from evaluation.widerface.protocol import evaluate
+        from compbench.evaluation.widerface.protocol import evaluate
 
         predictions = self.predict(run, label, batch_size)
         aps = evaluate(predictions, self.ground_truth, subset=True, evaluated_keys=predictions)
@@ -213,7 +213,7 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
 
 def _wider_rows(outputs: list[np.ndarray], input_hw: tuple[int, int], scale: float,
                 settings: DetectorSettings) -> np.ndarray:
-    from models.scrfd.detector import detections, to_wider
+    from compbench.models.scrfd.detector import detections, to_wider
 
     return to_wider(detections(outputs, input_hw, scale, settings))
 

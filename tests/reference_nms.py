@@ -1,6 +1,6 @@
 """The detector's decode + NMS as first written: one numpy IoU row per kept box.
 
-Kept verbatim as the reference that ``models.scrfd.postprocess`` must reproduce bit for bit
+Kept verbatim as the reference that ``compbench.models.scrfd.postprocess`` must reproduce bit for bit
 (tests/test_nms_exact.py) and as the "before" of scripts/wider_throughput.py. It shares no code
 with the module under test, so a change there cannot move both sides of the comparison.
 """

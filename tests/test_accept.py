@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from compbench.provenance import provenance
+from compbench.runner.baselines import Baselines, baseline_path
+from compbench.runner.history import History
+from compbench.runner.matrix import get_variant
+from compbench.runner.results import Ledger
 from compbench.settings import REPO_ROOT
-from runner.baselines import Baselines, baseline_path
-from runner.history import History
-from runner.matrix import get_variant
-from runner.results import Ledger
 
 VARIANT = "resnet20/int8-ort/onnxruntime"
 
@@ -47,7 +47,7 @@ def noisy(n: int, level: float, seed: int) -> np.ndarray:
 
 
 def compbench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runner.cli", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "compbench.runner.cli", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

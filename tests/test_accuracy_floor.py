@@ -1,4 +1,4 @@
-"""Accuracy floors relative to fp32 (runner.accuracy_floor) and baselines tied to their recipe."""
+"""Accuracy floors relative to fp32 (compbench.runner.accuracy_floor) and baselines tied to their recipe."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 
 from compbench.errors import BaselineError
-from runner.accuracy_floor import EVERY_CLASS, FloorVerdict, accepted_classes
-from runner.baselines import DEFAULT_PROFILE, Baselines, empty, recipe_of
-from runner.pytest_plugin import FLOOR_TEST, may_record
+from compbench.runner.accuracy_floor import EVERY_CLASS, FloorVerdict, accepted_classes
+from compbench.runner.baselines import DEFAULT_PROFILE, Baselines, empty, recipe_of
+from compbench.runner.pytest_plugin import FLOOR_TEST, may_record
 
 PRUNED = "scrfd_500m_kps/pruned/torch"
 FP32 = "scrfd_500m_kps/fp32/torch"
@@ -142,7 +142,7 @@ def test_every_class_name_the_hardware_module_makes_is_accepted(tmp_path):
 
 
 def test_the_committed_file_has_a_floor_with_a_reason_for_every_model():
-    from bench.suite import MODELS
+    from compbench.bench.suite import MODELS
 
     baselines = Baselines.load(DEFAULT_PROFILE)
     data, _ = baselines.floors()
@@ -153,9 +153,9 @@ def test_the_committed_file_has_a_floor_with_a_reason_for_every_model():
 def stored_fractions(data: dict) -> dict[tuple[str, str], list[float]]:
     """(row, hardware class) -> every engine's stored accuracy as a fraction of its fp32
     reference's, as the floor test picks that reference."""
-    from runner.accuracy_floor import row_of
-    from runner.matrix import VARIANTS, reference_of
-    from runner.results import same_engine_reference
+    from compbench.runner.accuracy_floor import row_of
+    from compbench.runner.matrix import VARIANTS, reference_of
+    from compbench.runner.results import same_engine_reference
 
     def values(variant_id: str, metric: str) -> dict[str, float]:
         entry = data["variants"].get(variant_id, {})
@@ -242,7 +242,7 @@ def test_retrained_in_repo_weights_are_another_model_on_every_machine(tmp_path, 
     """A ViT retrained here and re-recorded on one machine must not leave the other machines'
     int8 values (measured on the old weights) gating the new model."""
     from compbench.assets import Assets
-    from runner import baselines as module
+    from compbench.runner import baselines as module
 
     vit_int8 = "vit/int8-static/onnxruntime"
     now = recipe_of(vit_int8)

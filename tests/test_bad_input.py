@@ -16,7 +16,7 @@ import torch
 
 from compbench.errors import NonFiniteOutput
 from compbench.settings import REPO_ROOT
-from tasks.base import checked
+from compbench.tasks.base import checked
 
 VARIANT = "resnet20/fp32/torch"
 
@@ -29,9 +29,9 @@ def test_nan_outputs_stop_evaluation_naming_the_variant():
 
 
 def test_nan_from_a_real_broken_model(asset_file, assets):
-    from models.scrfd.network import torch_runner
-    from models.scrfd.weights import load_scrfd_500m_kps
-    from tasks.widerface import WiderFaceTask
+    from compbench.models.scrfd.network import torch_runner
+    from compbench.models.scrfd.weights import load_scrfd_500m_kps
+    from compbench.tasks.widerface import WiderFaceTask
 
     model = load_scrfd_500m_kps(asset_file("scrfd/SCRFD_500M_KPS.pth"))
     with torch.no_grad():
@@ -57,7 +57,7 @@ def test_a_cifar_batch_that_would_run_code_is_refused(tmp_path, protocol):
     """The python batches are pickles read from the assets folder: loading one may build the
     numpy array it holds, never call anything else."""
     from compbench.errors import AssetCorrupt
-    from evaluation.cifar10 import load_cifar10
+    from compbench.evaluation.cifar10 import load_cifar10
 
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
@@ -123,7 +123,7 @@ def test_malformed_baseline_is_one_error(tmp_path, asset_file):
 def test_a_key_recorded_twice_in_a_baseline_is_one_error(tmp_path, where):
     """A hand merge that keeps both copies of an entry: JSON would keep the last one silently."""
     from compbench.errors import BaselineError
-    from runner.baselines import Baselines
+    from compbench.runner.baselines import Baselines
 
     text = (REPO_ROOT / "baselines" / "default.json").read_text()
     data = json.loads(text)
@@ -158,7 +158,7 @@ def test_a_missing_assets_folder_is_red_not_all_skipped(tmp_path):
 
 @pytest.mark.parametrize("engines", ["onnxruntime,openvno", "torch,", "TORCH"])
 def test_an_unknown_engine_is_one_usage_error(tmp_path, engines):
-    from engines.registry import ENGINES
+    from compbench.engines.registry import ENGINES
 
     result = run_bench(tmp_path, "--engine", engines)
     assert result.returncode == 4
@@ -168,7 +168,7 @@ def test_an_unknown_engine_is_one_usage_error(tmp_path, engines):
 
 @pytest.mark.parametrize("families", ["tf", "torch,", "onnxruntime,Torch"])
 def test_an_unknown_engine_family_is_one_usage_error(tmp_path, families):
-    from engines.registry import families as declared
+    from compbench.engines.registry import families as declared
 
     result = run_bench(tmp_path, "--engine-family", families)
     assert result.returncode == 4
@@ -178,7 +178,7 @@ def test_an_unknown_engine_family_is_one_usage_error(tmp_path, families):
 
 
 def test_an_engine_family_selects_the_engines_declaring_it(tmp_path):
-    from engines.registry import families
+    from compbench.engines.registry import families
 
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_size.py", "--collect-only", "-q",

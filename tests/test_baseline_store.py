@@ -8,7 +8,7 @@ import json
 import pytest
 
 from compbench.errors import BaselineError
-from runner import baseline_store
+from compbench.runner import baseline_store
 
 
 def recorded(tmp_path):

@@ -9,7 +9,13 @@ import os
 import pytest
 
 from compbench.errors import BaselineError
-from runner.baselines import Baselines, baseline_path, cross_hardware_tolerances, empty, hardware_dependent
+from compbench.runner.baselines import (
+    Baselines,
+    baseline_path,
+    cross_hardware_tolerances,
+    empty,
+    hardware_dependent,
+)
 
 VID = "scrfd_500m_kps/fp32/torch"           # fp32: accuracy shared by every machine
 INT8 = "scrfd_500m_kps/int8-ort/onnxruntime"  # int8: accuracy per hardware class, speed per CPU

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from compbench.paired_statistics import RatioInterval
-from compbench.settings import REPO_ROOT
-from runner.bisect import (
+from compbench.runner.bisect import (
     BAD,
     GOOD,
     INCONCLUSIVE,
@@ -32,8 +31,9 @@ from runner.bisect import (
     halve,
     verdict,
 )
-from runner.bisect_alert import render_alert
-from runner.compare import VariantComparison
+from compbench.runner.bisect_alert import render_alert
+from compbench.runner.compare import VariantComparison
+from compbench.settings import REPO_ROOT
 
 VARIANT = "resnet20/int8-ort/onnxruntime-1t"   # one core per round: the least noise
 COMMITS = 8
@@ -175,7 +175,7 @@ def test_bisect_names_the_commit_that_slowed_onnxruntime(history_repo, tmp_path,
     asset_file("cifar10/models/resnet20-12fca82f.th")
     repo, commits = history_repo
     env = {**os.environ, "COMPBENCH_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run([sys.executable, "-m", "runner.cli", "bisect", commits[0],
+    result = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "bisect", commits[0],
                              commits[-1], "--select", VARIANT, "--repo", str(repo),
                              "--speed-budget", "1", "--alert", str(tmp_path / "alert.md")],
                             cwd=REPO_ROOT, env=env,

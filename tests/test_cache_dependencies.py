@@ -19,15 +19,16 @@ import pytest
 
 from compbench.settings import REPO_ROOT
 
-PACKAGES = tuple(pattern.rstrip("*") for pattern in tomllib.loads(
-    (REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"])
+# compbench and the folders its wheel maps under it (bench/: only its suite.py, below)
+PACKAGES = ("compbench", *(folder for folder in tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())[
+    "tool"]["setuptools"]["package-dir"].values() if folder != "bench"))
 VARIANT = "resnet20/fp32/onnxruntime"
 DRIVER = """
 import json, sys
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
-from runner.pipeline import VariantPipeline
-from runner.matrix import get_variant
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.matrix import get_variant
 assets = Assets(sys.argv[1], {"cifar10/test.zip": __import__("pathlib").Path(sys.argv[3])})
 pipeline = VariantPipeline(get_variant(sys.argv[4]), assets, ArtifactCache(sys.argv[2]))
 pipeline.prepare()

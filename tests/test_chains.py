@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.suite import MATRIX, MODELS, expand
+from compbench.bench.suite import MATRIX, MODELS, expand
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact
+from compbench.runner.baselines import recipe_of
+from compbench.runner.matrix import VARIANTS, upstream_of
 from compbench.specs import Row
-from compression.base import RecipeContext
-from formats.artifacts import Artifact
-from runner.baselines import recipe_of
-from runner.matrix import VARIANTS, upstream_of
 
 CHAIN = "scrfd_500m_kps/pruned-20+int8-ort/onnxruntime"
 

@@ -13,12 +13,12 @@ import sys
 import numpy as np
 import pytest
 
+from compbench.runner.change_points import e_divisive, history_series, series_change_points
+from compbench.runner.history import History
+from compbench.runner.matrix import get_variant
+from compbench.runner.metric_state import IMPROVED, OK, REGRESSED, SUSPICIOUS, metric_state, series_state
+from compbench.runner.results import Ledger
 from compbench.settings import REPO_ROOT
-from runner.change_points import e_divisive, history_series, series_change_points
-from runner.history import History
-from runner.matrix import get_variant
-from runner.metric_state import IMPROVED, OK, REGRESSED, SUSPICIOUS, metric_state, series_state
-from runner.results import Ledger
 
 VARIANT = "resnet20/fp32/onnxruntime"
 EPYC = {"hardware_class": "x86_64-avx512-vnni", "vendor": "AuthenticAMD", "family": "25",
@@ -59,7 +59,7 @@ def test_a_slow_drift_inside_the_tolerance_is_a_change_point_and_a_regression(tm
     assert point.step.high < 1.0 and point.step.low <= point.step.estimate <= point.step.high
     assert series_state(series).state == REGRESSED
 
-    shown = subprocess.run([sys.executable, "-m", "runner.cli", "history", "--history",
+    shown = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "history", "--history",
                             str(history.path), VARIANT], cwd=REPO_ROOT, capture_output=True,
                            text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-2000:]
@@ -118,7 +118,7 @@ def test_states_from_change_points_alone():
     up = np.r_[rng.normal(0, 0.01, 12), rng.normal(0.1, 0.01, 4)]
     [split] = e_divisive(up)
     assert split.index == 12 and split.significant
-    from runner.change_points import change_points
+    from compbench.runner.change_points import change_points
 
     points = change_points(list(np.exp(up)), [(i, "d", None) for i in range(16)], relative=True)
     assert metric_state([False] * 16, points, 16, higher_is_better=True).state == IMPROVED

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from compbench.cache import CacheWarning
-from evaluation.cifar10 import load_cifar10
+from compbench.evaluation.cifar10 import load_cifar10
 from tests.test_cifar10_reader import _jpeg
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from compbench.errors import AssetCorrupt, AssetMissing
-from evaluation.cifar10 import CLASSES, fixed_subset, load_cifar10, top1_accuracy
+from compbench.evaluation.cifar10 import CLASSES, fixed_subset, load_cifar10, top1_accuracy
 
 
 def _write_batch(path: Path, data: np.ndarray, labels: list[int]) -> None:
@@ -148,8 +148,8 @@ def test_python_batches_beside_the_zips_are_what_the_task_scores_and_keys(asset_
     so the task's data line and cache keys must name them (an evaluation cached for the JPEG
     copy must never be served for the original pixels)."""
     from compbench.assets import Assets
-    from models.cifar.sources import resnet20_preprocessor
-    from tasks.cifar10 import TEST_ZIP, TRAIN_ZIP, Cifar10Task
+    from compbench.models.cifar.sources import resnet20_preprocessor
+    from compbench.tasks.cifar10 import TEST_ZIP, TRAIN_ZIP, Cifar10Task
 
     root = tmp_path / "assets"
     for relpath in (TEST_ZIP, TRAIN_ZIP):

@@ -20,8 +20,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from compbench.errors import AssetCorrupt  # noqa: E402
-from evaluation.cifar10 import CifarSplit, fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
-from models.cifar import MAX_WEIGHT_BYTES, WEIGHTS_DIR, read_weight_records  # noqa: E402
+from compbench.evaluation.cifar10 import CifarSplit, fixed_subset, load_cifar10, top1_accuracy  # noqa: E402
+from compbench.models.cifar import MAX_WEIGHT_BYTES, WEIGHTS_DIR, read_weight_records  # noqa: E402
 
 MOBILENETV2_FILE = "mobilenetv2_cifar10.h5"
 VIT_DIR = "vit_cifar10"
@@ -68,7 +68,7 @@ def _torch_logits(model: torch.nn.Module, pixels: torch.Tensor) -> np.ndarray:
 # --- ResNet-20 (torch) ----------------------------------------------------------------------
 
 def test_resnet20_accuracy(asset_file, subset: CifarSplit, one_torch_thread: None) -> None:
-    from models.cifar.resnet20 import load_resnet20, to_tensor
+    from compbench.models.cifar.resnet20 import load_resnet20, to_tensor
 
     model = load_resnet20(asset_file("cifar10/models/resnet20-12fca82f.th"))
     assert not model.training
@@ -78,7 +78,7 @@ def test_resnet20_accuracy(asset_file, subset: CifarSplit, one_torch_thread: Non
 
 
 def test_resnet20_corrupt_file_names_it(tmp_path: Path) -> None:
-    from models.cifar.resnet20 import load_resnet20
+    from compbench.models.cifar.resnet20 import load_resnet20
 
     bad = tmp_path / "resnet20-truncated.th"
     bad.write_bytes(b"\x80\x02garbage")
@@ -87,7 +87,7 @@ def test_resnet20_corrupt_file_names_it(tmp_path: Path) -> None:
 
 
 def test_resnet20_preprocessing_is_imagenet_normalised() -> None:
-    from models.cifar.resnet20 import MEAN, STD, to_tensor
+    from compbench.models.cifar.resnet20 import MEAN, STD, to_tensor
 
     images = np.zeros((2, 32, 32, 3), np.uint8)
     images[..., 0] = 255
@@ -100,7 +100,7 @@ def test_resnet20_preprocessing_is_imagenet_normalised() -> None:
 # --- Keras models ---------------------------------------------------------------------------
 
 def test_resnet8_accuracy(asset_file, subset: CifarSplit, tf_single_thread: None) -> None:
-    from models.cifar.keras_models import load_resnet8, resnet8_preprocess
+    from compbench.models.cifar.keras_models import load_resnet8, resnet8_preprocess
 
     model = load_resnet8(asset_file("cifar10/models/mlperf_tiny_resnet8.h5"))
     assert model.count_params() == 78_666
@@ -110,7 +110,7 @@ def test_resnet8_accuracy(asset_file, subset: CifarSplit, tf_single_thread: None
 
 
 def test_mobilenetv2_matches_recorded_accuracy(subset: CifarSplit, tf_single_thread: None) -> None:
-    from models.cifar.keras_models import load_mobilenetv2, mobilenetv2_preprocess
+    from compbench.models.cifar.keras_models import load_mobilenetv2, mobilenetv2_preprocess
 
     path = WEIGHTS_DIR / MOBILENETV2_FILE
     assert path.stat().st_size <= MAX_WEIGHT_BYTES
@@ -121,7 +121,7 @@ def test_mobilenetv2_matches_recorded_accuracy(subset: CifarSplit, tf_single_thr
 
 
 def test_mobilenetv2_builder_is_small_and_quantizable_shape(tf_single_thread: None) -> None:
-    from models.cifar.keras_models import build_mobilenetv2
+    from compbench.models.cifar.keras_models import build_mobilenetv2
 
     model = build_mobilenetv2(0.35)
     assert model.output_shape == (None, 10)
@@ -130,7 +130,7 @@ def test_mobilenetv2_builder_is_small_and_quantizable_shape(tf_single_thread: No
 
 
 def test_keras_loader_rejects_corrupt_file(tmp_path: Path) -> None:
-    from models.cifar.keras_models import load_resnet8
+    from compbench.models.cifar.keras_models import load_resnet8
 
     bad = tmp_path / "broken.h5"
     bad.write_bytes(b"not hdf5")
@@ -141,7 +141,7 @@ def test_keras_loader_rejects_corrupt_file(tmp_path: Path) -> None:
 # --- ViT (transformers) ---------------------------------------------------------------------
 
 def test_vit_matches_recorded_accuracy(subset: CifarSplit, one_torch_thread: None) -> None:
-    from models.cifar.vit import load_vit
+    from compbench.models.cifar.vit import load_vit
 
     folder = WEIGHTS_DIR / VIT_DIR
     assert (folder / "model.safetensors").stat().st_size <= MAX_WEIGHT_BYTES
@@ -156,7 +156,7 @@ def test_vit_loader_follows_foreign_checkpoint_conventions(tmp_path: Path,
     """A user's fine-tune may use another input size, normalisation and label order."""
     from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
 
-    from models.cifar.vit import CIFAR_CLASSES, load_vit
+    from compbench.models.cifar.vit import CIFAR_CLASSES, load_vit
 
     order = list(reversed(CIFAR_CLASSES))
     config = ViTConfig(image_size=48, patch_size=16, hidden_size=32, num_hidden_layers=1,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from evaluation.cifar10 import fixed_subset
-from models.cifar.sources import resnet20, resnet20_preprocessor
-from tasks.cifar10 import Cifar10Task
+from compbench.evaluation.cifar10 import fixed_subset
+from compbench.models.cifar.sources import resnet20, resnet20_preprocessor
+from compbench.tasks.cifar10 import Cifar10Task
 
 
 def test_batched_evaluation_equals_batch_one(assets, asset_file):

@@ -20,10 +20,10 @@ import pytest
 
 from compbench.assets import OVERRIDES_ENV, parse_overrides
 from compbench.errors import AssetCorrupt, BadOption, CompbenchError
+from compbench.evaluation.widerface import PredictionFileError, read_prediction_file, read_predictions
+from compbench.evaluation.widerface.cli import main as eval_main
+from compbench.runner.cli import main as compbench_main
 from compbench.settings import REPO_ROOT
-from evaluation.widerface import PredictionFileError, read_prediction_file, read_predictions
-from evaluation.widerface.cli import main as eval_main
-from runner.cli import main as compbench_main
 
 GT_RELDIR = "widerface/eval_tools/ground_truth"
 GT_NAMES = ["wider_face_val.mat", "wider_easy_val.mat", "wider_medium_val.mat",
@@ -106,7 +106,7 @@ def test_absurd_box_count_as_a_command(tmp_path, gt_dir):
     path = write(tmp_path / "preds" / f"{REAL_KEY}.txt",
                  "0_Parade_marchingband_1_465\n99999999999\n1 2 3 4 0.5\n")
     completed = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "eval-wider", "--pred-dir",
+        [sys.executable, "-m", "compbench.runner.cli", "eval-wider", "--pred-dir",
          str(tmp_path / "preds"), "--gt-dir", str(gt_dir)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 2
@@ -241,7 +241,7 @@ def test_ground_truth_file_that_is_a_folder(tmp_path, gt_dir, one_prediction, ca
 
 def test_ground_truth_file_that_is_unreadable(tmp_path, gt_dir, one_prediction, capsys,
                                               monkeypatch):
-    import evaluation.widerface.ground_truth as ground_truth
+    import compbench.evaluation.widerface.ground_truth as ground_truth
 
     monkeypatch.setattr(ground_truth, "sha256_of", permission_denied)
     line = eval_error(capsys, "--pred-dir", str(one_prediction), "--gt-dir", str(gt_dir))
@@ -269,7 +269,7 @@ def no_pipeline(monkeypatch):
         def prepare(self) -> None:
             pytest.fail("--out was not checked before the pipeline was prepared")
 
-    monkeypatch.setattr("runner.pipeline.VariantPipeline", Refused)
+    monkeypatch.setattr("compbench.runner.pipeline.VariantPipeline", Refused)
 
 
 def predict_error(capsys, out: Path, *extra: str) -> str:
@@ -293,7 +293,7 @@ def test_out_under_a_file(tmp_path, capsys, no_pipeline):
 def test_out_as_a_command_fails_fast(tmp_path):
     out = write(tmp_path / "out", "x")
     completed = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "predict-wider", "--variant", VARIANT,
+        [sys.executable, "-m", "compbench.runner.cli", "predict-wider", "--variant", VARIANT,
          "--out", str(out)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=20)
     assert completed.returncode == 2
     assert f"--out {out} is a file" in one_line_error(completed, "compbench: error: ")
@@ -319,10 +319,10 @@ def test_out_that_holds_predictions_needs_overwrite(tmp_path, capsys, no_pipelin
 
 def test_overwrite_replaces_and_names_the_leftovers(tmp_path, asset_dir, assets, capsys,
                                                     monkeypatch):
-    from tasks.widerface import WiderFaceTask
+    from compbench.tasks.widerface import WiderFaceTask
 
     asset_dir("widerface/WIDER_val/images")
-    monkeypatch.setattr("runner.pipeline.VariantPipeline", FakePipeline)
+    monkeypatch.setattr("compbench.runner.pipeline.VariantPipeline", FakePipeline)
     monkeypatch.setattr(WiderFaceTask, "predict",
                         lambda self, run, label, batch: {REAL_KEY: np.zeros((0, 5))})
     out = tmp_path / "out"
@@ -338,10 +338,10 @@ def test_overwrite_replaces_and_names_the_leftovers(tmp_path, asset_dir, assets,
 
 def test_batch_falls_back_to_one_for_a_fixed_batch_artifact(tmp_path, asset_dir, assets, capsys,
                                                             monkeypatch):
-    from tasks.widerface import WiderFaceTask
+    from compbench.tasks.widerface import WiderFaceTask
 
     asset_dir("widerface/WIDER_val/images")
-    monkeypatch.setattr("runner.pipeline.VariantPipeline", FakePipeline)
+    monkeypatch.setattr("compbench.runner.pipeline.VariantPipeline", FakePipeline)
     batches = []
     monkeypatch.setattr(WiderFaceTask, "predict",
                         lambda self, run, label, batch: batches.append(batch) or {})
@@ -384,7 +384,7 @@ def test_a_numeric_option_at_its_limit_is_one_usage_error(tmp_path, capsys, no_p
 def test_truncated_jpeg_is_corrupt_not_half_grey(tmp_path, asset_dir):
     import cv2
 
-    from tasks.widerface import read_image
+    from compbench.tasks.widerface import read_image
 
     source = sorted(asset_dir("widerface/WIDER_val/images").rglob("*.jpg"))[0]
     data = source.read_bytes()
@@ -402,7 +402,7 @@ def test_truncated_jpeg_is_corrupt_not_half_grey(tmp_path, asset_dir):
 
 
 def test_every_real_image_passes_the_truncation_check(asset_dir):
-    from tasks.widerface import _jpeg_is_truncated
+    from compbench.tasks.widerface import _jpeg_is_truncated
 
     images = [path for folder in ("widerface/WIDER_val/images", "widerface/calib/images")
               for path in sorted(asset_dir(folder).rglob("*.jpg"))]
@@ -411,7 +411,7 @@ def test_every_real_image_passes_the_truncation_check(asset_dir):
 
 
 def test_unreadable_image_names_it(tmp_path, monkeypatch):
-    from tasks.widerface import read_image
+    from compbench.tasks.widerface import read_image
 
     image = tmp_path / "a.jpg"
     image.mkdir()
@@ -420,7 +420,7 @@ def test_unreadable_image_names_it(tmp_path, monkeypatch):
 
 
 def test_image_entry_that_is_not_a_file(tmp_path):
-    from evaluation.widerface import list_images
+    from compbench.evaluation.widerface import list_images
 
     (tmp_path / "0--Parade").mkdir()
     (tmp_path / "0--Parade" / "a.jpg").symlink_to(tmp_path / "gone.jpg")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from compbench.runner.compare import CompareError, Side, checkout
 from compbench.settings import REPO_ROOT
-from runner.compare import CompareError, Side, checkout
 
 VARIANT = "resnet20/fp32/onnxruntime"   # as a filter, also selects its -1t row
 ONE_THREAD = "resnet20/fp32/onnxruntime-1t"   # both sides on one core per round: the least noise
@@ -23,7 +23,7 @@ TOLERANCE = 0.05   # compare's default
 
 
 def compbench_compare(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "runner.cli", "compare", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "compbench.runner.cli", "compare", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=900)
 
 
@@ -74,7 +74,7 @@ def test_an_empty_folder_side_is_one_clear_error(tmp_path):
         f"compbench: error: the base {str(empty)!r} is not a compbench checkout ({empty} has no "
         f"compbench/assets.py, compbench/cache.py, runner/matrix.py, runner/pipeline.py): give "
         f"the root folder of a compbench clone, a git ref of {REPO_ROOT} from after "
-        f"compbench.assets and runner.pipeline existed, or @PYTHON for this checkout with "
+        f"compbench.assets and compbench.runner.pipeline existed, or @PYTHON for this checkout with "
         f"another interpreter"]
 
 
@@ -117,7 +117,7 @@ def test_a_real_engine_slowdown_on_the_head_is_flagged(tmp_path, asset_file):
 
 def test_a_slower_head_on_a_drifted_machine_is_inconclusive_not_red():
     from compbench.paired_statistics import RatioInterval
-    from runner.compare import speed_findings
+    from compbench.runner.compare import speed_findings
 
     slower = RatioInterval(0.80, 0.78, 0.82, 40)
     assert speed_findings(slower, 0.05)[0].startswith("speed 0.800×")
@@ -131,7 +131,7 @@ def test_a_slower_head_on_a_drifted_machine_is_inconclusive_not_red():
 
 
 def test_a_variant_the_base_cannot_run_is_not_compared_and_one_the_head_cannot_run_regresses():
-    from runner.compare import VariantComparison, render
+    from compbench.runner.compare import VariantComparison, render
 
     new = VariantComparison("m/new/e", not_compared="base could not run it: UnknownVariant")
     lost = VariantComparison("m/lost/e", problems=["head could not run it: UnknownVariant"])

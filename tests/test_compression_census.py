@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engines.base import kernel_census
-from engines.registry import get_engine
-from runner import census as census_module
-from runner.baselines import Baselines, empty, hardware_dependent
-from runner.census import CensusNotRecorded, census_checks, gated_measures, selected
-from runner.gate import gate
-from runner.matrix import VARIANTS
-from runner.results import VariantResult
+from compbench.engines.base import kernel_census
+from compbench.engines.registry import get_engine
+from compbench.runner import census as census_module
+from compbench.runner.baselines import Baselines, empty, hardware_dependent
+from compbench.runner.census import CensusNotRecorded, census_checks, gated_measures, selected
+from compbench.runner.gate import gate
+from compbench.runner.matrix import VARIANTS
+from compbench.runner.results import VariantResult
 
 INT8 = "resnet20/int8-ort/onnxruntime-1t"
 CLASS = "x86_64-avx512-vnni"
@@ -162,8 +162,8 @@ def test_kernel_census_measures_zeros_channels_and_distinct_values():
 
 def test_every_engine_reports_a_census():
     """No engine may fall back to the empty default (bench/test_census.py fails on it)."""
-    from engines import registry
-    from engines.base import Session
+    from compbench.engines import registry
+    from compbench.engines.base import Session
 
     for name, spec in registry.ENGINES.items():
         module = __import__(spec.module, fromlist=["_"])

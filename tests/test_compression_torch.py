@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from compression import (
+from compbench.compression import (
     channel_pruning,
     int8_ptq,
     int8_qat,
@@ -22,11 +22,11 @@ from compression import (
     sparse,
     torch_int8_ptq,
 )
-from compression.scrfd import channel_groups
-from compression.scrfd.distillation_loss import scrfd_distillation_loss
-from models.scrfd import letterbox, load_scrfd_500m_kps
-from models.scrfd.network import SCRFD
-from runner.matrix import get_variant
+from compbench.compression.scrfd import channel_groups
+from compbench.compression.scrfd.distillation_loss import scrfd_distillation_loss
+from compbench.models.scrfd import letterbox, load_scrfd_500m_kps
+from compbench.models.scrfd.network import SCRFD
+from compbench.runner.matrix import get_variant
 
 SIZE = 160   # small square inputs keep every test fast; the network is fully convolutional
 # (N, C) per output at SIZE x SIZE: scores, boxes, keypoints for strides 8, 16, 32.

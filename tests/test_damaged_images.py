@@ -73,7 +73,7 @@ def real_assets(asset_dir, assets) -> Path:
 
 
 def test_zeroed_block_is_named_not_decoded(tmp_path, real_assets):
-    from tasks.widerface import WiderFaceTask, read_image
+    from compbench.tasks.widerface import WiderFaceTask, read_image
 
     root = assets_copy(tmp_path, real_assets, zero_the_middle)
     damaged = root / EVAL_IMAGES / VICTIM
@@ -90,7 +90,7 @@ def test_zeroed_block_is_named_not_decoded(tmp_path, real_assets):
 
 def test_truncated_image_in_an_override_folder_is_named(tmp_path, real_assets):
     """A partial copy of the mini set given with --asset: held to the checksums it has."""
-    from tasks.widerface import WiderFaceTask
+    from compbench.tasks.widerface import WiderFaceTask
 
     folder = assets_copy(tmp_path, real_assets, truncate) / EVAL_IMAGES
     assets = Assets(real_assets, parse_overrides([f"{EVAL_IMAGES}={folder}"]))
@@ -122,7 +122,7 @@ def test_another_release_under_the_same_names_is_not_held_to_them(tmp_path, real
 
 def test_the_assets_command_names_the_damaged_image(tmp_path, real_assets):
     root = assets_copy(tmp_path, real_assets, zero_the_middle)
-    result = subprocess.run([sys.executable, "-m", "runner.cli", "assets", "--assets", str(root)],
+    result = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "assets", "--assets", str(root)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stdout
     assert f"BAD {EVAL_IMAGES}\n      image {root / EVAL_IMAGES / VICTIM} is damaged" in result.stdout
@@ -147,7 +147,7 @@ def test_a_bench_session_names_the_image_before_any_build(tmp_path, real_assets)
 def test_a_damaged_cifar_member_is_named(tmp_path, asset_file):
     """The zip's CRC catches a damaged member of a user's own archive (the embedded one is
     checksummed whole): an error naming the member, not wrong pixels."""
-    from evaluation.cifar10 import load_cifar10
+    from compbench.evaluation.cifar10 import load_cifar10
 
     source = asset_file("cifar10/test.zip")
     with zipfile.ZipFile(source) as archive:

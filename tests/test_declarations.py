@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 
-from bench.suite import MATRIX, MODELS
+from compbench.bench.suite import MATRIX, MODELS
 from compbench.dependencies import normalize_name
+from compbench.engines.registry import ENGINES, families
 from compbench.extras import NOT_DECLARABLE, extras_of_distributions
+from compbench.runner.matrix import VARIANTS
 from compbench.settings import REPO_ROOT
-from engines.registry import ENGINES, families
-from runner.matrix import VARIANTS
 
 PYPROJECT = REPO_ROOT / "pyproject.toml"
 TOX_INI = REPO_ROOT / "tox.ini"
@@ -181,7 +181,8 @@ def test_declarations_are_readable_without_any_framework():
     read declarations; on a machine with one framework that must import none of the others."""
     heavy = ("torch", "tensorflow", "onnxruntime", "openvino", "onnx", "tf_keras", "nncf",
              "transformers", "optimum")
-    code = ("import sys\nfrom engines.registry import ENGINES\nfrom runner.matrix import variants\n"
+    code = ("import sys\nfrom compbench.engines.registry import ENGINES\n"
+            "from compbench.runner.matrix import variants\n"
             "variants()\n"
             f"print(sorted(set({heavy!r}) & {{m.partition('.')[0] for m in sys.modules}}))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,

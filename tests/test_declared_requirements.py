@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from runner.declared_requirements import (
+from compbench.runner.declared_requirements import (
     UndeclaredRequirement,
     check_declared,
     extras_of_distributions,
     undeclared,
 )
-from runner.matrix import get_variant
+from compbench.runner.matrix import get_variant
 
 
 def test_extras_come_from_the_package_metadata_not_a_list():

@@ -18,9 +18,8 @@ from pathlib import Path
 import execnet.script.socketserver as execnet_socketserver
 
 from compbench import hardware
-from compbench.settings import REPO_ROOT
-from runner.baselines import baseline_path
-from runner.distributed import (
+from compbench.runner.baselines import baseline_path
+from compbench.runner.distributed import (
     TIMING_GROUP,
     build_group,
     foreign_machines,
@@ -28,10 +27,11 @@ from runner.distributed import (
     unit_cost,
     work_unit,
 )
-from runner.durations import StepTimes
-from runner.matrix import VARIANTS
-from runner.results import LatencySummary, VariantResult
-from runner.results_file import merge_result
+from compbench.runner.durations import StepTimes
+from compbench.runner.matrix import VARIANTS
+from compbench.runner.results import LatencySummary, VariantResult
+from compbench.runner.results_file import merge_result
+from compbench.settings import REPO_ROOT
 
 
 def test_a_chain_is_scheduled_with_the_row_it_starts_from():

@@ -39,7 +39,7 @@ def test_the_site_builds_strictly_with_its_generated_reference(tmp_path):
     built = _build(REPO_ROOT / "mkdocs.yml", tmp_path / "site")
     assert built.returncode == 0, built.stderr
     cli = (tmp_path / "site" / "reference" / "cli.html").read_text(encoding="utf-8")
-    from runner.cli import build_parser
+    from compbench.runner.cli import build_parser
 
     commands = next(a for a in build_parser()._actions if hasattr(a, "choices") and a.choices)
     for name in commands.choices:
@@ -116,8 +116,8 @@ def test_the_readme_commands_exist():
     from _pytest.config.argparsing import Parser
 
     from compbench import pytest_assets
-    from runner import pytest_plugin
-    from runner.cli import build_parser
+    from compbench.runner import pytest_plugin
+    from compbench.runner.cli import build_parser
 
     text = README.read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)```", text, re.S)

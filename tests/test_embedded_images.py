@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -28,8 +29,12 @@ def installed(tmp_path_factory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO_ROOT / name, source / name)
-    shutil.copytree(REPO_ROOT / "compbench", source / "compbench",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    # compbench and the folders the wheel maps under it (pyproject.toml: package-dir)
+    mapped = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"].values()
+    for folder in ("compbench", *mapped):
+        shutil.copytree(REPO_ROOT / folder, source / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     built = subprocess.run([sys.executable, "-c", "from setuptools import build_meta; "
                             f"print(build_meta.build_wheel({str(work)!r}))"],
                            cwd=source, capture_output=True, text=True, timeout=300)

@@ -12,11 +12,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bench.suite import FP32_ENGINES
+from compbench.bench.suite import FP32_ENGINES
+from compbench.engines.registry import ENGINES, install_hint, load_engine, missing_distributions
 from compbench.errors import AssetMissing, EngineUnavailable
-from engines.registry import ENGINES, install_hint, load_engine, missing_distributions
-from runner.matrix import get_variant
-from runner.pipeline import VariantPipeline
+from compbench.runner.matrix import get_variant
+from compbench.runner.pipeline import VariantPipeline
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_missing_recipe_package_skips_before_the_framework_is_imported(assets, t
 
 
 def test_extras_come_from_distribution_names():
-    from engines.registry import extras_for
+    from compbench.engines.registry import extras_for
 
     assert extras_for(["tf_keras", "tensorflow-model-optimization"]) == ["tf"]
     assert extras_for(["transformers", "optimum-intel", "nncf"]) == ["hf", "openvino"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from compbench.errors import AssetMissing
-from runner.matrix import get_variant
-from runner.pipeline import VariantPipeline
+from compbench.runner.matrix import get_variant
+from compbench.runner.pipeline import VariantPipeline
 
 
 def test_the_detector_costs_more_memory_and_start_up_than_the_small_classifier(assets,

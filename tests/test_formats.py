@@ -12,9 +12,18 @@ import pytest
 
 from compbench.dependencies import normalize_name
 from compbench.extras import extras_of_distributions
+from compbench.formats.artifacts import FILENAMES, Artifact
+from compbench.formats.routes import (
+    EDGE_NAME,
+    BadEdge,
+    NoRoute,
+    convert_step,
+    direct_edge,
+    edges,
+    requirements,
+    route,
+)
 from compbench.settings import REPO_ROOT
-from formats.artifacts import FILENAMES, Artifact
-from formats.routes import EDGE_NAME, BadEdge, NoRoute, convert_step, direct_edge, edges, requirements, route
 
 FORMATS_DIR = REPO_ROOT / "formats"
 
@@ -47,9 +56,9 @@ def test_unknown_format_says_so():
 def test_every_edge_module_is_discovered_and_named_after_its_declaration():
     files = {p.stem for p in FORMATS_DIR.glob("*.py") if EDGE_NAME.match(p.stem)}
     found = edges()
-    assert {edge.module for edge in found.values()} == {f"formats.{name}" for name in files}
+    assert {edge.module for edge in found.values()} == {f"compbench.formats.{name}" for name in files}
     for (source, target), edge in found.items():
-        assert edge.module == f"formats.{source}_to_{target}"
+        assert edge.module == f"compbench.formats.{source}_to_{target}"
 
 
 def test_edges_only_use_known_formats():
@@ -73,7 +82,7 @@ def test_conversion_requirements_follow_the_route():
 
 
 def test_variant_requirements_include_the_routes_edges():
-    from runner.matrix import get_variant
+    from compbench.runner.matrix import get_variant
 
     assert "onnx" in get_variant("scrfd_500m_kps/fp32/openvino").requires
     assert "openvino" in get_variant("scrfd_500m_kps/fp32/openvino").requires
@@ -83,7 +92,7 @@ def test_variant_requirements_include_the_routes_edges():
 
 def test_discovering_edges_imports_no_framework():
     code = ("import sys\n"
-            "from formats.routes import edges, route\n"
+            "from compbench.formats.routes import edges, route\n"
             "edges(); route('torch', 'openvino'); route('keras', 'tflite')\n"
             "print(sorted(m for m in ('torch', 'onnx', 'openvino', 'tensorflow', 'tf_keras')"
             " if m in sys.modules))\n")
@@ -93,7 +102,7 @@ def test_discovering_edges_imports_no_framework():
 
 
 def test_direct_edge_is_the_module_and_only_direct():
-    assert direct_edge("torch", "onnx").module == "formats.torch_to_onnx"
+    assert direct_edge("torch", "onnx").module == "compbench.formats.torch_to_onnx"
     with pytest.raises(NoRoute, match="no direct conversion from torch to openvino"):
         direct_edge("torch", "openvino")
 
@@ -163,8 +172,8 @@ def test_an_ir_does_not_carry_the_folder_it_was_converted_from(tmp_path):
     folder) inside the IR; two builds of one model in two folders must still give one digest."""
     torch = pytest.importorskip("torch")
     ov = pytest.importorskip("openvino")
-    from formats.openvino_ir import CONVERSION_RECORD, save_ir
-    from formats.torch_to_onnx import convert as to_onnx
+    from compbench.formats.openvino_ir import CONVERSION_RECORD, save_ir
+    from compbench.formats.torch_to_onnx import convert as to_onnx
 
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()), tmp_path / "m.pt")
     to_onnx(tmp_path / "m.pt", tmp_path / "m.onnx", (1, 3, 8, 8))

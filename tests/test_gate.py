@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from runner.baselines import Check
-from runner.gate import InconclusiveMeasurement, gate
-from runner.matrix import get_variant
-from runner.results import VariantResult
+from compbench.runner.baselines import Check
+from compbench.runner.gate import InconclusiveMeasurement, gate
+from compbench.runner.matrix import get_variant
+from compbench.runner.results import VariantResult
 
 
 def result() -> VariantResult:

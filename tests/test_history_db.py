@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from runner.history import History, HistoryError
-from runner.matrix import get_variant
-from runner.results import Ledger
+from compbench.runner.history import History, HistoryError
+from compbench.runner.matrix import get_variant
+from compbench.runner.results import Ledger
 
 PROVENANCE = {"date": "2026-12-07T07:00:00+00:00", "git_commit": "abc123",
               "machine": {"hardware_class": "x86_64-avx512-vnni"}, "packages": {}, "command": "t"}

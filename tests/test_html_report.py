@@ -15,12 +15,12 @@ import sys
 import pytest
 
 from compbench.paired_statistics import RatioInterval
+from compbench.runner.history import History, HistoryError
+from compbench.runner.html_report import model_section, render_html, write_html_report
+from compbench.runner.matrix import get_variant
+from compbench.runner.plots import Point, pareto_front
+from compbench.runner.results import LatencySummary, Ledger
 from compbench.settings import REPO_ROOT
-from runner.history import History, HistoryError
-from runner.html_report import model_section, render_html, write_html_report
-from runner.matrix import get_variant
-from runner.plots import Point, pareto_front
-from runner.results import LatencySummary, Ledger
 
 PROVENANCE = {"date": "2026-12-02T07:00:00+00:00", "git_commit": "abc123",
               "machine": {"hardware_class": "x86_64-avx512-vnni"}, "packages": {"numpy": "2"},
@@ -120,13 +120,13 @@ def test_compbench_history_prints_the_trend_and_the_change_since_the_previous_ru
     db = tmp_path / "h.sqlite"
     for ap, ms in ((0.60, 40.0), (0.61, 42.0)):
         History(db).record(ledger_of(ap, ms), PROVENANCE, "default")
-    done = subprocess.run([sys.executable, "-m", "runner.cli", "history", "pruned", "--history",
+    done = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "history", "pruned", "--history",
                            str(db)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     row = next(line for line in done.stdout.splitlines() if "scrfd_500m_kps/pruned/torch" in line)
     assert "AP hard 0.5600" in row and "+0.0100" in row and "+5.0%" in row
     assert "hard regression" in row and "▁█" in row
-    missing = subprocess.run([sys.executable, "-m", "runner.cli", "history", "--history",
+    missing = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "history", "--history",
                               str(tmp_path / "none.sqlite")], cwd=REPO_ROOT, capture_output=True,
                              text=True, timeout=120)
     assert missing.returncode == 2 and "no history at" in missing.stderr

@@ -13,8 +13,8 @@ import pytest
 
 from compbench import isa_emulation
 from compbench.hardware import current
+from compbench.runner.baselines import Baselines, empty
 from compbench.settings import REPO_ROOT
-from runner.baselines import Baselines, empty
 
 NATIVE = current().hardware_class
 LOWER = "x86_64-avx2"
@@ -51,7 +51,7 @@ def test_a_class_above_this_machine_is_refused():
 @needs_a_higher_machine
 def test_the_caps_reach_torch_and_the_machine_reports_the_emulated_class():
     code = ("import compbench, json, torch; from compbench.hardware import current; "
-            "from engines.torch_eager import use_emulated_quantized_engine; "
+            "from compbench.engines.torch_eager import use_emulated_quantized_engine; "
             "use_emulated_quantized_engine(); "
             "print(json.dumps([current().hardware_class, current().emulated_on, "
             "torch.backends.cpu.get_cpu_capability(), torch.backends.quantized.engine]))")
@@ -65,7 +65,8 @@ def test_the_caps_reach_torch_and_the_machine_reports_the_emulated_class():
 def test_an_emulated_run_has_cache_keys_of_its_own():
     code = ("import compbench; from compbench.assets import Assets; "
             "from compbench.cache import ArtifactCache, cache_key; "
-            "from runner.matrix import VARIANTS; from runner.pipeline import VariantPipeline; "
+            "from compbench.runner.matrix import VARIANTS; "
+            "from compbench.runner.pipeline import VariantPipeline; "
             "p = VariantPipeline(VARIANTS['resnet20/int8-ort/openvino'], Assets(), "
             "ArtifactCache('/nonexistent')); p.prepare(); print(cache_key(p._recipe_inputs_direct()))")
     assert run_python(code) != run_python(code, **{isa_emulation.VARIABLE: LOWER})
@@ -89,7 +90,7 @@ def test_the_check_reports_the_reason_the_engine_gave_whatever_its_wording(monke
     import pickle
 
     from compbench.errors import NotEmulated
-    from runner import emulation_check
+    from compbench.runner import emulation_check
 
     reason = "MLAS picks its kernels from CPUID (cpuinfo) and has no switch to cap them"
     monkeypatch.setitem(isa_emulation.NOT_EMULATED, "onnxruntime", reason)
@@ -140,7 +141,7 @@ def _file_with_real_and_emulated_values(tmp_path):
 
 
 def test_the_check_compares_with_real_recordings_only_and_records_the_disagreements(tmp_path):
-    from runner import emulation_check
+    from compbench.runner import emulation_check
 
     stored = _file_with_real_and_emulated_values(tmp_path)
     assert set(emulation_check.real_values(stored, LOWER)) == {
@@ -177,7 +178,7 @@ def test_an_emulated_recording_never_replaces_a_real_machines_value(tmp_path):
 
 
 def test_the_check_refuses_a_selection_without_real_values_in_one_message(capsys):
-    from runner.cli import main
+    from compbench.runner.cli import main
 
     assert main(["emulation-check", LOWER, "no-such-variant"]) == 2
     assert "has values recorded on a real" in capsys.readouterr().err
@@ -227,7 +228,7 @@ def test_a_step_runs_under_the_prefix_it_is_given(tmp_path, monkeypatch):
 
 
 def test_the_check_reads_a_relative_tolerance_as_the_gate_does(tmp_path):
-    from runner import emulation_check
+    from compbench.runner import emulation_check
 
     stored = _file_with_real_and_emulated_values(tmp_path)
     stored.data["tolerances"]["top1"] = {"rel": 0.01}    # 1 % of 0.811: 0.0081

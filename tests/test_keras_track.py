@@ -20,11 +20,11 @@ import pytest  # noqa: E402
 pytest.importorskip("tensorflow")
 pytest.importorskip("tf_keras")
 
-from bench.suite import MODELS  # noqa: E402
-from engines.registry import get_engine  # noqa: E402
-from evaluation.cifar10 import CifarSplit, load_cifar10  # noqa: E402
-from formats.artifacts import artifact_in  # noqa: E402
-from models.cifar.keras_models import resnet8_preprocess  # noqa: E402
+from compbench.bench.suite import MODELS  # noqa: E402
+from compbench.engines.registry import get_engine  # noqa: E402
+from compbench.evaluation.cifar10 import CifarSplit, load_cifar10  # noqa: E402
+from compbench.formats.artifacts import artifact_in  # noqa: E402
+from compbench.models.cifar.keras_models import resnet8_preprocess  # noqa: E402
 
 RESNET8 = "cifar10/models/mlperf_tiny_resnet8.h5"
 RESNET8_INT8_REFERENCE = "cifar10/models/mlperf_tiny_resnet8_int8.tflite"
@@ -64,9 +64,9 @@ def keras_outputs(resnet8_h5, few_images):
 def test_fp32_engines_match_keras(engine, resnet8_h5, few_images, keras_outputs, tmp_path):
     if engine == "openvino":
         pytest.importorskip("openvino")
-        from formats.keras_to_openvino import convert
+        from compbench.formats.keras_to_openvino import convert
     else:
-        from formats.keras_to_tflite import convert
+        from compbench.formats.keras_to_tflite import convert
     target = artifact_in(tmp_path, engine)
     convert(resnet8_h5, target.path, MODELS["resnet8"].input_shape)
     outputs = run_all(get_engine(engine).load(target.path), few_images.images)
@@ -81,8 +81,8 @@ def test_keras_outputs_are_resnet8_probabilities(keras_outputs, few_images):
 
 
 def test_output_kind_is_read_from_the_last_layer(resnet8_h5):
-    from compression.keras_finetune import outputs_probabilities
-    from models.cifar.keras_models import build_mobilenetv2, load_resnet8
+    from compbench.compression.keras_finetune import outputs_probabilities
+    from compbench.models.cifar.keras_models import build_mobilenetv2, load_resnet8
 
     assert outputs_probabilities(load_resnet8(resnet8_h5))
     assert not outputs_probabilities(build_mobilenetv2())
@@ -91,8 +91,8 @@ def test_output_kind_is_read_from_the_last_layer(resnet8_h5):
 def test_int8_tflite_matches_the_mlperf_reference(resnet8_h5, test_split, asset_file, tmp_path):
     """Our full-integer PTQ: int8 in/out, dequantized probabilities summing to ~1, and top-1
     within 3 points of the MLPerf Tiny int8 model on the same 500 images."""
-    from compression.int8_tflite import quantize
-    from models.cifar.keras_models import load_resnet8
+    from compbench.compression.int8_tflite import quantize
+    from compbench.models.cifar.keras_models import load_resnet8
 
     calibration = test_split.images[5::100]          # 100 images, disjoint from the scored ones
     scored = test_split.subset(slice(0, 10_000, 20))  # 500 images
@@ -117,7 +117,7 @@ def test_int8_tflite_matches_the_mlperf_reference(resnet8_h5, test_split, asset_
 def quick_ctx(assets, resnet8_h5, test_split, tmp_path):
     """A recipe context whose "train" split is 256 test images (the recipes only fine-tune)."""
     pytest.importorskip("tensorflow_model_optimization")
-    from compression.base import RecipeContext
+    from compbench.compression.base import RecipeContext
 
     task = SimpleNamespace(train=test_split.subset(slice(0, 10_000, 10_000 // 256)),
                            preprocess=resnet8_preprocess)
@@ -134,7 +134,7 @@ def saved_kernels(artifact) -> dict[str, tuple[str, np.ndarray]]:
 
 @pytest.mark.parametrize("clusters", [16])
 def test_clustering_leaves_at_most_n_values_per_kernel(quick_ctx, clusters):
-    from compression.clustered import clustered
+    from compbench.compression.clustered import clustered
 
     artifact = clustered(quick_ctx, clusters=clusters, steps=4, learning_rate=1e-4)
     assert artifact.format == "keras" and artifact.path.is_file()
@@ -145,7 +145,7 @@ def test_clustering_leaves_at_most_n_values_per_kernel(quick_ctx, clusters):
 
 
 def test_pruning_zeroes_half_of_each_pruned_kernel(quick_ctx):
-    from compression.tfmot_pruning import pruned, schedule_steps
+    from compbench.compression.tfmot_pruning import pruned, schedule_steps
 
     assert schedule_steps(500) == (320, 16)   # ramp ends on a mask update, then a plateau
     assert schedule_steps(1) == (0, 1)        # too short for a ramp: constant sparsity

@@ -21,25 +21,38 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("engines", "tasks"),                   # inference back-ends; model + data + protocol
     ("compression",),                       # recipes
     ("runner",),                            # matrix, pipeline, pytest plugin, report, CLI
+    ("bench",),                             # the built-in suite and the gate's tests
 )
 LEVEL = {folder: level for level, folders in enumerate(LAYERS) for folder in folders}
 
 
+def folder_of(module: str) -> str:
+    """The project folder a module path names: the folders are imported as ``compbench.runner``,
+    ``compbench.models``, ... (one installed namespace), the core as ``compbench.specs``."""
+    first, _, rest = module.partition(".")
+    second = rest.partition(".")[0]
+    return second if first == "compbench" and second in LEVEL else first
+
+
 def imported_top_levels(path: Path) -> set[str]:
-    """Top-level project folders ``path`` imports, lazy (function-level) imports included."""
+    """Project folders ``path`` imports, lazy (function-level) imports included."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found.update(alias.name.partition(".")[0] for alias in node.names)
+            found.update(folder_of(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.partition(".")[0])
+            if node.module == "compbench":   # from compbench import runner
+                found.update(alias.name if alias.name in LEVEL else "compbench"
+                             for alias in node.names)
+            else:
+                found.add(folder_of(node.module))
     return found & set(LEVEL)
 
 
 def test_every_installed_package_has_a_layer():
-    include = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())[
-        "tool"]["setuptools"]["packages"]["find"]["include"]
-    assert {pattern.rstrip("*") for pattern in include} == set(LEVEL), (
+    packages = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["packages"]
+    assert {folder_of(name) for name in packages} == set(LEVEL), (
         "pyproject.toml's packages and tests/test_layers.py's LAYERS disagree: give every "
         "package a layer")
 
@@ -57,5 +70,6 @@ def test_no_import_points_up_or_sideways():
 
 def test_the_check_sees_lazy_imports(tmp_path):
     module = tmp_path / "m.py"
-    module.write_text("def f():\n    from runner.matrix import MATRIX\n    import models.scrfd\n")
-    assert imported_top_levels(module) == {"runner", "models"}
+    module.write_text("def f():\n    from compbench.runner.matrix import MATRIX\n"
+                      "    import compbench.models.scrfd\n    from compbench import tasks\n")
+    assert imported_top_levels(module) == {"runner", "models", "tasks"}

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from compbench.provenance import provenance
-from runner import results_file
-from runner.cli import main
-from runner.matrix import VARIANTS
-from runner.results import LatencySummary, Ledger
+from compbench.runner import results_file
+from compbench.runner.cli import main
+from compbench.runner.matrix import VARIANTS
+from compbench.runner.results import LatencySummary, Ledger
 
 FP32, INT8 = "resnet20/fp32/onnxruntime", "resnet20/int8-ort/onnxruntime"
 NOTES = {"resnet20": "CIFAR-10 test split (a note from the shard)"}

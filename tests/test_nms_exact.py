@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.scrfd.detector import DetectorSettings
-from models.scrfd.network import torch_runner
-from models.scrfd.postprocess import NMS_ROW_BLOCK, decode, nms, postprocess
-from models.scrfd.weights import load_scrfd_500m_kps
-from tasks.widerface import WiderFaceTask
+from compbench.models.scrfd.detector import DetectorSettings
+from compbench.models.scrfd.network import torch_runner
+from compbench.models.scrfd.postprocess import NMS_ROW_BLOCK, decode, nms, postprocess
+from compbench.models.scrfd.weights import load_scrfd_500m_kps
+from compbench.tasks.widerface import WiderFaceTask
 from tests.reference_nms import reference_decode, reference_nms, reference_postprocess
 
 SEEDS = range(40)

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
+from compbench.runner.bisect import BisectError
+from compbench.runner.package_bisect import PackageRange, releases
 from compbench.settings import REPO_ROOT
-from runner.bisect import BisectError
-from runner.package_bisect import PackageRange, releases
 
 OFFERED = ["1.33.0rc1", "1.32.0", "1.31.1", "1.31.0", "1.30.0", "1.29.0"]
 
@@ -41,7 +41,7 @@ def test_a_release_the_index_does_not_offer_is_named():
 def test_a_real_release_range_is_bisected_in_overlays(tmp_path):
     """Two onnxruntime releases from the index, installed, verified and timed against GOOD's."""
     done = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "bisect", "--select", "resnet20/fp32/onnxruntime-1t",
+        [sys.executable, "-m", "compbench.runner.cli", "bisect", "--select", "resnet20/fp32/onnxruntime-1t",
          "--package", "onnxruntime==1.31.0..1.32.0", "--speed-budget", "1"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
     assert done.returncode in (0, 1), done.stderr[-3000:]

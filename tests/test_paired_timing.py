@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import replace
 
-from compbench.paired_timing import (PairedTiming, PairingPlan, ReferenceRounds, paired_timing,
-                                     timed_loop)
+import pytest
+
+from compbench.paired_timing import PairedTiming, PairingPlan, ReferenceRounds, paired_timing, timed_loop
 
 
 class ScriptedClock:

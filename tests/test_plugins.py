@@ -18,7 +18,7 @@ from compbench.settings import REPO_ROOT
 
 TEAM_PLUGIN = '''
 from compbench.specs import ModelSpec, Row
-from runner.hookspec import hookimpl
+from compbench.runner.hookspec import hookimpl
 
 @hookimpl
 def compbench_declare(matrix):
@@ -56,7 +56,7 @@ def run(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedP
 
 
 def compbench(cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return run(cwd, "-m", "runner.cli", *args, env=env)
+    return run(cwd, "-m", "compbench.runner.cli", *args, env=env)
 
 
 def test_the_projects_own_matrix_replaces_the_built_in_suite(tmp_path):
@@ -120,10 +120,10 @@ def test_an_installed_package_declares_through_its_entry_point(tmp_path):
      "attribute 'TASK')"),
     ('plugins = ["teambench"]', TEAM_PLUGIN.replace('task="cifar10"', 'task="teambench:hookimpl"'),
      "model 'team_resnet': task 'teambench:hookimpl' is HookimplMarker, not a "
-     "tasks.base.TaskDeclaration"),
+     "compbench.tasks.base.TaskDeclaration"),
     ('plugins = ["teambench"]', "def broken(:\n",
      "plugin 'teambench' (from {config} [tool.compbench] plugins) failed to import: SyntaxError: "),
-    ('plugins = ["teambench"]', "from runner.hookspec import hookimpl\n\n@hookimpl\n"
+    ('plugins = ["teambench"]', "from compbench.runner.hookspec import hookimpl\n\n@hookimpl\n"
                                 "def compbench_declare(matrix):\n    pass\n",
      "declared no rows"),
 ])
@@ -161,7 +161,7 @@ def test_plugins_declare_in_the_order_the_configuration_lists_them(tmp_path):
     team = project(tmp_path / "team", table='plugins = ["teambench", "later"]')
     (team / "later.py").write_text(textwrap.dedent('''
         from compbench.specs import Row
-        from runner.hookspec import hookimpl
+        from compbench.runner.hookspec import hookimpl
 
         @hookimpl
         def compbench_declare(matrix):

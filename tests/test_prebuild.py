@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from compbench.cache import ArtifactCache
-from runner.matrix import get_variant
-from runner.pipeline import VariantPipeline
-from runner.prebuild import prebuild, recipe_groups
+from compbench.runner.matrix import get_variant
+from compbench.runner.pipeline import VariantPipeline
+from compbench.runner.prebuild import prebuild, recipe_groups
 
 
 def prepared(ids, assets, cache):
@@ -86,7 +86,7 @@ def test_a_crashed_step_shows_the_last_line_of_its_log():
     """The cause of a crash (here qemu's, which killed an evaluation with SIGSEGV) is the last
     line of the step's log, past any fixed length of the whole message."""
     from compbench.isolation import LOG_MARKER, StepFailed
-    from runner.prebuild import one_line
+    from compbench.runner.prebuild import one_line
 
     error = StepFailed("evaluate of scrfd_500m_kps/fp32/onnxruntime failed: StepFailed: the "
                        "evaluate process ended with exit code -11 and no result" + LOG_MARKER

@@ -76,7 +76,7 @@ RATES = {"cpu": "a test CPU", "dense": {"tensorflow": 1e11, "torch": 5e10},
 
 
 def test_the_page_lists_matrix_builds_with_floor_ratio_and_profile(tmp_path):
-    from bench.suite import MATRIX
+    from compbench.bench.suite import MATRIX
 
     row = next(r for r in MATRIX if (r.model, r.compression) == ("mobilenetv2", "clustered-16"))
     _manifest(tmp_path, "aa" * 32, "mobilenetv2", "clustered-16", dict(row.params), 66.0)

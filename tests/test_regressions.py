@@ -6,12 +6,12 @@ import pytest
 
 from compbench.machine_drift import MachineDrift
 from compbench.provenance import provenance
-from runner import results_file
-from runner.accuracy_floor import Floor, FloorVerdict
-from runner.cli import main
-from runner.matrix import VARIANTS
-from runner.regressions import regressed
-from runner.results import Ledger
+from compbench.runner import results_file
+from compbench.runner.accuracy_floor import Floor, FloorVerdict
+from compbench.runner.cli import main
+from compbench.runner.matrix import VARIANTS
+from compbench.runner.regressions import regressed
+from compbench.runner.results import Ledger
 
 FP32, INT8, PTQ = "resnet20/fp32/onnxruntime", "resnet20/int8-ort/onnxruntime", "resnet20/int8-ptq/torch"
 FLOOR = Floor("resnet20", "top1", 0.99, "MLPerf")

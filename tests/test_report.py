@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runner.matrix import get_variant
-from runner.report import model_table
-from runner.results import Ledger
+from compbench.runner.matrix import get_variant
+from compbench.runner.report import model_table
+from compbench.runner.results import Ledger
 
 
 def test_cached_results_keep_the_metric_order_and_say_their_baseline_basis():
@@ -37,7 +37,7 @@ def test_the_paired_column_shows_the_interval_and_an_undecided_verdict():
 
 
 def test_latency_columns_show_the_tail_not_only_the_middle():
-    from runner.results import LatencySummary
+    from compbench.runner.results import LatencySummary
 
     rounds_s = [0.010] * 80 + [0.012] * 15 + [0.030] * 5   # a slow tail of 5 % of the rounds
     latency = LatencySummary.of(rounds_s)
@@ -50,7 +50,7 @@ def test_latency_columns_show_the_tail_not_only_the_middle():
 
 
 def test_the_evaluation_rate_column_scales_to_a_larger_data_set():
-    from runner.report import EVAL_RATE_COLUMN
+    from compbench.runner.report import EVAL_RATE_COLUMN
 
     ledger = Ledger()
     ledger[get_variant("scrfd_500m_kps/fp32/torch")].eval_images_per_s = 100 / 8.0
@@ -59,9 +59,9 @@ def test_the_evaluation_rate_column_scales_to_a_larger_data_set():
 
 
 def test_the_floor_column_says_valid_or_below_and_colours_a_cell_below():
-    from runner.accuracy_floor import Floor, FloorVerdict
-    from runner.html_report import _verdict_classes
-    from runner.report import FLOOR_COLUMN
+    from compbench.runner.accuracy_floor import Floor, FloorVerdict
+    from compbench.runner.html_report import _verdict_classes
+    from compbench.runner.report import FLOOR_COLUMN
 
     floor = Floor("scrfd_500m_kps", "hard", 0.98, "why")
     ledger = Ledger()

@@ -16,12 +16,12 @@ from compbench.errors import CompbenchError
 from compbench.machine_drift import MachineDrift
 from compbench.paired_statistics import RatioInterval
 from compbench.provenance import provenance
+from compbench.runner import results_file
+from compbench.runner.accuracy_floor import Floor, FloorVerdict
+from compbench.runner.cli import main
+from compbench.runner.matrix import VARIANTS
+from compbench.runner.results import LatencySummary, Ledger, VariantResult
 from compbench.settings import REPO_ROOT
-from runner import results_file
-from runner.accuracy_floor import Floor, FloorVerdict
-from runner.cli import main
-from runner.matrix import VARIANTS
-from runner.results import LatencySummary, Ledger, VariantResult
 
 FP32, INT8 = "resnet20/fp32/onnxruntime", "resnet20/int8-ort/onnxruntime"
 

@@ -1,6 +1,6 @@
 """The documentation's results page is rendered from one run's results file, never typed.
 
-The committed page (``docs/results.md``) must be what ``runner.results_page`` renders from the
+The committed page (``docs/results.md``) must be what ``compbench.runner.results_page`` renders from the
 results file committed beside it, so a hand edit, or a change of the report's columns without
 rendering the page again, fails here; the command itself renders a real run's file into a
 folder and refuses a bad file without touching the page already there.
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import shutil
 
+from compbench.runner import results_file, results_page
 from compbench.settings import REPO_ROOT
-from runner import results_file, results_page
 
 DOCS = REPO_ROOT / "docs"
 COMMITTED = DOCS / results_page.FOLDER_NAME / results_page.COPY_NAME

@@ -7,21 +7,21 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from compbench.isolation import STEP_THREADS
-from compression.distilled import KDSettings, distill_losses, precompute, train
-from compression.onnx_teacher import OnnxTeacher, TeacherOutputs
-from compression.review_kd import ABF, ReviewFusion, hcl_loss
-from compression.scrfd.onnx_teacher import scrfd_neck_outputs, scrfd_teacher
-from compression.scrfd.review_kd import (
+from compbench.compression.distilled import KDSettings, distill_losses, precompute, train
+from compbench.compression.onnx_teacher import OnnxTeacher, TeacherOutputs
+from compbench.compression.review_kd import ABF, ReviewFusion, hcl_loss
+from compbench.compression.scrfd.onnx_teacher import scrfd_neck_outputs, scrfd_teacher
+from compbench.compression.scrfd.review_kd import (
     content_extent,
     random_crops,
     response_loss,
     student_channels,
     student_forward,
 )
-from evaluation.widerface import list_images
-from models.scrfd.network import SCRFD
-from models.scrfd.preprocess import letterbox
+from compbench.evaluation.widerface import list_images
+from compbench.isolation import STEP_THREADS
+from compbench.models.scrfd.network import SCRFD
+from compbench.models.scrfd.preprocess import letterbox
 
 TEACHER = "scrfd/scrfd_2.5g_kps.onnx"
 STUDENT_ONNX = "scrfd/scrfd_500m_kps.onnx"
@@ -89,7 +89,7 @@ def test_teacher_any_input_size_runs_crops(asset_file, calib_blob, tmp_path):
 
 def test_neck_finder_matches_native_student_neck(asset_file, calib_blob, tmp_path):
     """On the student's own export the found tensors are exactly the native PAFPN outputs."""
-    from models.scrfd.weights import load_scrfd_500m_kps
+    from compbench.models.scrfd.weights import load_scrfd_500m_kps
 
     onnx_path = asset_file(STUDENT_ONNX)
     model = load_scrfd_500m_kps(asset_file(STUDENT_WEIGHTS)).eval()
@@ -195,9 +195,9 @@ def test_a_few_training_steps_reduce_the_loss():
 def test_teacher_checksum_keys_the_distilled_build(assets, tmp_path):
     """A different teacher file must rebuild the student, not reuse the cached one."""
     from compbench.cache import ArtifactCache
-    from compression import distilled
-    from runner.matrix import get_variant
-    from runner.pipeline import VariantPipeline
+    from compbench.compression import distilled
+    from compbench.runner.matrix import get_variant
+    from compbench.runner.pipeline import VariantPipeline
 
     variant = get_variant("scrfd_500m_kps/distilled/onnxruntime")
     assert variant.inputs == (distilled.TEACHER,)

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from compbench.errors import AssetCorrupt, AssetMissing
-from models.scrfd import (
+from compbench.models.scrfd import (
     OUTPUT_NAMES,
     DetectorSettings,
     detect,

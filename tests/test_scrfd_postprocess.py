@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from models.scrfd import Detections, DetectorSettings, decode, detect, letterbox, nms, to_wider
-from models.scrfd.postprocess import anchor_centers, postprocess
-from models.scrfd.preprocess import fitted_size
+from compbench.models.scrfd import Detections, DetectorSettings, decode, detect, letterbox, nms, to_wider
+from compbench.models.scrfd.postprocess import anchor_centers, postprocess
+from compbench.models.scrfd.preprocess import fitted_size
 
 # A 32x32 input gives 4x4, 2x2 and 1x1 maps: 32, 8 and 2 anchor rows.
 INPUT_HW = (32, 32)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import onnxruntime as ort
 import pytest
 
-from runner.matrix import get_variant
-from runner.pipeline import VariantPipeline
+from compbench.runner.matrix import get_variant
+from compbench.runner.pipeline import VariantPipeline
 
 
 @pytest.fixture(scope="module")

@@ -15,14 +15,14 @@ import pytest
 
 from compbench import project
 from compbench.cache import ArtifactCache
+from compbench.engines.registry import engine_config
 from compbench.hardware import current
+from compbench.runner import durations, shards
+from compbench.runner.cli import main as compbench
+from compbench.runner.distributed import build_group
+from compbench.runner.durations import DurationsError, StepTimes
+from compbench.runner.matrix import VARIANTS
 from compbench.settings import REPO_ROOT
-from engines.registry import engine_config
-from runner import durations, shards
-from runner.cli import main as compbench
-from runner.distributed import build_group
-from runner.durations import DurationsError, StepTimes
-from runner.matrix import VARIANTS
 
 OV = VARIANTS["resnet20/int8-ort/openvino"]
 ORT = VARIANTS["resnet20/int8-ort/onnxruntime"]
@@ -48,7 +48,7 @@ def build_chain(cache: ArtifactCache, variant) -> dict[str, float]:
     converted = cache.get_or_build("converted", {"from": recipe.digest, "from_format": "onnx",
                                                  "to": "openvino"},
                                    step({"format": "openvino"}, "model.xml"))
-    module = engine_config(variant.engine).module
+    module = engine_config(variant.engine).key
     entries = {"recipes:resnet20/int8-ort": recipe, "converted:resnet20/int8-ort:openvino": converted}
     for kind in ("accuracy", "footprint"):
         entries[f"{kind}:resnet20/int8-ort:{module}:openvino"] = cache.get_or_build(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.suite import MATRIX, MODELS, expand
+from compbench.bench.suite import MATRIX, MODELS, expand
 from compbench.specs import ModelSpec, Row, SpecError
 
 ROW = {"model": "resnet20", "compression": "int8-x", "recipe": "compression.int8_ort:int8_ort",
@@ -23,7 +23,7 @@ def test_fields_are_keywords_only():
 @pytest.mark.parametrize("field, value, complaint", [
     ("engines", "onnxruntime", r"engines='onnxruntime' is not a tuple of names .*\('onnxruntime',\)"),
     ("engines", (), r"engines=\(\) is not a tuple of names \(at least one\)"),
-    ("recipe", "compression.int8_ort.int8_ort", "recipe=.* is not a 'package.module:function'"),
+    ("recipe", "compbench.compression.int8_ort.int8_ort", "recipe=.* is not a 'package.module:function'"),
     ("compression", "int8/x", "compression='int8/x' is not a name"),
     ("requires", ("onnxruntime", ""), "requires=.* is not a tuple of names"),
     ("cpu_dependent_accuracy", "yes", "cpu_dependent_accuracy='yes' is not True or False"),

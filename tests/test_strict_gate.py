@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from compbench import hardware
+from compbench.runner.baselines import baseline_path
 from compbench.settings import REPO_ROOT
-from runner.baselines import baseline_path
 
 MISSING = '''
 from dataclasses import replace
@@ -20,8 +20,8 @@ from dataclasses import replace
 import pytest
 
 from compbench.cache import ArtifactCache
-from runner.matrix import get_variant
-from runner.pytest_plugin import pipeline_of
+from compbench.runner.matrix import get_variant
+from compbench.runner.pytest_plugin import pipeline_of
 
 
 def test_a_row_whose_package_is_missing(pytestconfig, assets, tmp_path):
@@ -42,7 +42,7 @@ def test_a_skip_for_another_reason():
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--rootdir", str(REPO_ROOT),
-         "-p", "compbench.pytest_assets", "-p", "runner.pytest_plugin",
+         "-p", "compbench.pytest_assets", "-p", "compbench.runner.pytest_plugin",
          f"--report-dir={tmp_path / 'reports'}", f"--history={tmp_path / 'history.sqlite'}",
          f"--benchmark-storage={tmp_path / 'benchmarks'}", *args],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)

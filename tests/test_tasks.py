@@ -13,14 +13,14 @@ from dataclasses import replace
 
 import pytest
 
-import tasks
-from bench.suite import MODELS
+import compbench.tasks as tasks
+from compbench.bench.suite import MODELS
+from compbench.runner import baselines as baselines_module
+from compbench.runner.matrix import get_variant
+from compbench.runner.report import model_table
+from compbench.runner.results import Ledger
 from compbench.settings import REPO_ROOT
-from runner import baselines as baselines_module
-from runner.matrix import get_variant
-from runner.report import model_table
-from runner.results import Ledger
-from tasks.base import Tolerance, UnknownTask
+from compbench.tasks.base import Tolerance, UnknownTask
 
 
 def fresh_python(code: str) -> dict:
@@ -113,18 +113,19 @@ def test_the_report_uses_the_declared_labels_in_the_declared_order():
 
 def test_listing_the_tasks_loads_no_protocol_or_data_code():
     loaded = fresh_python(
-        "import json, sys, tasks\n"
+        "import json, sys\nfrom compbench import tasks\n"
         "tasks.all_tasks(); tasks.declaration('widerface'); tasks.declaration('cifar10')\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('evaluation', 'models')))))")
+        "print(json.dumps(sorted(m for m in sys.modules\n"
+        "                        if m.startswith(('compbench.evaluation', 'compbench.models')))))")
     assert loaded == []
 
 
 def test_looking_up_one_task_imports_only_its_module():
     loaded = fresh_python(
-        "import json, sys, tasks\n"
+        "import json, sys\nfrom compbench import tasks\n"
         "tasks.declaration('cifar10')\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tasks'))))")
-    assert loaded == ["tasks", "tasks.base", "tasks.cifar10"]
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('compbench.tasks'))))")
+    assert loaded == ["compbench.tasks", "compbench.tasks.base", "compbench.tasks.cifar10"]
 
 
 def _calibration_modules(asset_dir) -> list[str]:
@@ -143,12 +144,12 @@ def _calibration_modules(asset_dir) -> list[str]:
         "print(json.dumps(sorted(sys.modules)))")
 
 
-EVALUATION_ONLY = ("evaluation.widerface.protocol", "evaluation.widerface.ground_truth",
-                   "evaluation.widerface.prediction_files")
+EVALUATION_ONLY = ("compbench.evaluation.widerface.protocol", "compbench.evaluation.widerface.ground_truth",
+                   "compbench.evaluation.widerface.prediction_files")
 
 
 def test_the_wider_calibration_path_does_not_load_the_protocol(asset_dir):
     """A recipe lists and letterboxes calibration images; the AP code is not its dependency."""
     loaded = _calibration_modules(asset_dir)
-    assert "evaluation.widerface.images" in loaded
+    assert "compbench.evaluation.widerface.images" in loaded
     assert not set(EVALUATION_ONLY) & set(loaded)

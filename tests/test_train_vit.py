@@ -9,8 +9,8 @@ import importlib.util
 import pytest
 import torch
 
+from compbench.evaluation.cifar10 import load_cifar10
 from compbench.settings import REPO_ROOT
-from evaluation.cifar10 import load_cifar10
 
 
 def load_train_vit():

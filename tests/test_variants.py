@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from bench.suite import MATRIX
+from compbench.bench.suite import MATRIX
+from compbench.engines.registry import ENGINES
 from compbench.errors import UnknownVariant
+from compbench.runner.matrix import VARIANTS, get_variant, reference_of
 from compbench.settings import REPO_ROOT
-from engines.registry import ENGINES
-from runner.matrix import VARIANTS, get_variant, reference_of
 
 
 def test_ids_expand_from_the_table():
@@ -26,8 +26,8 @@ def test_every_engine_in_the_table_is_registered():
 
 def test_fp32_reference_runs_on_every_engine_a_torch_model_reaches():
     """The reference every detector variant is compared with must exist on each engine."""
-    from engines.registry import ENGINES
-    from formats.routes import NoRoute, route
+    from compbench.engines.registry import ENGINES
+    from compbench.formats.routes import NoRoute, route
 
     def reachable(fmt: str) -> bool:
         try:
@@ -53,13 +53,13 @@ def test_reference_is_fp32_on_the_reference_engine():
 
 
 def test_cli_lists_ids():
-    out = subprocess.run([sys.executable, "-m", "runner.cli", "variants", "--ids"],
+    out = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "variants", "--ids"],
                          cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     assert out.split() == list(VARIANTS)
 
 
 def test_cli_unknown_variant_is_one_line_error(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "runner.cli", "predict-wider", "--variant",
+    run = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "predict-wider", "--variant",
                           "nope/fp32/torch", "--out", str(tmp_path)],
                          cwd=REPO_ROOT, capture_output=True, text=True)
     assert run.returncode == 2
@@ -92,7 +92,7 @@ def test_every_row_s_parameters_are_exactly_its_recipe_s_keywords():
 def test_rows_that_differ_by_a_parameter_share_one_recipe_and_the_parameters_key_its_build(
         assets, asset_file, tmp_path):
     from compbench.cache import ArtifactCache
-    from runner.pipeline import VariantPipeline
+    from compbench.runner.pipeline import VariantPipeline
 
     asset_file("cifar10/models/mlperf_tiny_resnet8.h5")
 
@@ -117,7 +117,7 @@ def test_a_parameter_that_is_not_a_plain_value_is_refused():
 
 
 def test_variants_details_lists_the_recipe_and_its_parameters():
-    out = subprocess.run([sys.executable, "-m", "runner.cli", "variants", "--details",
+    out = subprocess.run([sys.executable, "-m", "compbench.runner.cli", "variants", "--details",
                           "scrfd_500m_kps/pruned/torch"], cwd=REPO_ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert "recipe compression.pruned:pruned" in out

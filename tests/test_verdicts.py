@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from compbench.paired_statistics import RatioInterval
-from runner.baselines import Baselines, empty
-from runner.compare import speed_findings
-from runner.results import VariantResult
-from runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
+from compbench.runner.baselines import Baselines, empty
+from compbench.runner.compare import speed_findings
+from compbench.runner.results import VariantResult
+from compbench.runner.verdicts import Verdict, allowance, interval_verdict, lowest_allowed, point_verdict
 
 SPARSE = "scrfd_500m_kps/sparse/onnxruntime"   # fp32 kernels: speed-up per hardware class
 VID = "scrfd_500m_kps/fp32/torch"              # fp32: accuracy shared by every machine
@@ -94,7 +94,7 @@ def test_a_verdict_is_a_value_not_the_wording_of_its_message(tmp_path):
 def test_a_verdict_is_stored_as_its_word(tmp_path):
     """Results files, merged runs and the history keep plain words: a file written before the
     enum existed reads the same."""
-    from runner.matrix import get_variant
+    from compbench.runner.matrix import get_variant
 
     result = VariantResult(get_variant(SPARSE))
     check = stored(tmp_path, 1.0, {"rel": 0.05}).check(VID, "hard", 0.75)

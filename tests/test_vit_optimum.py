@@ -23,8 +23,8 @@ pytest.importorskip("optimum.onnxruntime")
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 
-from models.cifar.vit import CIFAR_CLASSES, CifarVit, load_vit, vit_config  # noqa: E402
-from models.cifar.vit_logits import VitLogits  # noqa: E402
+from compbench.models.cifar.vit import CIFAR_CLASSES, CifarVit, load_vit, vit_config  # noqa: E402
+from compbench.models.cifar.vit_logits import VitLogits  # noqa: E402
 
 # Column c of the checkpoint's head is CIFAR class PERMUTATION[c].
 PERMUTATION = (3, 7, 0, 9, 1, 5, 8, 2, 6, 4)
@@ -62,7 +62,7 @@ def expected(tiny_vit: CifarVit, pixels: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def exported(tiny_vit: CifarVit, tmp_path_factory) -> Path:
-    from compression.optimum_ort import export_folder
+    from compbench.compression.optimum_ort import export_folder
 
     return export_folder(tiny_vit, tmp_path_factory.mktemp("optimum") / "exported")
 
@@ -103,7 +103,7 @@ def test_wrapper_reorders_columns_and_round_trips(tiny_vit: CifarVit, pixels: np
 
 def test_export_matches_torch_in_cifar_order(exported: Path, pixels: np.ndarray,
                                              expected: np.ndarray) -> None:
-    from compression.optimum_ort import OPSET
+    from compbench.compression.optimum_ort import OPSET
 
     model = onnx.load(str(exported))
     assert {o.domain: o.version for o in model.opset_import}.get("", None) == OPSET
@@ -113,7 +113,7 @@ def test_export_matches_torch_in_cifar_order(exported: Path, pixels: np.ndarray,
 
 def test_o2_fuses_nodes_and_keeps_logits(exported: Path, pixels: np.ndarray,
                                          expected: np.ndarray, tmp_path: Path) -> None:
-    from compression.optimum_ort import optimize_folder
+    from compbench.compression.optimum_ort import optimize_folder
 
     optimized = optimize_folder(exported, "O2", tmp_path / "o2")
     plain, fused = _op_types(exported), _op_types(optimized)
@@ -123,7 +123,7 @@ def test_o2_fuses_nodes_and_keeps_logits(exported: Path, pixels: np.ndarray,
 
 
 def test_dynamic_int8_has_integer_ops(exported: Path, pixels: np.ndarray, tmp_path: Path) -> None:
-    from compression.optimum_ort import quantize_dynamic_folder
+    from compbench.compression.optimum_ort import quantize_dynamic_folder
 
     quantized = quantize_dynamic_folder(exported, tmp_path / "dynamic")
     ops = _op_types(quantized)
@@ -135,7 +135,7 @@ def test_dynamic_int8_has_integer_ops(exported: Path, pixels: np.ndarray, tmp_pa
 
 def test_fix_batch_pins_the_batch_axis(exported: Path, pixels: np.ndarray,
                                        tmp_path: Path) -> None:
-    from compression.optimum_ort import fix_batch, quantize_dynamic_folder
+    from compbench.compression.optimum_ort import fix_batch, quantize_dynamic_folder
 
     pinned = fix_batch(quantize_dynamic_folder(exported, tmp_path / "dynamic"), 1)
     options = ort.SessionOptions()
@@ -147,7 +147,7 @@ def test_fix_batch_pins_the_batch_axis(exported: Path, pixels: np.ndarray,
 
 def test_static_int8_is_qdq_with_int8_weights(exported: Path, pixels: np.ndarray,
                                               tmp_path: Path) -> None:
-    from compression.optimum_ort import quantize_static_folder
+    from compbench.compression.optimum_ort import quantize_static_folder
 
     calibration = [pixels[i:i + 1] for i in range(len(pixels))]
     cwd = sorted(Path.cwd().iterdir())
@@ -168,7 +168,7 @@ def test_openvino_export_and_int8(tiny_vit: CifarVit, pixels: np.ndarray,
     pytest.importorskip("nncf")
     import openvino as ov
 
-    from compression.optimum_openvino import export_ov, quantize_ov
+    from compbench.compression.optimum_openvino import export_ov, quantize_ov
 
     model = export_ov(tiny_vit, tmp_path)
     fp32 = ov.Core().compile_model(model.model, "CPU", {"INFERENCE_NUM_THREADS": 1,

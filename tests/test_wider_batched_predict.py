@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from compbench.errors import AssetCorrupt
-from models.scrfd.detector import detect, to_wider
-from models.scrfd.network import torch_runner
-from models.scrfd.weights import load_scrfd_500m_kps
-from tasks.widerface import WiderFaceTask, read_image
+from compbench.models.scrfd.detector import detect, to_wider
+from compbench.models.scrfd.network import torch_runner
+from compbench.models.scrfd.weights import load_scrfd_500m_kps
+from compbench.tasks.widerface import WiderFaceTask, read_image
 
 IMAGES = 5
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from compbench.errors import AssetMissing
+from compbench.evaluation.widerface import evaluate, list_images, load_ground_truth, write_predictions
 from compbench.settings import REPO_ROOT
-from evaluation.widerface import evaluate, list_images, load_ground_truth, write_predictions
 from tests.wider_reference import evaluate_reference
 
 GT_FILES = ["wider_face_val.mat", "wider_easy_val.mat", "wider_medium_val.mat",
@@ -144,7 +144,7 @@ def test_vectorised_matches_literal_reference(predictions, ground_truth):
 def test_written_files_through_cli_match_in_memory(tmp_path, predictions, gt_dir, full_val_aps):
     write_predictions(tmp_path, predictions)
     completed = subprocess.run(
-        [sys.executable, "-m", "evaluation.widerface.cli", "--pred-dir", str(tmp_path),
+        [sys.executable, "-m", "compbench.evaluation.widerface.cli", "--pred-dir", str(tmp_path),
          "--gt-dir", str(gt_dir)],
         cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr

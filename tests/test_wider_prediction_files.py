@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compbench.settings import REPO_ROOT
-from evaluation.widerface import (
+from compbench.evaluation.widerface import (
     PredictionFileError,
     WiderGroundTruth,
     evaluate,
@@ -22,7 +21,8 @@ from evaluation.widerface import (
     read_predictions,
     write_predictions,
 )
-from evaluation.widerface.cli import main
+from compbench.evaluation.widerface.cli import main
+from compbench.settings import REPO_ROOT
 
 
 def tricky_values(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -264,7 +264,7 @@ def test_cli_missing_ground_truth_exits_2(tmp_path, capsys):
 def test_cli_runs_as_module(tmp_path, gt_dir):
     write(tmp_path / f"{REAL_KEY}.txt", "0_Parade_marchingband_1_465\n0\n")
     completed = subprocess.run(
-        [sys.executable, "-m", "evaluation.widerface.cli", "--pred-dir", str(tmp_path),
+        [sys.executable, "-m", "compbench.evaluation.widerface.cli", "--pred-dir", str(tmp_path),
          "--gt-dir", str(gt_dir), "--subset"],
         cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from compbench.errors import CompbenchError, NonFiniteOutput
-from evaluation.widerface import (
+from compbench.evaluation.widerface import (
     UnknownImageError,
     WiderEvaluationError,
     WiderGroundTruth,
     evaluate,
     evaluate_detailed,
 )
-from evaluation.widerface.protocol import normalise_scores, thresholds
+from compbench.evaluation.widerface.protocol import normalise_scores, thresholds
 from tests.wider_reference import evaluate_reference
 
 SETTINGS = ("easy", "medium", "hard")

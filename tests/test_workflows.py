@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from compbench.engines.registry import families
 from compbench.settings import REPO_ROOT
-from engines.registry import families
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 

@@ -17,11 +17,11 @@ import sys
 import pytest
 
 from compbench.cache import ArtifactCache
+from compbench.runner.history import History, HistoryError
+from compbench.runner.html_report import write_html_report
+from compbench.runner.report import write_report
 from compbench.settings import CACHE_ENV, REPO_ROOT
 from compbench.writable import FolderNotWritable, writable_dir
-from runner.history import History, HistoryError
-from runner.html_report import write_html_report
-from runner.report import write_report
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_the_history_database(a_file, tmp_path, where):
     path = a_file / "history.sqlite" if where == "its folder is a file" else tmp_path
     with pytest.raises(HistoryError, match="--history or COMPBENCH_HISTORY"):
         History(path).check_writable()
-    from runner.results import Ledger
+    from compbench.runner.results import Ledger
     with pytest.raises(HistoryError, match=str(path)):
         History(path).record(Ledger(), {}, "default")
 

@@ -1,6 +1,6 @@
 """A deliberately literal, loop-based transcription of the official WIDER FACE evaluation.
 
-Used only by tests, as an independent check of the vectorised ``evaluation.widerface.protocol``:
+Used only by tests, as an independent check of the vectorised ``compbench.evaluation.widerface.protocol``:
 it follows the official eval_tools step by step (sort each image by score, normalise scores,
 walk predictions in order with per-face recall states, then walk the 1000 thresholds per image)
 and shares no code with the module under test. Slow on purpose: clarity over speed.

@@ -1,4 +1,4 @@
-"""SCRFD_500M_KPS's prunable channel sets, for ``compression.channel_pruning``.
+"""SCRFD_500M_KPS's prunable channel sets, for ``compbench.compression.channel_pruning``.
 
 The MobileNetV1 backbone has no residual connections, so the output channels of every pointwise
 conv (and of the stem's full conv) form an independent set. Removing channel c of such a producer
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from torch import nn
 
-from compression.channel_pruning import ChannelGroup, ChannelStats, prune_groups
+from compbench.compression.channel_pruning import ChannelGroup, ChannelStats, prune_groups
 
 
 def _backbone_blocks(model: nn.Module) -> list[tuple[str, bool]]:

@@ -2,7 +2,7 @@
 
 The detector's nine outputs (scores, boxes, keypoints for strides 8, 16, 32) and what WIDER AP
 rewards (the ranking of low-confidence small faces) decide its form, so it belongs to the
-detector rather than to the generic loop (``compression.self_distillation``).
+detector rather than to the generic loop (``compbench.compression.self_distillation``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from compression.self_distillation import Outputs
+from compbench.compression.self_distillation import Outputs
 
 
 @dataclass(frozen=True)

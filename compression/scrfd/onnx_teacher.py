@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compression.onnx_teacher import OnnxTeacher
+from compbench.compression.onnx_teacher import OnnxTeacher
 
 NUM_STRIDES = 3  # SCRFD: strides 8/16/32, outputs grouped by kind (scores, boxes[, keypoints])
 

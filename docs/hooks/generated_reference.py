@@ -1,5 +1,5 @@
 """MkDocs hook: the command-line and pytest-option reference pages, generated at every build
-from the parsers themselves (``runner.cli.build_parser`` and the plugins' ``pytest_addoption``),
+from the parsers themselves (``compbench.runner.cli.build_parser`` and the plugins' ``pytest_addoption``),
 so that the documentation cannot drift from the code: nobody types these pages. The reports
 ``compbench emulation-check`` leaves in docs/ join the Studies section by themselves, so that a
 new one is neither forgotten in the nav (which fails the strict build) nor typed there."""
@@ -49,7 +49,7 @@ def hooks_page() -> str:
     """The hooks a project implements, from ``runner/hookspec.py``'s own docstrings."""
     import inspect
 
-    from runner import hookspec
+    from compbench.runner import hookspec
 
     lines = ["# Plugin hooks", "",
              "Generated from `runner/hookspec.py` when the site is built.", "",
@@ -68,8 +68,8 @@ def _help(parser: argparse.ArgumentParser) -> str:
 
 
 def cli_page() -> str:
-    from evaluation.widerface.cli import _parser as eval_wider_parser
-    from runner.cli import build_parser
+    from compbench.evaluation.widerface.cli import _parser as eval_wider_parser
+    from compbench.runner.cli import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -92,10 +92,10 @@ def cli_page() -> str:
 
 def pytest_page() -> str:
     from _pytest.config.argparsing import Parser
+    from compbench.runner import pytest_plugin
 
     from compbench import pytest_assets
     from compbench.settings import REPO_ROOT
-    from runner import pytest_plugin
 
     parser = Parser(_ispytest=True)
     for plugin in (pytest_assets, pytest_plugin):

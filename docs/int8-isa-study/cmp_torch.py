@@ -1,7 +1,12 @@
 """Compare two pickled (quantized) torch modules tensor by tensor (state_dict incl. packed params).
 usage: cmp_torch.py A.pt B.pt"""
-import sys, torch
-import compression.torch_int8_ptq  # noqa: F401  (restore_quantized_conv referenced by the pickle)
+import sys
+
+import compbench.compression.torch_int8_ptq  # noqa: F401  (restore_quantized_conv referenced by the pickle)
+import torch
+
+from compbench import compression
+
 a, b = (torch.load(p, weights_only=False, map_location="cpu") for p in sys.argv[1:3])
 sa, sb = a.state_dict(), b.state_dict()
 def parts(v):

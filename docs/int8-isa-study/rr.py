@@ -1,17 +1,24 @@
 """int8-ort recipe re-done outside the repo with reduce_range (or other quantize_static kwargs),
 then evaluated on onnxruntime and OpenVINO, exactly as compression/ort_int8_static.py builds it.
 usage: rr.py MODEL OUT_DIR '{"reduce_range": true}' [engines...]"""
-import sys, json, time, tempfile
+import json
+import sys
+import tempfile
+import time
 from pathlib import Path
+
 import numpy as np
+
 import compbench
+
 assert compbench.__file__.startswith("/tmp/int8study/"), compbench.__file__
-from compbench.assets import Assets
+from compbench.compression.base import RecipeContext
+from compbench.compression.ort_int8_static import _CalibrationReader
+from compbench.engines.registry import get_engine
 from compbench.tasks import create_task
 from compbench.variants import MODELS
-from compression.base import RecipeContext
-from compression.ort_int8_static import _CalibrationReader
-from engines.registry import get_engine
+
+from compbench.assets import Assets
 
 model_name, out_dir, kwargs = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
 engines = sys.argv[4:] or ["onnxruntime", "openvino"]
@@ -38,6 +45,7 @@ if not target.exists():
 # weight integer range actually used
 import onnx
 from onnx import numpy_helper
+
 m = onnx.load(str(target))
 inits = {i.name: i for i in m.graph.initializer}
 wmax, amaxz = 0, []

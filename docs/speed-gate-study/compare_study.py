@@ -34,8 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from compbench.runner.compare import Side, compare_plan, compare_results  # noqa: E402
+
 from compbench.settings import REPO_ROOT  # noqa: E402
-from runner.compare import Side, compare_plan, compare_results  # noqa: E402
 
 IDENTICAL = ("scrfd_500m_kps/fp32/onnxruntime", "scrfd_500m_kps/int8-ort/onnxruntime-1t",
              "scrfd_500m_kps/fp32/torch", "scrfd_500m_kps/int8-nncf/openvino",

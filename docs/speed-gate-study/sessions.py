@@ -69,7 +69,7 @@ def main() -> None:
     for t in TOLERANCES:
         table[str(t)] = count(checks, lambda vid, t=t: stored[vid] * (1 - t))
         show(f"tolerance {t}", table[str(t)])
-    from runner.baselines import Baselines
+    from compbench.runner.baselines import Baselines
 
     gate = Baselines.load("study", args.baselines)
     gate.hardware_class = cls

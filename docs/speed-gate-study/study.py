@@ -31,14 +31,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from compbench.runner.matrix import get_variant
+from compbench.runner.pipeline import VariantPipeline
 
 from compbench import hardware
 from compbench.allocator import keep_freed_memory
 from compbench.assets import Assets
 from compbench.cache import ArtifactCache
 from compbench.paired_timing import PairingPlan, paired_timing
-from runner.matrix import get_variant
-from runner.pipeline import VariantPipeline
 
 TOLERANCES = (0.05, 0.075, 0.10, 0.15, 0.20)
 Pair = tuple[Callable[[], object], Callable[[], object]]

@@ -25,8 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from compbench.runner.baselines import Baselines  # noqa: E402
+
 from compbench.cache import file_lock  # noqa: E402
-from runner.baselines import Baselines  # noqa: E402
 
 SUB_MS = 1.0  # fastest round, milliseconds
 SUB_MS_TOLERANCE = 0.25

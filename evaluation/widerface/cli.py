@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from compbench.errors import AssetCorrupt, CompbenchError
-from evaluation.widerface.ground_truth import (
+from compbench.evaluation.widerface.ground_truth import (
     GT_RELDIR,
     SETTINGS,
     VAL_MAT,
@@ -22,12 +22,12 @@ from evaluation.widerface.ground_truth import (
     load_ground_truth,
     setting_mat,
 )
-from evaluation.widerface.prediction_files import (
+from compbench.evaluation.widerface.prediction_files import (
     PredictionFileError,
     prediction_paths,
     read_prediction_paths,
 )
-from evaluation.widerface.protocol import WiderResult, evaluate_detailed
+from compbench.evaluation.widerface.protocol import WiderResult, evaluate_detailed
 
 EXIT_BAD_INPUT = 2
 PROG = "compbench eval-wider"

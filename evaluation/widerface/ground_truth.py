@@ -22,7 +22,7 @@ import numpy as np
 
 from compbench.assets import MANIFEST, sha256_of
 from compbench.errors import AssetCorrupt, AssetMissing
-from evaluation.widerface.images import path_problem
+from compbench.evaluation.widerface.images import path_problem
 
 SETTINGS: tuple[str, ...] = ("easy", "medium", "hard")
 VAL_MAT = "wider_face_val.mat"

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from compbench.errors import CompbenchError
-from evaluation.widerface.fast_decimal import CHUNK_BYTES, parse_numbers
-from evaluation.widerface.images import is_dangling, list_folder, path_problem
+from compbench.evaluation.widerface.fast_decimal import CHUNK_BYTES, parse_numbers
+from compbench.evaluation.widerface.images import is_dangling, list_folder, path_problem
 
 SUFFIX = ".txt"
 COLUMNS = 5

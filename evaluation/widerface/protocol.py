@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compbench.errors import CompbenchError, NonFiniteOutput
-from evaluation.widerface.ground_truth import SETTINGS, WiderGroundTruth
+from compbench.evaluation.widerface.ground_truth import SETTINGS, WiderGroundTruth
 
 IOU_THRESHOLD = 0.5
 THRESH_NUM = 1000

@@ -23,7 +23,7 @@ _README_HEADER = """# CIFAR-10 weights trained in this repository
 One line per weight file, written by the training script that produced it (do not edit by hand;
 re-run the script instead). `test_top1` is top-1 on the full 10 000-image test split of the
 embedded JPEG copy; `subset_top1` is on the fixed 2 000-image subset the tests use
-(`evaluation.cifar10.fixed_subset`). `train_minutes` is wall time on a shared 2-core machine with
+(`compbench.evaluation.cifar10.fixed_subset`). `train_minutes` is wall time on a shared 2-core machine with
 `threads` training threads (1 where the line does not say; it grows with other users' load);
 `train_minutes_last_run` is that of the last run of a resumable script only; `cpu_minutes` is the
 process CPU time (summed over every resumed run).

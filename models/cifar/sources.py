@@ -25,38 +25,38 @@ VIT = "repo:models/cifar/weights/vit_cifar10"
 
 # -- PyTorch ResNet-20 ----------------------------------------------------------------------
 def resnet20(assets: Assets):
-    from models.cifar.resnet20 import load_resnet20
+    from compbench.models.cifar.resnet20 import load_resnet20
 
     return load_resnet20(assets.weights(RESNET20))
 
 
 def resnet20_preprocessor(assets: Assets) -> Preprocess:
-    from models.cifar.resnet20 import to_tensor
+    from compbench.models.cifar.resnet20 import to_tensor
 
     return lambda images: to_tensor(images).numpy()
 
 
 # -- Keras ResNet-8 and MobileNetV2 ---------------------------------------------------------
 def resnet8(assets: Assets):
-    from models.cifar.keras_models import load_resnet8
+    from compbench.models.cifar.keras_models import load_resnet8
 
     return load_resnet8(assets.weights(RESNET8))
 
 
 def mobilenetv2(assets: Assets):
-    from models.cifar.keras_models import load_mobilenetv2
+    from compbench.models.cifar.keras_models import load_mobilenetv2
 
     return load_mobilenetv2(assets.weights(MOBILENETV2))
 
 
 def resnet8_preprocessor(assets: Assets) -> Preprocess:
-    from models.cifar.keras_models import resnet8_preprocess
+    from compbench.models.cifar.keras_models import resnet8_preprocess
 
     return resnet8_preprocess
 
 
 def mobilenetv2_preprocessor(assets: Assets) -> Preprocess:
-    from models.cifar.keras_models import mobilenetv2_preprocess
+    from compbench.models.cifar.keras_models import mobilenetv2_preprocess
 
     return mobilenetv2_preprocess
 
@@ -64,7 +64,7 @@ def mobilenetv2_preprocessor(assets: Assets) -> Preprocess:
 # -- Hugging Face ViT -----------------------------------------------------------------------
 def vit(assets: Assets):
     """The loaded checkpoint (``CifarVit``: HF model, preprocessing, class order)."""
-    from models.cifar.vit import load_vit
+    from compbench.models.cifar.vit import load_vit
 
     return load_vit(assets.weights(VIT))
 

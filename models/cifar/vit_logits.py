@@ -29,7 +29,7 @@ class VitLogits(nn.Module):
 
     @classmethod
     def wrap(cls, vit) -> VitLogits:
-        """From a ``models.cifar.vit.CifarVit`` (HF model + class order), in eval mode."""
+        """From a ``compbench.models.cifar.vit.CifarVit`` (HF model + class order), in eval mode."""
         return cls(vit.model, vit.class_index).eval()
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:

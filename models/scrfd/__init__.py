@@ -6,12 +6,12 @@ batch dimension). Pre/post-processing follows insightface's ``SCRFD.detect`` and
 every engine through ``detect(run, image, settings)``.
 """
 
-from models.scrfd.detector import Detections, DetectorSettings, detect, to_wider
-from models.scrfd.export import export_onnx
-from models.scrfd.network import OUTPUT_NAMES, SCRFD, STRIDES, torch_runner
-from models.scrfd.postprocess import decode, nms, postprocess
-from models.scrfd.preprocess import letterbox
-from models.scrfd.weights import load_scrfd_500m_kps
+from compbench.models.scrfd.detector import Detections, DetectorSettings, detect, to_wider
+from compbench.models.scrfd.export import export_onnx
+from compbench.models.scrfd.network import OUTPUT_NAMES, SCRFD, STRIDES, torch_runner
+from compbench.models.scrfd.postprocess import decode, nms, postprocess
+from compbench.models.scrfd.preprocess import letterbox
+from compbench.models.scrfd.weights import load_scrfd_500m_kps
 
 __all__ = [
     "OUTPUT_NAMES", "SCRFD", "STRIDES", "Detections", "DetectorSettings", "decode", "detect",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.scrfd.postprocess import postprocess
-from models.scrfd.preprocess import letterbox
+from compbench.models.scrfd.postprocess import postprocess
+from compbench.models.scrfd.preprocess import letterbox
 
 Runner = Callable[[np.ndarray], Sequence[np.ndarray]]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from models.scrfd.network import OUTPUT_NAMES, SCRFD
+from compbench.models.scrfd.network import OUTPUT_NAMES, SCRFD
 
 OPSET = 17
 INPUT_NAME = "images"

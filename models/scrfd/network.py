@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from models.scrfd.backbone import OUT_CHANNELS, MobileNetV1Backbone
-from models.scrfd.head import SCRFDHead
-from models.scrfd.neck import PAFPN
+from compbench.models.scrfd.backbone import OUT_CHANNELS, MobileNetV1Backbone
+from compbench.models.scrfd.head import SCRFDHead
+from compbench.models.scrfd.neck import PAFPN
 
 STRIDES = (8, 16, 32)
 OUTPUT_NAMES = tuple(f"out{i}" for i in range(9))

@@ -8,6 +8,6 @@ WEIGHTS = "scrfd/SCRFD_500M_KPS.pth"
 
 
 def fp32_model(assets: Assets):
-    from models.scrfd.weights import load_scrfd_500m_kps
+    from compbench.models.scrfd.weights import load_scrfd_500m_kps
 
     return load_scrfd_500m_kps(assets.file(WEIGHTS))

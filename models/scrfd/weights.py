@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from compbench.errors import AssetCorrupt, AssetMissing
-from models.scrfd.network import SCRFD
+from compbench.models.scrfd.network import SCRFD
 
 SOURCE = "the insightface SCRFD model zoo (detection/scrfd), file SCRFD_500M_KPS.pth"
 _FIX = (f"Replace it with the published SCRFD_500M_KPS.pth (a dict {{'model': state_dict}}) "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from compbench.runner.hookspec import hookimpl
 from compbench.specs import ModelSpec, Row
-from runner.hookspec import hookimpl
 
 
 @hookimpl

@@ -1,10 +1,10 @@
 """This team's own compression recipe, beside compbench's generic ones: a recipe is a function
-of the build context (compression.base.RecipeContext) and the row's parameters."""
+of the build context (compbench.compression.base.RecipeContext) and the row's parameters."""
 
 from __future__ import annotations
 
-from compression.base import RecipeContext
-from formats.artifacts import Artifact
+from compbench.compression.base import RecipeContext
+from compbench.formats.artifacts import Artifact
 
 
 def magnitude_sparsity(ctx: RecipeContext, *, sparsity: float) -> Artifact:

@@ -10,7 +10,7 @@ import numpy as np
 
 from compbench.assets import Assets
 from compbench.specs import ModelSpec
-from tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
+from compbench.tasks.base import Metric, RunFn, Task, TaskDeclaration, Tolerance, checked
 
 CALIBRATION_IMAGES = 300
 
