@@ -165,12 +165,14 @@ class Baselines:
         return Check(metric, measured, baseline, tol_text, problem, basis, verdict=verdict)
 
     def check_interval(self, variant_id: str, metric: str, interval: RatioInterval,
-                       unstable: Callable[[], str | None] = lambda: None) -> Check:
+                       unstable: Callable[[], str | None] = lambda: None,
+                       confirm: Callable[[], RatioInterval] | None = None) -> Check:
         """A higher-is-better ratio known only to within ``interval``, against its floor
         (baseline minus tolerance), by the one interval rule (``compbench.runner.verdicts``): a
-        regression only when the whole interval lies below the floor and ``unstable()`` names
-        no reason to distrust the machine; inconclusive when it straddles the floor or the
-        machine cannot be trusted — reported and counted, neither a pass nor a failure."""
+        regression only when the whole interval lies below the floor, ``unstable()`` names
+        no reason to distrust the machine and ``confirm()`` (if given) re-measures it below the
+        floor too; inconclusive otherwise when it straddles the floor — reported and counted,
+        neither a pass nor a failure."""
         point = self.check(variant_id, metric, interval.estimate, two_sided=False)
         if point.baseline is None or self.other_recipe(variant_id):
             return point  # no baseline to gate on: already a failure that says how to record one
@@ -178,12 +180,13 @@ class Baselines:
         tol = self.tolerance(variant_id, metric, cross)
         baseline = float(record["value"])
         lowest = lowest_allowed(baseline, tol)
-        verdict, reason = interval_verdict(interval, lowest, unstable)
+        verdict, reason = interval_verdict(interval, lowest, unstable, confirm)
         measured = f"{metric} {interval.describe()}"
         versus = f"floor {lowest:.4g} = baseline {baseline:.4g} [{point.basis}] − {point.tolerance}"
         if verdict is Verdict.REGRESSION:
-            problem = (f"REGRESSION {variant_id}: {measured} lies entirely below the {versus}. "
-                       f"If the change is intended, re-record with `{UPDATE_HINT}`.")
+            confirmed = f" ({reason})" if reason else ""
+            problem = (f"REGRESSION {variant_id}: {measured} lies entirely below the {versus}"
+                       f"{confirmed}. If the change is intended, re-record with `{UPDATE_HINT}`.")
             return replace(point, problem=problem, verdict=verdict)
         if verdict is Verdict.INCONCLUSIVE and reason:
             return replace(point, problem=None, verdict=verdict, inconclusive=(

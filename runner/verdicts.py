@@ -53,20 +53,35 @@ def point_verdict(measured: float, reference: float, tolerance: dict, higher_is_
 
 
 def interval_verdict(interval: RatioInterval, lowest: float,
-                     unstable: Callable[[], str | None] = lambda: None) -> tuple[Verdict, str | None]:
+                     unstable: Callable[[], str | None] = lambda: None,
+                     confirm: Callable[[], RatioInterval] | None = None,
+                     ) -> tuple[Verdict, str | None]:
     """(verdict, reason) of a higher-is-better value known to within ``interval`` against its
     floor ``lowest``:
 
-    - REGRESSION: the whole interval lies below the floor (significant *and* large), unless
+    - REGRESSION (with the re-measurement, if any, as the reason): the whole interval lies
+      below the floor (significant *and* large), unless
       ``unstable()`` — asked only then, as it may have to time something — names a reason the
-      machine cannot be trusted right now: INCONCLUSIVE with that reason;
+      machine cannot be trusted right now, or ``confirm()`` — an independent re-measurement,
+      also asked only then — does not lie wholly below the floor too: INCONCLUSIVE with that
+      reason. A red verdict costs a person an investigation; a burst of load on a shared
+      machine during one measurement must not be able to cause it alone, while a real
+      regression is below the floor in both;
     - PASS: the whole interval lies at or above the floor;
     - INCONCLUSIVE (no reason): the interval straddles the floor — too few or too noisy rounds
       to tell; reported and counted, neither a pass nor a failure.
     """
     if interval.high < lowest:
         reason = unstable()
-        return (Verdict.INCONCLUSIVE, reason) if reason else (Verdict.REGRESSION, None)
+        if reason:
+            return Verdict.INCONCLUSIVE, reason
+        if confirm is None:
+            return Verdict.REGRESSION, None
+        again = confirm()
+        if again.high >= lowest:
+            return Verdict.INCONCLUSIVE, (f"an independent re-measurement, {again.describe()}, "
+                                          "did not confirm it")
+        return Verdict.REGRESSION, f"an independent re-measurement, {again.describe()}, confirms it"
     if interval.low < lowest:
         return Verdict.INCONCLUSIVE, None
     return Verdict.PASS, None

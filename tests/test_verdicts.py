@@ -67,6 +67,29 @@ def test_the_interval_rule_asks_whether_the_machine_is_unstable_only_below_the_f
     assert asked == [True]
 
 
+def test_a_regression_stands_only_when_an_independent_re_measurement_confirms_it():
+    measured = []
+
+    def again(interval: RatioInterval):
+        def confirm() -> RatioInterval:
+            measured.append(interval)
+            return interval
+        return confirm
+
+    below, straddling = RatioInterval(0.8, 0.78, 0.82, 40), RatioInterval(0.95, 0.90, 1.0, 40)
+    assert interval_verdict(below, 0.95, confirm=again(below)) == (
+        Verdict.REGRESSION, "an independent re-measurement, 0.800× [0.780, 0.820] (95%, 40 rounds), "
+        "confirms it")
+    verdict, reason = interval_verdict(below, 0.95, confirm=again(straddling))
+    assert verdict is Verdict.INCONCLUSIVE and "0.950× [0.900, 1.000]" in reason, reason
+    assert "did not confirm" in reason
+    # asked only below the floor, and not when the machine is already distrusted
+    assert interval_verdict(straddling, 0.95, confirm=again(below)) == (Verdict.INCONCLUSIVE, None)
+    assert interval_verdict(below, 0.95, lambda: "drifted", again(below)) == (
+        Verdict.INCONCLUSIVE, "drifted")
+    assert measured == [below, straddling]
+
+
 @pytest.mark.parametrize("low, high", [(0.80, 0.90), (0.90, 1.00), (0.94, 1.06), (0.96, 1.10),
                                        (0.949, 0.95), (0.95, 0.951)])
 def test_compare_and_the_gate_call_one_interval_the_same(tmp_path, low, high):
