@@ -1,4 +1,4 @@
-"""One installed namespace, two layouts (issue 23).
+"""One installed namespace, two layouts.
 
 The repository keeps its folders at the top (``runner/``, ``models/``, ``compression/`` ... beside
 ``compbench/``): a newcomer finds each concept by its folder name. Installed, those folders would

@@ -36,7 +36,7 @@ def main() -> int:
         keep_freed_memory()
     except ImportError:  # a checkout from before compbench.allocator
         pass
-    # A checkout from before the one namespace (issue 23) has its runner at the top level: the
+    # A checkout from before the one namespace has its runner at the top level: the
     # worker runs by path against either side of a comparison or a bisection.
     runner = "compbench.runner" if importlib.util.find_spec("compbench.runner") else "runner"
     get_variant = importlib.import_module(f"{runner}.matrix").get_variant

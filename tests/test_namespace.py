@@ -1,4 +1,4 @@
-"""One installed namespace (issue 23): an installed compbench puts nothing but ``compbench`` into
+"""One installed namespace: an installed compbench puts nothing but ``compbench`` into
 site-packages, so a team's own ``models`` (or ``runner``) package and ours never collide, while
 the repository keeps its folders at the top (compbench.layout).
 
