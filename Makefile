@@ -22,13 +22,15 @@ bench: $(VENV)/.installed
 
 # The gated suite first, alone on the machine (its speed tests time pairs; a neighbour's load
 # would only widen their intervals), then the unit tests on TEST_JOBS xdist workers, one test
-# file per worker at a time (--dist loadfile: a file's module fixtures are built once). Both
-# always run; the target fails if either did.
+# file per worker at a time (--dist loadfile: a file's module fixtures are built once), and
+# last, alone again, the unit tests that assert on real timings (marker `timing`). All three
+# always run; the target fails if any did.
 TEST_JOBS ?= auto
 test: $(VENV)/.installed
 	$(PYTEST) bench $(ARGS); gate=$$?; \
-	$(PYTEST) tests -n $(TEST_JOBS) --dist loadfile $(ARGS); units=$$?; \
-	exit $$(( gate || units ))
+	$(PYTEST) tests -m "not timing" -n $(TEST_JOBS) --dist loadfile $(ARGS); units=$$?; \
+	$(PYTEST) tests -m timing $(ARGS); timed=$$?; \
+	exit $$(( gate || units || timed ))
 
 # The README's picture: the detector's Pareto plot from the embedded-default run (`make bench`).
 readme-picture: bench

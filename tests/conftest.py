@@ -1,4 +1,5 @@
-"""The unit tests run on several xdist workers (``make test``: ``pytest tests -n auto``).
+"""The unit tests run on several xdist workers (``make test``: ``pytest tests -n auto``), those
+marked ``timing`` afterwards on their own.
 
 Many of them start a bench session of their own in a child process. xdist marks its workers
 with ``PYTEST_XDIST_*`` environment variables, which a child would inherit, and
@@ -19,3 +20,7 @@ XDIST_MARKERS = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDI
 def pytest_configure(config) -> None:
     for name in XDIST_MARKERS:
         os.environ.pop(name, None)
+    config.addinivalue_line(
+        "markers", "timing: asserts on real timings (a verdict of compare, bisect or the speed "
+        "gate); `make test` runs these after the parallel tests, alone on the machine, as a "
+        "neighbour's load biases a paired measurement (identical sides measured 1.07x)")

@@ -35,6 +35,8 @@ from compbench.runner.bisect_alert import render_alert
 from compbench.runner.compare import VariantComparison
 from compbench.settings import REPO_ROOT
 
+pytestmark = pytest.mark.timing   # alone on the machine (Makefile: after the parallel tests)
+
 VARIANT = "resnet20/int8-ort/onnxruntime-1t"   # one core per round: the least noise
 COMMITS = 8
 SLOW_AT = 5   # the commit (1-based) that injects the slowdown

@@ -17,6 +17,8 @@ import pytest
 from compbench.runner.compare import CompareError, Side, checkout
 from compbench.settings import REPO_ROOT
 
+pytestmark = pytest.mark.timing   # alone on the machine (Makefile: after the parallel tests)
+
 VARIANT = "resnet20/fp32/onnxruntime"   # as a filter, also selects its -1t row
 ONE_THREAD = "resnet20/fp32/onnxruntime-1t"   # both sides on one core per round: the least noise
 TOLERANCE = 0.05   # compare's default
@@ -28,9 +30,14 @@ def compbench_compare(*args: str) -> subprocess.CompletedProcess:
 
 
 def checkout_copy(target: Path) -> Path:
-    """A real second checkout of this code (what a user's other clone is), without the caches."""
-    shutil.copytree(REPO_ROOT, target, ignore=shutil.ignore_patterns(
-        ".venv", ".git", "reports", ".benchmarks", "__pycache__", ".tox", "*.egg-info"))
+    """A real second checkout of this code (what a user's other clone is): its tracked files,
+    not whatever else the working tree holds at the moment (caches, another test's output)."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")
+    for relpath in filter(None, tracked):
+        if (REPO_ROOT / relpath).is_file():
+            (target / relpath).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / relpath, target / relpath)
     return target
 
 

@@ -14,6 +14,8 @@ from compbench.runner.bisect import BisectError
 from compbench.runner.package_bisect import PackageRange, releases
 from compbench.settings import REPO_ROOT
 
+pytestmark = pytest.mark.timing   # alone on the machine (Makefile: after the parallel tests)
+
 OFFERED = ["1.33.0rc1", "1.32.0", "1.31.1", "1.31.0", "1.30.0", "1.29.0"]
 
 

@@ -8,8 +8,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from compbench.runner.baselines import baseline_path
 from compbench.settings import REPO_ROOT
+
+pytestmark = pytest.mark.timing   # alone on the machine (Makefile: after the parallel tests)
 
 VARIANT = "resnet20/int8-ort/onnxruntime-1t"
 
