@@ -7,7 +7,6 @@ fast path switched off (no NCHWc layout transformer, ~40 % slower on resnet20) m
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from compbench.runner.compare import CompareError, Side, checkout
 from compbench.settings import REPO_ROOT
+from tests.tracked_copy import copy_tracked_files
 
 pytestmark = pytest.mark.timing   # alone on the machine (Makefile: after the parallel tests)
 
@@ -30,15 +30,8 @@ def compbench_compare(*args: str) -> subprocess.CompletedProcess:
 
 
 def checkout_copy(target: Path) -> Path:
-    """A real second checkout of this code (what a user's other clone is): its tracked files,
-    not whatever else the working tree holds at the moment (caches, another test's output)."""
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True,
-                             check=True).stdout.decode().split("\0")
-    for relpath in filter(None, tracked):
-        if (REPO_ROOT / relpath).is_file():
-            (target / relpath).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / relpath, target / relpath)
-    return target
+    """A real second checkout of this code (what a user's other clone is)."""
+    return copy_tracked_files(target)
 
 
 def test_sides_parse_as_ref_folder_and_python():

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from compbench.settings import REPO_ROOT
+from tests.tracked_copy import copy_tracked_files
 
 # A pickle made with the code from before the rename (d651d7c): the function an int8 artifact's
 # pickle names (compression.torch_int8_ptq.restore_quantized_conv) and a tasks.base.Metric.
@@ -33,13 +33,7 @@ def installed(tmp_path_factory) -> Path:
     Built from a copy of the tracked files: setuptools reuses a build/ folder it finds, and one
     left by an earlier build would put its files into this wheel."""
     out = tmp_path_factory.mktemp("wheel")
-    source = out / "source"
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True,
-                             check=True).stdout.decode().split("\0")
-    for relpath in filter(None, tracked):
-        if (REPO_ROOT / relpath).is_file():
-            (source / relpath).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / relpath, source / relpath)
+    source = copy_tracked_files(out / "source")
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
                             "--no-build-isolation", "-w", str(out), str(source)],
                            capture_output=True, text=True, timeout=600)
