@@ -75,10 +75,22 @@ def engine_threads() -> dict[str, int]:
 BENCH_PLUGINS = ("compbench.pytest_assets", "compbench.runner.pytest_plugin")
 
 
+# What the checkout's pyproject.toml [tool.pytest.ini_options] gives every session (addopts and
+# filterwarnings). Installed, no configuration file lies above the package's bench folder, so
+# `compbench bench` passes them itself; tests/test_namespace.py fails when the two disagree.
+INSTALLED_DEFAULTS = ("--benchmark-storage=.benchmarks", "--benchmark-autosave",
+                      "--benchmark-sort=name", "--benchmark-columns=min,median,iqr,rounds",
+                      "--benchmark-max-time=0.5", "--benchmark-min-rounds=10",
+                      "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning")
+
+
 def bench_arguments() -> list[str]:
-    """What ``compbench bench ARGS`` passes to pytest before ARGS: the plugins and the bench
-    folder of this checkout, or of the installed package (compbench.bench)."""
-    return [*(arg for name in BENCH_PLUGINS for arg in ("-p", name)), str(REPO_ROOT / "bench")]
+    """What ``compbench bench ARGS`` passes to pytest before ARGS: the plugins, the defaults a
+    checkout's configuration file would give, and the bench folder of this checkout or of the
+    installed package (compbench.bench)."""
+    defaults = () if (REPO_ROOT / "pyproject.toml").is_file() else INSTALLED_DEFAULTS
+    return [*(arg for name in BENCH_PLUGINS for arg in ("-p", name)), *defaults,
+            str(REPO_ROOT / "bench")]
 
 
 def invocation(config: pytest.Config) -> str:

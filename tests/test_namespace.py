@@ -206,3 +206,21 @@ def test_compbench_bench_collects_the_installed_packages_bench_folder(installed,
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     assert collected and all("compbench/bench/test_" in line for line in collected), done.stdout
+    # the checkout's pytest configuration does not reach site-packages: compbench passes it
+    header = subprocess.run([sys.executable, "-s", "-c", code, "bench", "--co", "-p", "no:randomly",
+                             "-k", "resnet20 and fp32 and torchscript"],
+                            cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=600)
+    assert header.returncode == 0, header.stdout[-3000:] + header.stderr[-3000:]
+    assert "max_time=0.5" in header.stdout and "min_rounds=10" in header.stdout, header.stdout[:2000]
+
+
+def test_the_installed_defaults_are_the_checkouts_pytest_configuration():
+    """One set of session defaults whichever way compbench is run (bench_session.INSTALLED_DEFAULTS
+    restates pyproject.toml's, which an installed package cannot read)."""
+    import tomllib
+
+    from compbench.runner.bench_session import INSTALLED_DEFAULTS
+
+    options = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    warnings = [arg for rule in options["filterwarnings"] for arg in ("-W", rule)]
+    assert list(INSTALLED_DEFAULTS) == [*options["addopts"], *warnings]
