@@ -191,9 +191,9 @@ def _project_root() -> Path | None:
 
 def _outside_key(path: Path) -> str:
     """How an out-of-tree file is recorded: relative to the run's project, or absolute."""
-    root = _project_root()
-    if root is not None and path.resolve().is_relative_to(root):
-        return PROJECT_FILE + path.resolve().relative_to(root).as_posix()
+    root, resolved = _project_root(), path.resolve()
+    if root is not None and resolved.is_relative_to(root):
+        return PROJECT_FILE + resolved.relative_to(root).as_posix()
     return str(path)
 
 

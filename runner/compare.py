@@ -19,6 +19,7 @@ checkout, or a base that ran none of the selected variants, is an error (exit 2)
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -147,11 +148,13 @@ class VariantComparison:
         return "inconclusive" if self.notes else "ok"
 
 
+@functools.cache
 def compared_repository() -> tuple[Path, Path | None]:
     """The git repository whose refs and folders the sides name, and where the project sits in
     it. The built-in suite compares compbench's own code (``None``); a team's project
     (``compbench.project``) compares its own commits, each side run by this compbench with that
-    side's copy of the project folder."""
+    side's copy of the project folder. Asked once per process (the project is, too): every
+    side and every bisection probe needs it."""
     project = current()
     if project.root == REPO_ROOT:
         return REPO_ROOT, None
