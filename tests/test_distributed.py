@@ -31,7 +31,8 @@ from compbench.runner.durations import StepTimes
 from compbench.runner.matrix import VARIANTS
 from compbench.runner.results import LatencySummary, VariantResult
 from compbench.runner.results_file import merge_result
-from compbench.settings import REPO_ROOT
+from compbench.settings import ASSETS_ENV, REPO_ROOT, resolve_assets_dir
+from tests.tracked_copy import copy_tracked_files
 
 
 def test_a_chain_is_scheduled_with_the_row_it_starts_from():
@@ -249,12 +250,16 @@ def free_loopback_port() -> int:
 def test_a_worker_on_another_host_through_a_socket_gateway(tmp_path, asset_file):
     """What the README's several-hosts recipe does, on loopback: one local worker and one in a
     socket server (on another machine: started there, in the same environment, with the assets
-    at the same setting)."""
+    at the same setting). The other host's checkout is a copy of this one's tracked files, as a
+    clone there would be: xdist copies pytest into a remote worker's folder, which must not be
+    this checkout."""
     asset_file("cifar10/models/resnet20-12fca82f.th")
-    port = free_loopback_port()
+    other_host = copy_tracked_files(tmp_path / "other-host")
     before = {p.name for p in REPO_ROOT.iterdir()}
+    port = free_loopback_port()
     server = subprocess.Popen([sys.executable, execnet_socketserver.__file__, f"127.0.0.1:{port}"],
-                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, ASSETS_ENV: str(resolve_assets_dir())})
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -266,19 +271,17 @@ def test_a_worker_on_another_host_through_a_socket_gateway(tmp_path, asset_file)
                 time.sleep(0.2)
         # the probe connection above was served (and ended) by the server's loop: it goes on
         done, out = run_session(tmp_path, "hosts", "-vv", "--dist", "load", "--tx", "popen",
-                                "--tx", f"socket=127.0.0.1:{port}//chdir={REPO_ROOT}")
+                                "--tx", f"socket=127.0.0.1:{port}//chdir={other_host}")
     finally:
         server.kill()
         server.wait()
-        for copied in ("pytest", "_pytest"):   # xdist copies pytest into a remote's folder
-            if not (REPO_ROOT / copied / "__init__.py").is_file() or copied in before:
-                continue
-            shutil.rmtree(REPO_ROOT / copied)
     assert set(outcomes(out).values()) == {"passed"}, done.stdout[-3000:]
     assert "[gw0]" in done.stdout and "[gw1]" in done.stdout   # both hosts ran tests
     metrics, sizes, timed = measured(out)
     assert len(metrics) == 2 and all(all(pair) for pair in sizes.values())
     assert all(p50 for p50, _ in timed.values())   # timed, once, on one of them
+    landed = {"pytest", "_pytest"} & ({p.name for p in REPO_ROOT.iterdir()} - before)
+    assert not landed, f"xdist's copy for the remote worker landed in this checkout: {landed}"
 
 
 def test_a_baseline_update_on_two_workers_is_written_once_by_the_controller(tmp_path, asset_file):
