@@ -24,12 +24,13 @@ bench: $(VENV)/.installed
 # would only widen their intervals), then the unit tests on TEST_JOBS xdist workers, one test
 # file per worker at a time (--dist loadfile: a file's module fixtures are built once), and
 # last, alone again, the unit tests that assert on real timings (marker `timing`). All three
-# always run; the target fails if any did.
+# always run; the target fails if any did. The unit tests list their slowest (what a cost
+# review of CI's log starts from).
 TEST_JOBS ?= auto
 test: $(VENV)/.installed
 	$(PYTEST) bench $(ARGS); gate=$$?; \
-	$(PYTEST) tests -m "not timing" -n $(TEST_JOBS) --dist loadfile $(ARGS); units=$$?; \
-	$(PYTEST) tests -m timing $(ARGS); timed=$$?; \
+	$(PYTEST) tests -m "not timing" -n $(TEST_JOBS) --dist loadfile --durations=25 $(ARGS); units=$$?; \
+	$(PYTEST) tests -m timing --durations=10 $(ARGS); timed=$$?; \
 	exit $$(( gate || units || timed ))
 
 # The README's picture: the detector's Pareto plot from the embedded-default run (`make bench`).
