@@ -37,28 +37,6 @@ class Artifact:
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.files)
 
-    @property
-    def gzip_size_bytes(self) -> int:
-        """Compressed size, as the TF Model Optimization guide reports it: zeros from pruning
-        and shared values from clustering only pay off once the file is compressed."""
-        return sum(_gzip_size(p) for p in self.files)
-
-
-_GZIP_SIZES: dict[tuple[str, int, int], int] = {}
-
-
-def _gzip_size(path: Path) -> int:
-    """Once per file and process: the rows of one artifact on several engines (torch and
-    torch-compile, onnxruntime at two thread counts) share its files, and level 9 is slow on
-    the long runs of zeros of a sparse model."""
-    import gzip
-
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _GZIP_SIZES:
-        _GZIP_SIZES[key] = len(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
-    return _GZIP_SIZES[key]
-
 
 def artifact_in(directory: Path, fmt: str) -> Artifact:
     return Artifact(fmt, directory / FILENAMES[fmt])
