@@ -124,3 +124,27 @@ def test_states_from_change_points_alone():
     assert metric_state([False] * 16, points, 16, higher_is_better=True).state == IMPROVED
     assert metric_state([False] * 16, points, 16, higher_is_better=False).state == REGRESSED
     assert metric_state([False] * 40, points, 40, higher_is_better=False).state == OK   # old news
+
+
+def test_the_sensitivity_pages_noise_never_spans_two_commits(tmp_path):
+    """scripts/change_point_sensitivity.py pools the scatter between sessions of one commit: a
+    speed-up that changed between two commits is a step, and must not widen the noise the page's
+    false-alarm and detection rates are measured with."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "change_point_sensitivity", REPO_ROOT / "scripts" / "change_point_sensitivity.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    history = History(tmp_path / "history.sqlite")
+    for i, (commit, speedup) in enumerate([("a" * 12, 2.00), ("a" * 12, 2.02), ("a" * 12, 1.98),
+                                           ("b" * 12, 1.50), ("b" * 12, 1.51), ("b" * 12, 1.49)]):
+        ledger = Ledger()
+        result = ledger[get_variant(VARIANT)]
+        result.paired_speedup, result.metrics = speedup, {"top1": 0.81}
+        history.record(ledger, {"date": f"2026-11-{i + 1:02d}T03:00:00+00:00", "git_commit": commit,
+                                "machine": EPYC, "packages": {}, "command": "pytest bench"},
+                       "default")
+    pools, counts, series = script.residual_pools([str(tmp_path / "history.sqlite")])
+    assert counts["speed-up"] == 2 and len(series["speed-up"]) == 2   # one series per commit
+    assert np.abs(pools["speed-up"]).max() < 0.02   # the 25 % step between commits is not noise
+    assert "6 sessions of 2 commits" in script.sessions_read([str(tmp_path / "history.sqlite")])
