@@ -273,17 +273,16 @@ def page(paths: list[str], trials: int) -> str:
         + (", ".join(f"`{engine}`" for engine in quiet_enough) if quiet_enough else "no engine")
         + ".",
         "",
-        "What this means: "
-        + ("the accuracy of a variant on one machine does not move between sessions of "
-           "unchanged code in these databases (a constant series), so a 0.5 pt step is limited "
-           "only by the permutation test's resolution: with two runs after it, the chance that a "
-           "permutation puts the two changed runs together at an end is about 1 %, so it needs a "
-           "third. " if len(accuracy) and not np.std(accuracy) else "")
-        + "The speed-up of one nightly session scatters between sessions on this shared",
+        "What this means: the speed-up of one nightly session scatters between sessions on this shared",
         "machine by more than a 5 % step on most engines: the history finds such a step there",
         "only over more nights than 5 (or not at all among this noise), while `compbench",
         "compare` and `compbench bisect` (both sides timed interleaved in one job) resolve a",
-        "few percent.",
+        "few percent."
+        + (" The accuracy of a variant on one machine does not move between sessions of "
+           "unchanged code in these databases (a constant series), so a 0.5 pt step is limited "
+           "only by the permutation test's resolution: with two runs after it, the chance that a "
+           "permutation puts the two changed runs together at an end is about 1 %, so it needs a "
+           "third." if len(accuracy) and not np.std(accuracy) else ""),
         "More sessions in the history databases make this page's pools (and its numbers)",
         "more representative: regenerate it with `python scripts/change_point_sensitivity.py",
         "HISTORY.sqlite ... --out docs/concepts/change-points.md`.",
