@@ -1,6 +1,7 @@
 """examples/digits, a team's own project, copied outside this checkout and run with the commands
-its README documents: it gates its own model, task and recipes against its own baselines, and
-an edit of its own recipe rebuilds that recipe's row and nothing else.
+its README and its CI workflow template document: it gates its own model, task and recipes
+against its own baselines, and an edit of its own recipe rebuilds that recipe's row and nothing
+else.
 
 Real builds, evaluations and timings of a small model on a fresh cache (about a minute), and
 a real `compbench compare` of two commits of the team's repository.
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from compbench.cache import ENTRY_FILE
 from compbench.settings import REPO_ROOT
@@ -55,9 +58,20 @@ def entries(cache: Path) -> set[Path]:
     return {meta.parent for meta in cache.glob(f"*/*/*/*/{ENTRY_FILE}")}
 
 
+def workflow_gate(project: Path) -> list[str]:
+    """The arguments of the gate step of the project's nightly workflow template: the command
+    its CI runs is the one this test runs."""
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "compbench-nightly.yml").read_text())
+    [command] = [step["run"] for job in workflow["jobs"].values() for step in job["steps"]
+                 if step.get("name") == "Gate"]
+    words = shlex.split(command)
+    assert words[:2] == ["compbench", "bench"], command
+    return words[2:]
+
+
 @pytest.fixture(scope="module")
 def gated(project) -> subprocess.CompletedProcess:
-    return compbench(project)
+    return compbench(project, *workflow_gate(project))
 
 
 def test_the_example_gates_its_own_model_outside_the_checkout(project, gated):

@@ -20,6 +20,8 @@ from compbench.engines.registry import families
 from compbench.settings import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
+# what a team copies with the example project (tests/test_example_project.py runs its gate)
+TEMPLATES = sorted((REPO_ROOT / "examples").glob("*/.github/workflows/*.yml"))
 
 
 def actionlint() -> str:
@@ -39,7 +41,8 @@ def test_there_are_a_nightly_and_a_pull_request_workflow():
 
 
 def test_the_workflows_lint_clean():
-    done = subprocess.run([actionlint(), "-no-color", *map(str, WORKFLOWS)], cwd=REPO_ROOT,
+    assert TEMPLATES, "the example project's workflow template is gone"
+    done = subprocess.run([actionlint(), "-no-color", *map(str, WORKFLOWS + TEMPLATES)], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
