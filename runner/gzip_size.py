@@ -4,8 +4,8 @@ zeros from pruning and shared values from clustering pay off only once the file 
 Level-9 compression of every artifact is a noticeable part of a warm session, for a number that
 depends on nothing but the file's bytes. So each file's compressed size is kept in the artifact
 cache folder under the sha256 of its content (``gzip-sizes/<sha256>.json``): a content address
-cannot go stale, a damaged, edited or foreign record is computed again (and rewritten), and hashing a
-file costs a small fraction of compressing it. Within one process the rows of one artifact on
+cannot go stale, a damaged, edited or foreign record is computed again (and rewritten), and
+hashing a file costs a small fraction of compressing it. Within one process the rows of one artifact on
 several engines (torch and torch-compile, onnxruntime at two thread counts) share its files, so
 each file is also looked up once per process.
 """
@@ -60,8 +60,8 @@ def _recorded(record: Path, digest: str) -> int | None:
         return None
     if not isinstance(data, dict):
         return None
-    size = data.get("gzip_size_bytes")
     fields = {name: data.get(name) for name in ("sha256", "level", "gzip_size_bytes")}
+    size = fields["gzip_size_bytes"]
     if fields["sha256"] != digest or fields["level"] != LEVEL or type(size) is not int \
             or size <= 0 or data.get("seal") != cache_key(fields):
         return None
