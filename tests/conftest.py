@@ -13,8 +13,7 @@ Under ``--dist loadfile`` xdist hands whole files to the workers, those with the
 first, so a long file of few tests handed out last keeps one worker busy while the other
 idles. The files that run real sessions go first instead (longest first, ``LONGEST_FIRST``):
 only the workers' balance depends on the list; a file not in it runs after them, in xdist's
-order. CI's log lists the slowest tests
-(``make test`` prints them) to keep the list in step.
+order. ``make test`` prints the slowest tests, so CI's log keeps the list in step.
 """
 
 from __future__ import annotations
